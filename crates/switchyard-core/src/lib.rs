@@ -1,1 +1,15 @@
+//! The pure logic of switchyard: configuration, the compiled `RouteTable`, the request view
+//! read from a chat body, and provider-shaped errors. No I/O happens here.
 
+pub mod config;
+pub mod endpoint;
+pub mod error;
+pub mod json;
+pub mod table;
+pub mod view;
+
+pub use config::{Config, ConfigError};
+pub use endpoint::Endpoint;
+pub use error::ApiError;
+pub use table::{Provider, RouteTable, Target};
+pub use view::{RequestView, ViewError};

@@ -1,0 +1,317 @@
+//! The TOML configuration: types, `${VAR}` expansion, and validation whose errors name the field.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::endpoint::Endpoint;
+
+/// A configuration problem, with the dotted path of the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ConfigError {
+    /// Dotted path of the field, e.g. `providers.openai.base_url`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listener and client-side limits.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Defaults for upstream connections.
+    #[serde(default)]
+    pub upstream: UpstreamConfig,
+    /// Providers by name.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// Models clients may ask for, by name.
+    #[serde(default)]
+    pub models: BTreeMap<String, ModelConfig>,
+}
+
+/// `[server]`: the client-facing side.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Worker threads; 0 means one per available core.
+    pub workers: usize,
+    /// Pin worker N to CPU N.
+    pub pin_cpus: bool,
+    /// Largest request head, bytes (431 above).
+    pub max_head_bytes: usize,
+    /// Largest request body, bytes (413 above).
+    pub max_body_bytes: usize,
+    /// Time allowed to receive a whole request head once its first byte arrived.
+    pub head_timeout_ms: u64,
+    /// Time allowed to receive a request body.
+    pub body_timeout_ms: u64,
+    /// Idle keep-alive connections are closed after this long.
+    pub idle_timeout_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            workers: 0,
+            pin_cpus: false,
+            max_head_bytes: 16 * 1024,
+            max_body_bytes: 8 * 1024 * 1024,
+            head_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            idle_timeout_ms: 60_000,
+        }
+    }
+}
+
+/// `[upstream]`: defaults for every provider connection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    /// TCP (and TLS handshake) connect timeout.
+    pub connect_timeout_ms: u64,
+    /// Deadline for a whole upstream exchange (head and body, streams included).
+    pub request_timeout_ms: u64,
+    /// Idle pooled connections kept per core and upstream address.
+    pub pool_max_idle: usize,
+    /// Pooled connections idle longer than this are not reused.
+    pub pool_idle_timeout_ms: u64,
+    /// Extra PEM CA bundle trusted besides the webpki roots (private endpoints, tests).
+    pub ca_file: Option<String>,
+    /// How often host names are resolved again, off the workers.
+    pub dns_refresh_ms: u64,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        UpstreamConfig {
+            connect_timeout_ms: 3_000,
+            request_timeout_ms: 600_000,
+            pool_max_idle: 128,
+            pool_idle_timeout_ms: 30_000,
+            ca_file: None,
+            dns_refresh_ms: 30_000,
+        }
+    }
+}
+
+/// Which wire format a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// OpenAI chat completions (and every compatible server).
+    Openai,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Google Gemini `generateContent`.
+    Gemini,
+}
+
+/// `[providers.NAME]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Wire format.
+    #[serde(default = "default_dialect")]
+    pub dialect: Dialect,
+    /// Base URL, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// Key sent upstream; may be empty for servers without auth.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// Extra headers sent on every upstream request.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Overrides `upstream.connect_timeout_ms`.
+    pub connect_timeout_ms: Option<u64>,
+    /// Overrides `upstream.request_timeout_ms`.
+    pub request_timeout_ms: Option<u64>,
+}
+
+fn default_dialect() -> Dialect {
+    Dialect::Openai
+}
+
+/// `[models.NAME]`: a model clients can ask for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Provider name (a key of `[providers]`).
+    pub provider: String,
+    /// The provider's own model name; defaults to the table key.
+    pub model: Option<String>,
+}
+
+impl Config {
+    /// Parses TOML text, replacing `${VAR}` / `${VAR:-default}` in string values from `env`,
+    /// then validates. `env` is a parameter so tests and callers control the environment.
+    pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut value: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            ConfigError::new("<file>", format!("invalid TOML: {}", e.to_string().trim()))
+        })?;
+        expand_table(&mut value, "", env)?;
+        let cfg: Config = serde_path_to_error::deserialize(toml::Value::Table(value)).map_err(|e| {
+            let path = e.path().to_string();
+            ConfigError::new(if path == "." { "<root>".into() } else { path }, e.into_inner().to_string())
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Parses with the process environment.
+    pub fn parse_with_process_env(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, &|k| std::env::var(k).ok())
+    }
+
+    /// Checks relations and ranges serde cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let s = &self.server;
+        if s.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::new("server.listen", format!("`{}` is not an IP:port address", s.listen)));
+        }
+        if s.workers > 1024 {
+            return Err(ConfigError::new("server.workers", "at most 1024"));
+        }
+        if s.max_head_bytes < 1024 {
+            return Err(ConfigError::new("server.max_head_bytes", "must be at least 1024"));
+        }
+        if s.max_body_bytes == 0 {
+            return Err(ConfigError::new("server.max_body_bytes", "must be positive"));
+        }
+        for (field, v) in [
+            ("server.head_timeout_ms", s.head_timeout_ms),
+            ("server.body_timeout_ms", s.body_timeout_ms),
+            ("server.idle_timeout_ms", s.idle_timeout_ms),
+            ("upstream.connect_timeout_ms", self.upstream.connect_timeout_ms),
+            ("upstream.request_timeout_ms", self.upstream.request_timeout_ms),
+            ("upstream.dns_refresh_ms", self.upstream.dns_refresh_ms),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::new(field, "must be positive"));
+            }
+        }
+        for (name, p) in &self.providers {
+            let field = |f: &str| format!("providers.{name}.{f}");
+            Endpoint::parse(&p.base_url).map_err(|m| ConfigError::new(field("base_url"), m))?;
+            if p.dialect != Dialect::Openai {
+                return Err(ConfigError::new(
+                    field("dialect"),
+                    "only \"openai\" is supported by this build (anthropic and gemini translation is not built yet)",
+                ));
+            }
+            for (k, v) in &p.headers {
+                if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
+                    return Err(ConfigError::new(field("headers"), format!("invalid header name `{k}`")));
+                }
+                if v.bytes().any(|b| b == b'\r' || b == b'\n') {
+                    return Err(ConfigError::new(format!("{}.{k}", field("headers")), "value contains a line break"));
+                }
+            }
+            if let Some(k) = &p.api_key
+                && k.bytes().any(|b| b.is_ascii_control())
+            {
+                return Err(ConfigError::new(field("api_key"), "contains control characters"));
+            }
+            for (f, v) in [("connect_timeout_ms", p.connect_timeout_ms), ("request_timeout_ms", p.request_timeout_ms)] {
+                if v == Some(0) {
+                    return Err(ConfigError::new(field(f), "must be positive"));
+                }
+            }
+        }
+        if self.models.is_empty() {
+            return Err(ConfigError::new("models", "at least one model must be configured"));
+        }
+        for (name, m) in &self.models {
+            if !self.providers.contains_key(&m.provider) {
+                return Err(ConfigError::new(
+                    format!("models.{name}.provider"),
+                    format!("unknown provider `{}`", m.provider),
+                ));
+            }
+            if m.model.as_deref() == Some("") {
+                return Err(ConfigError::new(format!("models.{name}.model"), "must not be empty"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn expand_table(t: &mut toml::Table, path: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    for (k, v) in t.iter_mut() {
+        let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+        expand_value(v, &p, env)?;
+    }
+    Ok(())
+}
+
+fn expand_value(v: &mut toml::Value, path: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    match v {
+        toml::Value::String(s) => {
+            if s.contains('$') {
+                *s = expand_str(s, env).map_err(|m| ConfigError::new(path, m))?;
+            }
+        }
+        toml::Value::Array(a) => {
+            for (i, item) in a.iter_mut().enumerate() {
+                expand_value(item, &format!("{path}[{i}]"), env)?;
+            }
+        }
+        toml::Value::Table(t) => expand_table(t, path, env)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Replaces `${VAR}` and `${VAR:-default}`; `$$` is a literal `$`.
+pub fn expand_str(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(r) = after.strip_prefix('$') {
+            out.push('$');
+            rest = r;
+        } else if let Some(r) = after.strip_prefix('{') {
+            let end = r.find('}').ok_or("unclosed `${`")?;
+            let inner = &r[..end];
+            let (name, default) = match inner.split_once(":-") {
+                Some((n, d)) => (n, Some(d)),
+                None => (inner, None),
+            };
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(format!("invalid variable name `{name}`"));
+            }
+            match (env(name), default) {
+                (Some(v), _) if !v.is_empty() || default.is_none() => out.push_str(&v),
+                (_, Some(d)) => out.push_str(d),
+                (_, None) => return Err(format!("environment variable `{name}` is not set")),
+            }
+            rest = &r[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,87 @@
+use super::*;
+
+fn env(k: &str) -> Option<String> {
+    match k {
+        "MOCK_URL" => Some("http://127.0.0.1:9999".into()),
+        "KEY" => Some("sk-secret".into()),
+        "EMPTY" => Some(String::new()),
+        _ => None,
+    }
+}
+
+const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+workers = 2
+
+[providers.mock]
+base_url = "${MOCK_URL}/v1"
+api_key = "${KEY}"
+
+[models.small]
+provider = "mock"
+model = "gpt-4o-mini"
+"#;
+
+#[test]
+fn parses_and_expands() {
+    let c = Config::parse(GOOD, &env).unwrap();
+    assert_eq!(c.providers["mock"].base_url, "http://127.0.0.1:9999/v1");
+    assert_eq!(c.providers["mock"].api_key.as_deref(), Some("sk-secret"));
+    assert_eq!(c.server.workers, 2);
+    assert_eq!(c.server.max_head_bytes, 16 * 1024, "defaults fill the rest");
+}
+
+#[test]
+fn expansion_forms() {
+    assert_eq!(expand_str("a${KEY}b", &env).unwrap(), "ask-secretb");
+    assert_eq!(expand_str("${NOPE:-dflt}", &env).unwrap(), "dflt");
+    assert_eq!(expand_str("${EMPTY:-dflt}", &env).unwrap(), "dflt");
+    assert_eq!(expand_str("${EMPTY}", &env).unwrap(), "");
+    assert_eq!(expand_str("$$5 and $x", &env).unwrap(), "$5 and $x");
+    assert!(expand_str("${NOPE}", &env).unwrap_err().contains("NOPE"));
+    assert!(expand_str("${KEY", &env).is_err());
+    assert!(expand_str("${BAD-NAME}", &env).is_err());
+}
+
+fn err(text: &str) -> ConfigError {
+    Config::parse(text, &env).unwrap_err()
+}
+
+#[test]
+fn errors_name_the_field() {
+    let e = err(&GOOD.replace("${KEY}", "${MISSING_VAR}"));
+    assert_eq!(e.field, "providers.mock.api_key");
+    assert!(e.message.contains("MISSING_VAR"));
+
+    let e = err(&GOOD.replace("provider = \"mock\"", "provider = \"nope\""));
+    assert_eq!(e.field, "models.small.provider");
+
+    let e = err(&GOOD.replace("${MOCK_URL}/v1", "localhost:80"));
+    assert_eq!(e.field, "providers.mock.base_url");
+
+    let e = err(&GOOD.replace("workers = 2", "workers = \"two\""));
+    assert_eq!(e.field, "server.workers");
+
+    let e = err(&GOOD.replace("workers = 2", "wrokers = 2"));
+    assert!(e.field.starts_with("server"), "{e}");
+    assert!(e.message.contains("wrokers"), "{e}");
+
+    let e = err(&GOOD.replace("127.0.0.1:0", "nowhere"));
+    assert_eq!(e.field, "server.listen");
+
+    let e = err(&GOOD.replace("\"gpt-4o-mini\"", "\"\""));
+    assert_eq!(e.field, "models.small.model");
+
+    let e = err("[server]\nlisten = \"127.0.0.1:1\"\n");
+    assert_eq!(e.field, "models");
+
+    let e = err("[server\n");
+    assert_eq!(e.field, "<file>");
+}
+
+#[test]
+fn secrets_are_not_echoed_in_errors() {
+    let e = err(&GOOD.replace("provider = \"mock\"", "provider = 5"));
+    assert!(!e.to_string().contains("sk-secret"));
+}

@@ -1,0 +1,171 @@
+//! Small JSON helpers for building bodies without a serializer on the hot path.
+
+/// Appends `s` as a JSON string literal (with quotes).
+pub fn push_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut last = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => {
+                out.extend_from_slice(&bytes[last..i]);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 15) as usize]);
+                last = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[last..i]);
+        out.extend_from_slice(esc);
+        last = i + 1;
+    }
+    out.extend_from_slice(&bytes[last..]);
+    out.push(b'"');
+}
+
+/// `s` as a JSON string literal.
+pub fn quote(s: &str) -> String {
+    let mut v = Vec::with_capacity(s.len() + 2);
+    push_str(&mut v, s);
+    String::from_utf8(v).expect("escaping keeps UTF-8")
+}
+
+/// Byte range of the value of top-level key `key` in a JSON object (the last one if repeated).
+///
+/// The input must already be known to be valid JSON; this only tracks strings and nesting.
+/// Keys written with escapes are not matched (the caller then falls back to re-serialising).
+pub fn top_level_value_span(json: &[u8], key: &str) -> Option<std::ops::Range<usize>> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    let mut found = None;
+    let n = json.len();
+    // Whether the next string at depth 1 is a key (after '{' or ',').
+    let mut expect_key = false;
+    while i < n {
+        match json[i] {
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < n && json[i] != b'"' {
+                    i += if json[i] == b'\\' { 2 } else { 1 };
+                }
+                let end = i; // closing quote
+                i += 1;
+                if depth == 1 && expect_key {
+                    expect_key = false;
+                    if &json[start + 1..end.min(n)] == key.as_bytes() {
+                        // Skip to the value after ':'.
+                        while i < n && json[i] != b':' {
+                            i += 1;
+                        }
+                        i += 1;
+                        while i < n && json[i].is_ascii_whitespace() {
+                            i += 1;
+                        }
+                        let vstart = i;
+                        let vend = value_end(json, vstart)?;
+                        found = Some(vstart..vend);
+                        i = vend;
+                    }
+                }
+                continue;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                expect_key = json[i] == b'{' && depth == 1;
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' => expect_key = depth == 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    found
+}
+
+/// End (exclusive) of the JSON value starting at `start`.
+fn value_end(json: &[u8], start: usize) -> Option<usize> {
+    let n = json.len();
+    let mut i = start;
+    match *json.get(start)? {
+        b'"' => {
+            i += 1;
+            while i < n && json[i] != b'"' {
+                i += if json[i] == b'\\' { 2 } else { 1 };
+            }
+            (i < n).then_some(i + 1)
+        }
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            while i < n {
+                match json[i] {
+                    b'"' => {
+                        i += 1;
+                        while i < n && json[i] != b'"' {
+                            i += if json[i] == b'\\' { 2 } else { 1 };
+                        }
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            None
+        }
+        _ => {
+            while i < n && !matches!(json[i], b',' | b'}' | b']') && !json[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            Some(i)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes() {
+        assert_eq!(quote("a\"b\\c\nd\u{1}é"), "\"a\\\"b\\\\c\\nd\\u0001é\"");
+    }
+
+    #[test]
+    fn finds_top_level_key_only() {
+        let j = br#"{"messages":[{"model":"inner","content":"\"model\": x"}],"model" : "gpt-4o" ,"stream":true}"#;
+        let r = top_level_value_span(j, "model").unwrap();
+        assert_eq!(&j[r], br#""gpt-4o""#);
+        let r = top_level_value_span(j, "stream").unwrap();
+        assert_eq!(&j[r], b"true");
+        assert!(top_level_value_span(j, "missing").is_none());
+    }
+
+    #[test]
+    fn last_duplicate_wins_and_non_string_values() {
+        let j = br#"{"model":"a","x":{"model":"b"},"model":{"k":[1,2]}}"#;
+        let r = top_level_value_span(j, "model").unwrap();
+        assert_eq!(&j[r], br#"{"k":[1,2]}"#);
+        let j = br#"{"model":12}"#;
+        assert_eq!(&j[top_level_value_span(j, "model").unwrap()], b"12");
+    }
+
+    #[test]
+    fn escaped_quotes_in_values() {
+        let j = br#"{"a":"x\"y","model":"m\"q"}"#;
+        assert_eq!(&j[top_level_value_span(j, "model").unwrap()], br#""m\"q""#);
+    }
+}
