@@ -1,1 +1,100 @@
-fn main(){}
+//! The `switchyard` binary: the gateway, `--check`, and `demo`.
+
+use std::process::ExitCode;
+
+use mimalloc::MiMalloc;
+
+#[global_allocator]
+static GLOBAL: MiMalloc = MiMalloc;
+
+mod conn;
+mod demo;
+mod io;
+mod live;
+mod log;
+mod proxy;
+mod server;
+mod tls;
+mod upstream;
+mod worker;
+
+const USAGE: &str = "usage:
+  switchyard --config FILE [--listen ADDR] [--workers N]   run the gateway
+  switchyard --check --config FILE                          validate a config and exit
+  switchyard demo [--listen ADDR]                           gateway + in-process mock providers";
+
+struct Args {
+    demo: bool,
+    check: bool,
+    config: Option<String>,
+    overrides: server::Overrides,
+}
+
+fn parse_args(argv: &[String]) -> Result<Args, String> {
+    let mut a = Args {
+        demo: false,
+        check: false,
+        config: None,
+        overrides: server::Overrides::default(),
+    };
+    let mut it = argv.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().cloned().ok_or_else(|| format!("{arg} needs a value\n{USAGE}"));
+        match arg.as_str() {
+            "demo" => a.demo = true,
+            "--check" => a.check = true,
+            "--config" | "-c" => a.config = Some(value()?),
+            "--listen" => a.overrides.listen = Some(value()?),
+            "--workers" => {
+                let v = value()?;
+                a.overrides.workers = Some(v.parse().map_err(|_| format!("--workers: invalid number `{v}`"))?);
+            }
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+        }
+    }
+    Ok(a)
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args = match parse_args(&argv) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = if args.demo {
+        demo::run(args.overrides)
+    } else {
+        let Some(path) = args.config else {
+            eprintln!("--config FILE is required\n{USAGE}");
+            return ExitCode::from(2);
+        };
+        let source = server::Source::File(path.clone().into());
+        if args.check {
+            check(&source, &path)
+        } else {
+            server::run(source, args.overrides)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(source: &server::Source, path: &str) -> Result<(), String> {
+    let cfg = source.load()?;
+    let live = live::Live::build(&cfg)?;
+    println!(
+        "{path}: OK ({} providers, {} models)",
+        live.table.providers.len(),
+        live.table.targets.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,324 @@
+//! The mock's HTTP/1.1 server: one monoio runtime per thread on SO_REUSEPORT listeners.
+
+use std::cell::Cell;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use switchyard_http::head::{BodyFraming, Limits, Method};
+use switchyard_http::{ChunkedDecoder, parse_request, write};
+
+use crate::chat::{self, ChatRequest};
+use crate::{MockConfig, MockServer, SeenRequest};
+
+struct Ctx {
+    cfg: MockConfig,
+    seen: Arc<Mutex<Vec<SeenRequest>>>,
+    rng: Cell<u64>,
+    next_id: Cell<u64>,
+}
+
+impl Ctx {
+    /// xorshift64*: enough randomness for fault rates, no dependency.
+    fn roll(&self) -> f64 {
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let s = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+    s.set_reuse_address(true)?;
+    s.set_reuse_port(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    s.listen(4096)?;
+    Ok(s.into())
+}
+
+fn tls_config() -> io::Result<(Arc<rustls::ServerConfig>, String)> {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .map_err(io::Error::other)?;
+    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(vec![ck.cert.der().clone()], key)
+        .map_err(io::Error::other)?;
+    Ok((Arc::new(cfg), ck.cert.pem()))
+}
+
+/// Starts the mock on its own threads and returns once it is listening.
+pub fn start(cfg: MockConfig) -> io::Result<MockServer> {
+    let first = bind(cfg.listen)?;
+    let addr = first.local_addr()?;
+    let mut listeners = vec![first];
+    for _ in 1..cfg.threads.max(1) {
+        listeners.push(bind(addr)?);
+    }
+    let (tls, cert_pem) = match cfg.tls {
+        true => {
+            let (c, pem) = tls_config()?;
+            (Some(monoio_rustls::TlsAcceptor::from(c)), Some(pem))
+        }
+        false => (None, None),
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    for (i, l) in listeners.into_iter().enumerate() {
+        let cfg = cfg.clone();
+        let seen = seen.clone();
+        let tls = tls.clone();
+        std::thread::Builder::new()
+            .name(format!("mock-{i}"))
+            .spawn(move || {
+                let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+                    .enable_timer()
+                    .with_entries(1024)
+                    .build()
+                    .expect("mock runtime");
+                rt.block_on(async move {
+                    let listener = monoio::net::TcpListener::from_std(l).expect("listener");
+                    let seed = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(1, |d| d.as_nanos() as u64)
+                        | 1;
+                    let ctx = Rc::new(Ctx {
+                        cfg,
+                        seen,
+                        rng: Cell::new(seed ^ ((i as u64 + 1) << 32)),
+                        next_id: Cell::new(0),
+                    });
+                    loop {
+                        let Ok((stream, _)) = listener.accept().await else { continue };
+                        let _ = stream.set_nodelay(true);
+                        let ctx = ctx.clone();
+                        let tls = tls.clone();
+                        monoio::spawn(async move {
+                            match tls {
+                                Some(acceptor) => {
+                                    if let Ok(s) = acceptor.accept(stream).await {
+                                        serve(s, ctx).await;
+                                    }
+                                }
+                                None => serve(stream, ctx).await,
+                            }
+                        });
+                    }
+                })
+            })?;
+    }
+    Ok(MockServer { addr, cert_pem, seen })
+}
+
+async fn read_more<S: AsyncReadRent>(s: &mut S, buf: &mut Vec<u8>) -> io::Result<usize> {
+    if buf.capacity() - buf.len() < 4096 {
+        buf.reserve(8192);
+    }
+    let len = buf.len();
+    let (r, b) = s.read(std::mem::take(buf).slice_mut(len..)).await;
+    *buf = b.into_inner();
+    r
+}
+
+async fn send<S: AsyncWriteRent>(s: &mut S, data: Vec<u8>) -> io::Result<()> {
+    let (r, _) = s.write_all(data).await;
+    r?;
+    s.flush().await
+}
+
+async fn serve<S: AsyncReadRent + AsyncWriteRent>(mut s: S, ctx: Rc<Ctx>) {
+    let mut buf = Vec::with_capacity(8192);
+    let mut headers = Vec::new();
+    loop {
+        let head = loop {
+            match parse_request(&buf, Limits { max_head_bytes: 64 * 1024 }, &mut headers) {
+                Ok(Some(h)) => break h,
+                Ok(None) => {}
+                Err(e) => {
+                    let mut out = Vec::new();
+                    let body = chat::error_json(e.status(), &e.to_string());
+                    write::simple_response(&mut out, e.status(), "application/json", &[], body.as_bytes(), true);
+                    let _ = send(&mut s, out).await;
+                    return;
+                }
+            }
+            if !matches!(read_more(&mut s, &mut buf).await, Ok(n) if n > 0) {
+                return;
+            }
+        };
+        let (body, consumed) = match head.framing {
+            BodyFraming::None => (Vec::new(), head.head_len),
+            BodyFraming::Length(n) => {
+                let end = head.head_len + n as usize;
+                while buf.len() < end {
+                    if !matches!(read_more(&mut s, &mut buf).await, Ok(n) if n > 0) {
+                        return;
+                    }
+                }
+                (buf[head.head_len..end].to_vec(), end)
+            }
+            BodyFraming::Chunked => {
+                let mut d = ChunkedDecoder::new();
+                let mut body = Vec::new();
+                let mut pos = head.head_len;
+                loop {
+                    match d.feed(&buf[pos..], |c| body.extend_from_slice(c)) {
+                        Ok(n) => pos += n,
+                        Err(_) => return,
+                    }
+                    if d.is_done() {
+                        break;
+                    }
+                    if !matches!(read_more(&mut s, &mut buf).await, Ok(n) if n > 0) {
+                        return;
+                    }
+                }
+                (body, pos)
+            }
+        };
+        let path = String::from_utf8_lossy(&buf[head.path.clone()]).into_owned();
+        let path = path.split('?').next().unwrap_or("").to_string();
+        let hdrs: Vec<(String, String)> = headers
+            .iter()
+            .map(|h| {
+                (
+                    String::from_utf8_lossy(&buf[h.name.clone()]).to_ascii_lowercase(),
+                    String::from_utf8_lossy(&buf[h.value.clone()]).into_owned(),
+                )
+            })
+            .collect();
+        buf.drain(..consumed);
+        let keep = respond(&mut s, &ctx, head.method, &path, hdrs, body).await;
+        if !keep || !head.keep_alive {
+            return;
+        }
+    }
+}
+
+/// Answers one request; false when the connection must close afterwards.
+async fn respond<S: AsyncWriteRent>(
+    s: &mut S,
+    ctx: &Ctx,
+    method: Method,
+    path: &str,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> bool {
+    let cfg = &ctx.cfg;
+    let mut out = Vec::with_capacity(1024);
+    match (method, path) {
+        (Method::Get, "/healthz") => {
+            write::simple_response(&mut out, 200, "application/json", &[], br#"{"status":"ok"}"#, false);
+            return send(s, out).await.is_ok();
+        }
+        (Method::Get, "/v1/models") => {
+            let b = br#"{"object":"list","data":[{"id":"mock","object":"model","created":0,"owned_by":"mock"}]}"#;
+            write::simple_response(&mut out, 200, "application/json", &[], b, false);
+            return send(s, out).await.is_ok();
+        }
+        (Method::Post, "/v1/chat/completions") => {}
+        _ => {
+            let b = chat::error_json(404, &format!("no route for {path}"));
+            write::simple_response(&mut out, 404, "application/json", &[], b.as_bytes(), false);
+            return send(s, out).await.is_ok();
+        }
+    }
+    let seen = SeenRequest {
+        path: path.to_string(),
+        headers,
+        body,
+    };
+    if let Some(key) = &cfg.require_key {
+        let ok = seen.header("authorization") == Some(format!("Bearer {key}").as_str());
+        if !ok {
+            let b = chat::error_json(401, "Incorrect API key provided.");
+            write::simple_response(&mut out, 401, "application/json", &[], b.as_bytes(), false);
+            return send(s, out).await.is_ok();
+        }
+    }
+    let req = ChatRequest::parse(&seen.body);
+    if let Ok(mut v) = ctx.seen.lock() {
+        v.push(seen);
+    }
+    let req = match req {
+        Ok(r) => r,
+        Err(m) => {
+            let b = chat::error_json(400, &m);
+            write::simple_response(&mut out, 400, "application/json", &[], b.as_bytes(), false);
+            return send(s, out).await.is_ok();
+        }
+    };
+    if cfg.hang_rate > 0.0 && ctx.roll() < cfg.hang_rate {
+        monoio::time::sleep(Duration::from_secs(3600)).await;
+        return false;
+    }
+    if cfg.latency_ms > 0 {
+        monoio::time::sleep(Duration::from_millis(cfg.latency_ms)).await;
+    }
+    if cfg.fail_rate > 0.0 && ctx.roll() < cfg.fail_rate {
+        let status = cfg.fail_status;
+        let b = chat::error_json(status, &format!("mock failure {status}"));
+        let extra: &[(&str, &str)] = if status == 429 { &[("retry-after", "1")] } else { &[] };
+        write::simple_response(&mut out, status, "application/json", extra, b.as_bytes(), false);
+        return send(s, out).await.is_ok();
+    }
+    let id = ctx.next_id.get();
+    ctx.next_id.set(id + 1);
+    let id = format!("chatcmpl-mock{id}");
+    if !req.stream {
+        let b = chat::completion(&req, &id, cfg.tokens);
+        if cfg.close_delimited {
+            write::status_line(&mut out, 200);
+            write::header(&mut out, b"content-type", b"application/json");
+            write::header(&mut out, b"connection", b"close");
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(b.as_bytes());
+            let _ = send(s, out).await;
+            return false;
+        }
+        write::simple_response(&mut out, 200, "application/json", &[("x-request-id", &id)], b.as_bytes(), false);
+        return send(s, out).await.is_ok();
+    }
+    write::status_line(&mut out, 200);
+    write::header(&mut out, b"content-type", b"text/event-stream; charset=utf-8");
+    write::header(&mut out, b"cache-control", b"no-cache");
+    write::header(&mut out, b"x-request-id", id.as_bytes());
+    if cfg.close_delimited {
+        write::header(&mut out, b"connection", b"close");
+    } else {
+        write::header(&mut out, b"transfer-encoding", b"chunked");
+    }
+    out.extend_from_slice(b"\r\n");
+    for (i, ev) in chat::stream_events(&req, &id, cfg.tokens).enumerate() {
+        if cfg.drop_after == Some(i) {
+            if !out.is_empty() {
+                let _ = send(s, out).await;
+            }
+            return false;
+        }
+        if i > 0 && cfg.token_interval_ms > 0 {
+            monoio::time::sleep(Duration::from_millis(cfg.token_interval_ms)).await;
+        }
+        if cfg.close_delimited {
+            out.extend_from_slice(ev.as_bytes());
+        } else {
+            write::chunk(&mut out, ev.as_bytes());
+        }
+        if send(s, std::mem::take(&mut out)).await.is_err() {
+            return false;
+        }
+    }
+    if cfg.close_delimited {
+        return false;
+    }
+    send(s, write::LAST_CHUNK.to_vec()).await.is_ok()
+}

@@ -1,0 +1,284 @@
+//! One client connection: read requests (keep-alive, back to back), enforce limits and
+//! timeouts, dispatch by path.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use monoio::net::TcpStream;
+use switchyard_core::ApiError;
+use switchyard_http::head::{BodyFraming, HeaderRef, Limits, Method, RequestHead};
+use switchyard_http::{ChunkedDecoder, parse_request, write};
+
+use crate::io::{read_append, write_all};
+use crate::live::Live;
+use crate::proxy;
+use crate::worker::Worker;
+
+/// Whether the connection may carry another request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Keep the connection for the next request.
+    KeepOpen,
+    /// Close it.
+    Close,
+}
+
+/// Buffers reused by every request of a connection.
+#[derive(Default)]
+pub struct Buffers {
+    /// Bytes to write to the client.
+    pub out: Vec<u8>,
+    /// A decoded chunked request body.
+    pub body: Vec<u8>,
+    /// Scratch copy that simd-json may mutate.
+    pub scratch: Vec<u8>,
+    /// The upstream request.
+    pub up_req: Vec<u8>,
+    /// Bytes read from the upstream.
+    pub up_resp: Vec<u8>,
+    /// Header offsets of the upstream response.
+    pub up_headers: Vec<HeaderRef>,
+}
+
+enum HeadRead {
+    Head(RequestHead),
+    Closed,
+    Fail(ApiError),
+}
+
+enum BodyRead {
+    /// The body is `buf[range]`.
+    InBuf(std::ops::Range<usize>),
+    /// The body was decoded into `Buffers::body`.
+    Decoded,
+}
+
+/// Serves one accepted connection until it closes.
+pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
+    let _ = client.set_nodelay(true);
+    let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
+    let mut headers: Vec<HeaderRef> = Vec::new();
+    let mut b = Buffers::default();
+    loop {
+        let live = w.shared.live.load_full();
+        let head = match read_head(&mut client, &mut buf, &mut headers, &live).await {
+            HeadRead::Head(h) => h,
+            HeadRead::Closed => return,
+            HeadRead::Fail(e) => {
+                send_error(&mut client, &mut b.out, &e, None, Outcome::Close).await;
+                return;
+            }
+        };
+        let _inflight = w.begin();
+        let (body, consumed) = match read_body(&mut client, &mut buf, &head, &live, &mut b).await {
+            Ok(v) => v,
+            Err(Some(e)) => {
+                send_error(&mut client, &mut b.out, &e, None, Outcome::Close).await;
+                return;
+            }
+            Err(None) => return,
+        };
+        let keep = if head.keep_alive && !w.draining() {
+            Outcome::KeepOpen
+        } else {
+            Outcome::Close
+        };
+        let path = &buf[head.path.clone()];
+        let path = path.split(|&c| c == b'?').next().unwrap_or(path);
+        // The decoded body is moved out of `b` so `b` can be lent mutably to the handler.
+        let decoded = std::mem::take(&mut b.body);
+        let body_bytes: &[u8] = match &body {
+            BodyRead::InBuf(r) => &buf[r.clone()],
+            BodyRead::Decoded => &decoded,
+        };
+        let outcome = match (head.method, path) {
+            (Method::Post, b"/v1/chat/completions") => {
+                proxy::chat(&w, &live, &mut client, body_bytes, keep, &mut b).await
+            }
+            (Method::Get, b"/v1/models") => {
+                send_json(&mut client, &mut b.out, 200, &live.table.models_json, keep).await
+            }
+            (Method::Get, b"/healthz") => send_json(&mut client, &mut b.out, 200, br#"{"status":"ok"}"#, keep).await,
+            (_, b"/v1/chat/completions" | b"/v1/models" | b"/healthz") => {
+                let e = ApiError::status(405, "method not allowed for this path");
+                send_error(&mut client, &mut b.out, &e, None, keep).await
+            }
+            _ => {
+                let p = String::from_utf8_lossy(path);
+                let e = ApiError::status(404, format!("no such endpoint: {p}"));
+                send_error(&mut client, &mut b.out, &e, None, keep).await
+            }
+        };
+        b.body = decoded;
+        if outcome == Outcome::Close {
+            return;
+        }
+        buf.drain(..consumed);
+    }
+}
+
+async fn read_head(client: &mut TcpStream, buf: &mut Vec<u8>, headers: &mut Vec<HeaderRef>, live: &Live) -> HeadRead {
+    let limits = Limits {
+        max_head_bytes: live.server.max_head_bytes,
+    };
+    let mut deadline: Option<Instant> = None;
+    loop {
+        if !buf.is_empty() {
+            match parse_request(buf, limits, headers) {
+                Ok(Some(h)) => return HeadRead::Head(h),
+                Ok(None) => {}
+                Err(e) => return HeadRead::Fail(ApiError::status(e.status(), e.to_string())),
+            }
+            deadline.get_or_insert_with(|| Instant::now() + Duration::from_millis(live.server.head_timeout_ms));
+        }
+        let wait = match deadline {
+            None => Duration::from_millis(live.server.idle_timeout_ms),
+            Some(d) => d.saturating_duration_since(Instant::now()),
+        };
+        match monoio::time::timeout(wait, read_append(client, buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) if buf.is_empty() => return HeadRead::Closed,
+            Ok(Ok(0)) => return HeadRead::Fail(ApiError::status(400, "incomplete request head")),
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => return HeadRead::Closed,
+            Err(_) if deadline.is_some() => {
+                return HeadRead::Fail(ApiError::status(408, "timed out reading the request head"));
+            }
+            Err(_) => return HeadRead::Closed,
+        }
+    }
+}
+
+/// Reads the body; `Err(Some)` answers and closes, `Err(None)` just closes.
+async fn read_body(
+    client: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    head: &RequestHead,
+    live: &Live,
+    b: &mut Buffers,
+) -> Result<(BodyRead, usize), Option<ApiError>> {
+    let max = live.server.max_body_bytes;
+    let too_large = || ApiError::status(413, format!("request body larger than {max} bytes"));
+    let deadline = Instant::now() + Duration::from_millis(live.server.body_timeout_ms);
+    let start = head.head_len;
+    match head.framing {
+        BodyFraming::None => Ok((BodyRead::InBuf(start..start), start)),
+        BodyFraming::Length(n) => {
+            if n > max as u64 {
+                return Err(Some(too_large()));
+            }
+            let end = start + n as usize;
+            if head.expect_continue && buf.len() < end {
+                send_raw(client, &mut b.out, write::CONTINUE).await.map_err(|_| None)?;
+            }
+            while buf.len() < end {
+                read_more(client, buf, deadline).await?;
+            }
+            Ok((BodyRead::InBuf(start..end), end))
+        }
+        BodyFraming::Chunked => {
+            if head.expect_continue && buf.len() == start {
+                send_raw(client, &mut b.out, write::CONTINUE).await.map_err(|_| None)?;
+            }
+            let mut dec = ChunkedDecoder::new();
+            b.body.clear();
+            let mut pos = start;
+            loop {
+                let body = &mut b.body;
+                let n = dec
+                    .feed(&buf[pos..], |d| body.extend_from_slice(d))
+                    .map_err(|e| Some(ApiError::status(400, e.to_string())))?;
+                pos += n;
+                if dec.decoded_len() > max as u64 {
+                    return Err(Some(too_large()));
+                }
+                if dec.is_done() {
+                    return Ok((BodyRead::Decoded, pos));
+                }
+                read_more(client, buf, deadline).await?;
+            }
+        }
+    }
+}
+
+async fn read_more(client: &mut TcpStream, buf: &mut Vec<u8>, deadline: Instant) -> Result<(), Option<ApiError>> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    match monoio::time::timeout(left, read_append(client, buf)).await {
+        Ok(Ok(0)) => Err(Some(ApiError::status(400, "incomplete request body"))),
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(_)) => Err(None),
+        Err(_) => Err(Some(ApiError::status(408, "timed out reading the request body"))),
+    }
+}
+
+async fn send_raw(client: &mut TcpStream, out: &mut Vec<u8>, bytes: &[u8]) -> std::io::Result<()> {
+    out.clear();
+    out.extend_from_slice(bytes);
+    let (r, back) = write_all(client, std::mem::take(out)).await;
+    *out = back;
+    r
+}
+
+/// Response tags added to every proxied reply.
+pub struct Tags<'a> {
+    /// `x-switchyard-request-id`.
+    pub request_id: &'a str,
+    /// `x-switchyard-model`.
+    pub model: Option<&'a str>,
+    /// `x-switchyard-provider`.
+    pub provider: Option<&'a str>,
+    /// `x-switchyard-route`.
+    pub route: Option<&'a str>,
+}
+
+impl Tags<'_> {
+    /// Appends the `x-switchyard-*` header lines.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        write::header(out, b"x-switchyard-request-id", self.request_id.as_bytes());
+        for (name, v) in [
+            (&b"x-switchyard-model"[..], self.model),
+            (b"x-switchyard-provider", self.provider),
+            (b"x-switchyard-route", self.route),
+        ] {
+            if let Some(v) = v {
+                write::header(out, name, v.as_bytes());
+            }
+        }
+    }
+}
+
+/// Writes an OpenAI-shaped error response.
+pub async fn send_error(
+    client: &mut TcpStream,
+    out: &mut Vec<u8>,
+    e: &ApiError,
+    tags: Option<&Tags<'_>>,
+    keep: Outcome,
+) -> Outcome {
+    let body = e.to_openai_json();
+    out.clear();
+    write::status_line(out, e.status);
+    write::header(out, b"content-type", b"application/json");
+    if let Some(t) = tags {
+        t.write(out);
+    }
+    if e.status == 405 {
+        write::header(out, b"allow", b"GET, POST");
+    }
+    write::content_length(out, body.len() as u64);
+    if keep == Outcome::Close {
+        write::header(out, b"connection", b"close");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&body);
+    let (r, back) = write_all(client, std::mem::take(out)).await;
+    *out = back;
+    if r.is_err() { Outcome::Close } else { keep }
+}
+
+async fn send_json(client: &mut TcpStream, out: &mut Vec<u8>, status: u16, body: &[u8], keep: Outcome) -> Outcome {
+    out.clear();
+    write::simple_response(out, status, "application/json", &[], body, keep == Outcome::Close);
+    let (r, back) = write_all(client, std::mem::take(out)).await;
+    *out = back;
+    if r.is_err() { Outcome::Close } else { keep }
+}

@@ -1,0 +1,32 @@
+//! `switchyard demo`: the gateway on `examples/mock.toml` with an in-process mock provider.
+
+use mock_llm::MockConfig;
+
+use crate::server::{self, Overrides, Source};
+
+/// The bundled demo configuration.
+const DEMO_CONFIG: &str = include_str!("../../../examples/mock.toml");
+
+/// Starts a mock provider on a free port, then the gateway in front of it.
+pub fn run(mut overrides: Overrides) -> Result<(), String> {
+    let mock = mock_llm::start(MockConfig {
+        latency_ms: 20,
+        tokens: 24,
+        token_interval_ms: 25,
+        threads: 1,
+        ..MockConfig::default()
+    })
+    .map_err(|e| format!("cannot start the mock provider: {e}"))?;
+    let listen = overrides.listen.get_or_insert_with(|| "127.0.0.1:8080".to_string()).clone();
+    crate::info!("demo: mock provider on {}", mock.base_url());
+    crate::info!(
+        "demo: try  curl -s http://{listen}/v1/chat/completions -H 'content-type: application/json' \
+         -d '{{\"model\":\"mock-openai\",\"messages\":[{{\"role\":\"user\",\"content\":\"hello\"}}]}}'"
+    );
+    let source = Source::Inline {
+        text: DEMO_CONFIG.to_string(),
+        vars: vec![("MOCK_URL".into(), mock.base_url())],
+    };
+    server::run(source, overrides)
+}
+

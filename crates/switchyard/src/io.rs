@@ -1,0 +1,23 @@
+//! Owned-buffer read/write helpers over monoio's rent traits.
+
+use std::io;
+
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+
+/// Reads once, appending to `buf` (monoio's `read` would overwrite from offset 0).
+pub async fn read_append<S: AsyncReadRent>(s: &mut S, buf: &mut Vec<u8>) -> io::Result<usize> {
+    if buf.capacity() - buf.len() < 4096 {
+        buf.reserve(16 * 1024);
+    }
+    let len = buf.len();
+    let (r, b) = s.read(std::mem::take(buf).slice_mut(len..)).await;
+    *buf = b.into_inner();
+    r
+}
+
+/// Writes all of `data`, giving the buffer back for reuse.
+pub async fn write_all<S: AsyncWriteRent>(s: &mut S, data: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+    let (r, b) = s.write_all(data).await;
+    (r.map(|_| ()), b)
+}

@@ -1,0 +1,100 @@
+//! State shared by all workers: the live configuration (swapped whole on reload), DNS
+//! answers resolved off the workers, and process-wide flags.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
+use arc_swap::ArcSwap;
+use switchyard_core::config::{ServerConfig, UpstreamConfig};
+use switchyard_core::{Config, RouteTable};
+
+/// One compiled configuration; requests keep the `Arc` they started with.
+pub struct Live {
+    /// Models and providers.
+    pub table: RouteTable,
+    /// Client-side limits and timeouts.
+    pub server: ServerConfig,
+    /// Upstream pool settings.
+    pub upstream: UpstreamConfig,
+    /// TLS client for https providers.
+    pub tls: monoio_rustls::TlsConnector,
+}
+
+impl Live {
+    /// Compiles a validated config (reads the CA file, so call it off the workers).
+    pub fn build(cfg: &Config) -> Result<Live, String> {
+        let tls = crate::tls::connector(cfg.upstream.ca_file.as_deref())
+            .map_err(|e| format!("upstream.ca_file: {e}"))?;
+        Ok(Live {
+            table: RouteTable::compile(cfg),
+            server: cfg.server.clone(),
+            upstream: cfg.upstream.clone(),
+            tls,
+        })
+    }
+
+    /// Host names the providers use.
+    pub fn hosts(&self) -> Vec<String> {
+        let mut h: Vec<String> = self.table.providers.iter().map(|p| p.endpoint.host.clone()).collect();
+        h.sort();
+        h.dedup();
+        h
+    }
+}
+
+/// Addresses per host name, refreshed by the control plane; workers only read.
+#[derive(Default)]
+pub struct Dns {
+    map: ArcSwap<HashMap<String, Arc<[IpAddr]>>>,
+}
+
+impl Dns {
+    /// Cached addresses of `host` (IP literals are entered by `refresh` too).
+    pub fn lookup(&self, host: &str) -> Option<Arc<[IpAddr]>> {
+        self.map.load().get(host).cloned()
+    }
+
+    /// Resolves `hosts` (blocking: control-plane threads only). Failures keep old answers.
+    pub fn refresh(&self, hosts: &[String]) {
+        let old = self.map.load_full();
+        let mut next = HashMap::with_capacity(hosts.len());
+        for host in hosts {
+            let ips: Vec<IpAddr> = match host.parse::<IpAddr>() {
+                Ok(ip) => vec![ip],
+                Err(_) => match (host.as_str(), 0).to_socket_addrs() {
+                    Ok(addrs) => addrs.map(|a| a.ip()).collect(),
+                    Err(e) => {
+                        crate::warn!("dns: cannot resolve {host}: {e}");
+                        Vec::new()
+                    }
+                },
+            };
+            if ips.is_empty() {
+                if let Some(prev) = old.get(host) {
+                    next.insert(host.clone(), prev.clone());
+                }
+            } else {
+                next.insert(host.clone(), Arc::from(ips));
+            }
+        }
+        self.map.store(Arc::new(next));
+    }
+}
+
+/// Process-wide state handed to every worker.
+pub struct Shared {
+    /// The live configuration.
+    pub live: ArcSwap<Live>,
+    /// Resolved upstream addresses.
+    pub dns: Dns,
+    /// Set on SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit.
+    pub shutdown: AtomicBool,
+    /// Successful reloads.
+    pub reloads_ok: AtomicU64,
+    /// Rejected reloads (the previous table kept serving).
+    pub reloads_failed: AtomicU64,
+    /// Random per-process prefix of request ids.
+    pub id_prefix: u32,
+}

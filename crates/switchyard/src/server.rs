@@ -1,0 +1,215 @@
+//! Process lifecycle: listeners, worker threads, and the control plane (reload, shutdown).
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use switchyard_core::Config;
+
+use crate::live::{Dns, Live, Shared};
+use crate::worker::{self, Worker};
+
+/// Where the configuration comes from, so SIGHUP can read it again.
+pub enum Source {
+    /// A file path.
+    File(std::path::PathBuf),
+    /// Text with its own variables (the demo).
+    Inline {
+        /// TOML text.
+        text: String,
+        /// Variables that override the environment.
+        vars: Vec<(String, String)>,
+    },
+}
+
+impl Source {
+    /// Reads and validates the configuration.
+    pub fn load(&self) -> Result<Config, String> {
+        match self {
+            Source::File(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                Config::parse_with_process_env(&text).map_err(|e| e.to_string())
+            }
+            Source::Inline { text, vars } => Config::parse(text, &|k| {
+                vars.iter()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.clone())
+                    .or_else(|| std::env::var(k).ok())
+            })
+            .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// Command-line overrides of `[server]`.
+#[derive(Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--workers`.
+    pub workers: Option<usize>,
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let s = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+    s.set_reuse_address(true)?;
+    s.set_reuse_port(true)?;
+    s.set_nodelay(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    s.listen(4096)?;
+    Ok(s.into())
+}
+
+fn apply(cfg: &mut Config, o: &Overrides) -> Result<(), String> {
+    if let Some(l) = &o.listen {
+        cfg.server.listen = l.clone();
+    }
+    if let Some(w) = o.workers {
+        cfg.server.workers = w;
+    }
+    cfg.validate().map_err(|e| e.to_string())
+}
+
+/// Runs the gateway until SIGTERM/SIGINT; returns after in-flight requests finished.
+pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
+    let mut cfg = source.load()?;
+    apply(&mut cfg, &overrides)?;
+    let live = Live::build(&cfg)?;
+    let dns = Dns::default();
+    dns.refresh(&live.hosts());
+    let shared = Arc::new(Shared {
+        live: ArcSwap::from_pointee(live),
+        dns,
+        shutdown: AtomicBool::new(false),
+        reloads_ok: AtomicU64::new(0),
+        reloads_failed: AtomicU64::new(0),
+        id_prefix: std::process::id().rotate_left(16)
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos()),
+    });
+
+    let addr: SocketAddr = cfg.server.listen.parse().map_err(|_| "server.listen: invalid address")?;
+    let workers = match cfg.server.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let first = bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let bound = first.local_addr().map_err(|e| e.to_string())?;
+    let mut listeners = vec![first];
+    for _ in 1..workers {
+        listeners.push(bind(bound).map_err(|e| format!("cannot listen on {bound}: {e}"))?);
+    }
+
+    let (tx, rx) = std::sync::mpsc::channel::<&'static str>();
+    let mut threads = Vec::with_capacity(workers);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let shared = shared.clone();
+        let tx = tx.clone();
+        let pin = cfg.server.pin_cpus;
+        let t = std::thread::Builder::new()
+            .name(format!("switchyard-w{i}"))
+            .spawn(move || {
+                if pin && monoio::utils::bind_to_cpu_set([i % cores]).is_err() {
+                    crate::warn!("worker {i}: cannot pin to CPU {}", i % cores);
+                }
+                let mut rt = match monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+                    .enable_timer()
+                    .with_entries(4096)
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        crate::error!("worker {i}: cannot build runtime: {e}");
+                        let _ = tx.send("failed");
+                        return;
+                    }
+                };
+                let driver = match &rt {
+                    monoio::FusionRuntime::Uring(_) => "io_uring",
+                    monoio::FusionRuntime::Legacy(_) => "epoll",
+                };
+                let _ = tx.send(driver);
+                drop(tx);
+                let w = Rc::new(Worker::new(shared, i));
+                rt.block_on(worker::run(listener, w));
+            })
+            .map_err(|e| format!("cannot spawn worker: {e}"))?;
+        threads.push(t);
+    }
+    drop(tx);
+    let drivers: Vec<&str> = rx.iter().take(workers).collect();
+    if drivers.contains(&"failed") {
+        shared.shutdown.store(true, Ordering::SeqCst);
+        return Err("a worker runtime could not start".into());
+    }
+    crate::info!(
+        "switchyard listening on http://{bound} workers={workers} driver={} pinned={}",
+        drivers.first().copied().unwrap_or("?"),
+        cfg.server.pin_cpus
+    );
+
+    spawn_dns_refresher(shared.clone());
+    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT]).map_err(|e| e.to_string())?;
+    for sig in signals.forever() {
+        if sig == SIGHUP {
+            reload(&source, &overrides, &shared);
+        } else {
+            crate::info!("signal {sig}: draining in-flight requests, then exiting");
+            shared.shutdown.store(true, Ordering::SeqCst);
+            break;
+        }
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    crate::info!("switchyard stopped");
+    Ok(())
+}
+
+/// Re-reads the configuration and swaps it in; a bad file leaves the old table serving.
+pub fn reload(source: &Source, overrides: &Overrides, shared: &Shared) {
+    let result = source.load().and_then(|mut cfg| {
+        apply(&mut cfg, overrides)?;
+        let live = Live::build(&cfg)?;
+        // Resolve new hosts before the swap so no request meets an unknown host.
+        let mut hosts = live.hosts();
+        hosts.extend(shared.live.load().hosts());
+        hosts.sort();
+        hosts.dedup();
+        shared.dns.refresh(&hosts);
+        Ok(live)
+    });
+    match result {
+        Ok(live) => {
+            let models = live.table.targets.len();
+            shared.live.store(Arc::new(live));
+            shared.reloads_ok.fetch_add(1, Ordering::Relaxed);
+            crate::info!("reload ok: {models} models");
+        }
+        Err(e) => {
+            shared.reloads_failed.fetch_add(1, Ordering::Relaxed);
+            crate::error!("reload failed, keeping the previous configuration: {e}");
+        }
+    }
+}
+
+fn spawn_dns_refresher(shared: Arc<Shared>) {
+    let _ = std::thread::Builder::new().name("switchyard-dns".into()).spawn(move || {
+        loop {
+            let every = Duration::from_millis(shared.live.load().upstream.dns_refresh_ms);
+            std::thread::sleep(every);
+            if shared.shutdown.load(Ordering::Relaxed) {
+                return;
+            }
+            let hosts = shared.live.load().hosts();
+            shared.dns.refresh(&hosts);
+        }
+    });
+}

@@ -1,0 +1,112 @@
+//! Per-core worker state and the accept loop.
+
+use std::cell::Cell;
+use std::net::TcpListener as StdListener;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::live::Shared;
+use crate::upstream::Pool;
+
+/// How long in-flight requests may take to finish after SIGTERM.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// State owned by one worker thread; shared by its connections without locks.
+pub struct Worker {
+    /// Process-wide state.
+    pub shared: Arc<Shared>,
+    /// Keep-alive upstream connections of this core.
+    pub pool: Pool,
+    /// This worker's index.
+    pub index: usize,
+    next_request: Cell<u64>,
+    inflight: Cell<usize>,
+}
+
+/// Marks a request in flight for as long as it lives.
+pub struct InFlight(Rc<Worker>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.inflight.set(self.0.inflight.get() - 1);
+    }
+}
+
+impl Worker {
+    /// A worker with an empty pool.
+    pub fn new(shared: Arc<Shared>, index: usize) -> Worker {
+        Worker {
+            shared,
+            pool: Pool::default(),
+            index,
+            next_request: Cell::new(0),
+            inflight: Cell::new(0),
+        }
+    }
+
+    /// A process-unique request id: process prefix, worker, counter.
+    pub fn request_id(&self) -> String {
+        let n = self.next_request.get();
+        self.next_request.set(n + 1);
+        format!("{:08x}{:02x}{:010x}", self.shared.id_prefix, self.index as u8, n)
+    }
+
+    /// Counts a request as in flight until the guard drops.
+    pub fn begin(self: &Rc<Self>) -> InFlight {
+        self.inflight.set(self.inflight.get() + 1);
+        InFlight(self.clone())
+    }
+
+    /// True once shutdown has been asked for.
+    pub fn draining(&self) -> bool {
+        self.shared.shutdown.load(Ordering::Relaxed)
+    }
+}
+
+/// Serves connections from `listener` until shutdown, then waits for in-flight requests.
+pub async fn run(listener: StdListener, w: Rc<Worker>) {
+    let listener = match monoio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            crate::error!("worker {}: cannot register listener: {e}", w.index);
+            return;
+        }
+    };
+    let fd = listener.as_raw_fd();
+    let acceptor = {
+        let w = w.clone();
+        monoio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        monoio::spawn(crate::conn::serve(stream, w.clone()));
+                    }
+                    Err(e) => {
+                        if w.draining() {
+                            break;
+                        }
+                        // EMFILE and friends: back off instead of spinning.
+                        crate::warn!("worker {}: accept failed: {e}", w.index);
+                        monoio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        })
+    };
+    while !w.draining() {
+        monoio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // shutdown(2) on a listening socket wakes the pending accept with an error and makes the
+    // kernel stop queueing connections for it; dropping a pending io_uring accept could leak
+    // a connection accepted concurrently.
+    // SAFETY: fd is the listener's open descriptor; shutdown does not close it.
+    unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+    acceptor.await;
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    while w.inflight.get() > 0 && Instant::now() < deadline {
+        monoio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
