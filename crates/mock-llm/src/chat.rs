@@ -36,7 +36,11 @@ impl ChatRequest {
 
 /// The i-th token of every answer; answers are "t0 t1 t2 ...".
 pub fn token(i: usize) -> String {
-    if i == 0 { "t0".into() } else { format!(" t{i}") }
+    if i == 0 {
+        "t0".into()
+    } else {
+        format!(" t{i}")
+    }
 }
 
 fn usage_json(req: &ChatRequest, completion: usize) -> String {
@@ -75,9 +79,18 @@ fn chunk(req: &ChatRequest, id: &str, delta: &str, finish: Option<&str>) -> Stri
 }
 
 /// The events of a streamed answer, in order, each a complete SSE event.
-pub fn stream_events<'a>(req: &'a ChatRequest, id: &str, tokens: usize) -> impl Iterator<Item = String> + 'a {
+pub fn stream_events<'a>(
+    req: &'a ChatRequest,
+    id: &str,
+    tokens: usize,
+) -> impl Iterator<Item = String> + 'a {
     let id = id.to_string();
-    let first = std::iter::once(chunk(req, &id, r#"{"role":"assistant","content":""}"#, None));
+    let first = std::iter::once(chunk(
+        req,
+        &id,
+        r#"{"role":"assistant","content":""}"#,
+        None,
+    ));
     let id2 = id.clone();
     let body = (0..tokens).map(move |i| {
         let delta = format!(r#"{{"content":{}}}"#, serde_json::Value::from(token(i)));

@@ -13,9 +13,14 @@ fn parse(args: &[String]) -> Result<(MockConfig, Option<String>), String> {
     let mut cert_out = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let mut val = || it.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
+        let mut val = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
         fn num<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
-            v.parse().map_err(|_| format!("{flag}: invalid value `{v}`"))
+            v.parse()
+                .map_err(|_| format!("{flag}: invalid value `{v}`"))
         }
         match flag.as_str() {
             "--listen" => cfg.listen = num(flag, val()?)?,
@@ -57,11 +62,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let (Some(path), Some(pem)) = (cert_out, &server.cert_pem) {
-        if let Err(e) = std::fs::write(&path, pem) {
-            eprintln!("mock-llm: cannot write {path}: {e}");
-            return ExitCode::FAILURE;
-        }
+    if let (Some(path), Some(pem)) = (cert_out, &server.cert_pem)
+        && let Err(e) = std::fs::write(&path, pem)
+    {
+        eprintln!("mock-llm: cannot write {path}: {e}");
+        return ExitCode::FAILURE;
     }
     eprintln!("mock-llm listening on {}", server.base_url());
     loop {

@@ -166,10 +166,14 @@ impl Config {
             ConfigError::new("<file>", format!("invalid TOML: {}", e.to_string().trim()))
         })?;
         expand_table(&mut value, "", env)?;
-        let cfg: Config = serde_path_to_error::deserialize(toml::Value::Table(value)).map_err(|e| {
-            let path = e.path().to_string();
-            ConfigError::new(if path == "." { "<root>".into() } else { path }, e.into_inner().to_string())
-        })?;
+        let cfg: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(value)).map_err(|e| {
+                let path = e.path().to_string();
+                ConfigError::new(
+                    if path == "." { "<root>".into() } else { path },
+                    e.into_inner().to_string(),
+                )
+            })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -183,23 +187,38 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let s = &self.server;
         if s.listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(ConfigError::new("server.listen", format!("`{}` is not an IP:port address", s.listen)));
+            return Err(ConfigError::new(
+                "server.listen",
+                format!("`{}` is not an IP:port address", s.listen),
+            ));
         }
         if s.workers > 1024 {
             return Err(ConfigError::new("server.workers", "at most 1024"));
         }
         if s.max_head_bytes < 1024 {
-            return Err(ConfigError::new("server.max_head_bytes", "must be at least 1024"));
+            return Err(ConfigError::new(
+                "server.max_head_bytes",
+                "must be at least 1024",
+            ));
         }
         if s.max_body_bytes == 0 {
-            return Err(ConfigError::new("server.max_body_bytes", "must be positive"));
+            return Err(ConfigError::new(
+                "server.max_body_bytes",
+                "must be positive",
+            ));
         }
         for (field, v) in [
             ("server.head_timeout_ms", s.head_timeout_ms),
             ("server.body_timeout_ms", s.body_timeout_ms),
             ("server.idle_timeout_ms", s.idle_timeout_ms),
-            ("upstream.connect_timeout_ms", self.upstream.connect_timeout_ms),
-            ("upstream.request_timeout_ms", self.upstream.request_timeout_ms),
+            (
+                "upstream.connect_timeout_ms",
+                self.upstream.connect_timeout_ms,
+            ),
+            (
+                "upstream.request_timeout_ms",
+                self.upstream.request_timeout_ms,
+            ),
             ("upstream.dns_refresh_ms", self.upstream.dns_refresh_ms),
         ] {
             if v == 0 {
@@ -216,26 +235,45 @@ impl Config {
                 ));
             }
             for (k, v) in &p.headers {
-                if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
-                    return Err(ConfigError::new(field("headers"), format!("invalid header name `{k}`")));
+                if k.is_empty()
+                    || !k
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+                {
+                    return Err(ConfigError::new(
+                        field("headers"),
+                        format!("invalid header name `{k}`"),
+                    ));
                 }
                 if v.bytes().any(|b| b == b'\r' || b == b'\n') {
-                    return Err(ConfigError::new(format!("{}.{k}", field("headers")), "value contains a line break"));
+                    return Err(ConfigError::new(
+                        format!("{}.{k}", field("headers")),
+                        "value contains a line break",
+                    ));
                 }
             }
             if let Some(k) = &p.api_key
                 && k.bytes().any(|b| b.is_ascii_control())
             {
-                return Err(ConfigError::new(field("api_key"), "contains control characters"));
+                return Err(ConfigError::new(
+                    field("api_key"),
+                    "contains control characters",
+                ));
             }
-            for (f, v) in [("connect_timeout_ms", p.connect_timeout_ms), ("request_timeout_ms", p.request_timeout_ms)] {
+            for (f, v) in [
+                ("connect_timeout_ms", p.connect_timeout_ms),
+                ("request_timeout_ms", p.request_timeout_ms),
+            ] {
                 if v == Some(0) {
                     return Err(ConfigError::new(field(f), "must be positive"));
                 }
             }
         }
         if self.models.is_empty() {
-            return Err(ConfigError::new("models", "at least one model must be configured"));
+            return Err(ConfigError::new(
+                "models",
+                "at least one model must be configured",
+            ));
         }
         for (name, m) in &self.models {
             if !self.providers.contains_key(&m.provider) {
@@ -245,27 +283,40 @@ impl Config {
                 ));
             }
             if m.model.as_deref() == Some("") {
-                return Err(ConfigError::new(format!("models.{name}.model"), "must not be empty"));
+                return Err(ConfigError::new(
+                    format!("models.{name}.model"),
+                    "must not be empty",
+                ));
             }
         }
         Ok(())
     }
 }
 
-fn expand_table(t: &mut toml::Table, path: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+fn expand_table(
+    t: &mut toml::Table,
+    path: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
     for (k, v) in t.iter_mut() {
-        let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+        let p = if path.is_empty() {
+            k.clone()
+        } else {
+            format!("{path}.{k}")
+        };
         expand_value(v, &p, env)?;
     }
     Ok(())
 }
 
-fn expand_value(v: &mut toml::Value, path: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+fn expand_value(
+    v: &mut toml::Value,
+    path: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
     match v {
-        toml::Value::String(s) => {
-            if s.contains('$') {
-                *s = expand_str(s, env).map_err(|m| ConfigError::new(path, m))?;
-            }
+        toml::Value::String(s) if s.contains('$') => {
+            *s = expand_str(s, env).map_err(|m| ConfigError::new(path, m))?;
         }
         toml::Value::Array(a) => {
             for (i, item) in a.iter_mut().enumerate() {

@@ -34,7 +34,9 @@ impl Endpoint {
         }
         let default_port = if tls { 443 } else { 80 };
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let close = v6.find(']').ok_or_else(|| format!("`{url}`: unclosed IPv6 bracket"))?;
+            let close = v6
+                .find(']')
+                .ok_or_else(|| format!("`{url}`: unclosed IPv6 bracket"))?;
             let host = &v6[..close];
             let port = match &v6[close + 1..] {
                 "" => default_port,
@@ -51,7 +53,9 @@ impl Endpoint {
             return Err(format!("`{url}` has no host"));
         }
         if path.contains(['?', '#']) {
-            return Err(format!("`{url}`: query strings and fragments are not allowed"));
+            return Err(format!(
+                "`{url}`: query strings and fragments are not allowed"
+            ));
         }
         Ok(Endpoint {
             tls,
@@ -78,7 +82,12 @@ impl Endpoint {
 
     /// Key that identifies a connection pool: scheme, host and port.
     pub fn pool_key(&self) -> String {
-        format!("{}://{}:{}", if self.tls { "https" } else { "http" }, self.host, self.port)
+        format!(
+            "{}://{}:{}",
+            if self.tls { "https" } else { "http" },
+            self.host,
+            self.port
+        )
     }
 }
 
@@ -102,7 +111,10 @@ mod tests {
     #[test]
     fn parses_common_forms() {
         let e = Endpoint::parse("https://api.openai.com/v1/").unwrap();
-        assert_eq!((e.tls, e.host.as_str(), e.port, e.path.as_str()), (true, "api.openai.com", 443, "/v1"));
+        assert_eq!(
+            (e.tls, e.host.as_str(), e.port, e.path.as_str()),
+            (true, "api.openai.com", 443, "/v1")
+        );
         assert_eq!(e.host_header(), "api.openai.com");
         let e = Endpoint::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!((e.port, e.path.as_str()), (8080, ""));
@@ -114,7 +126,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_urls() {
-        for bad in ["ftp://x", "http://", "http://h:0", "http://h:99999", "http://u:p@h", "http://h/v1?x=1"] {
+        for bad in [
+            "ftp://x",
+            "http://",
+            "http://h:0",
+            "http://h:99999",
+            "http://u:p@h",
+            "http://h/v1?x=1",
+        ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad}");
         }
     }

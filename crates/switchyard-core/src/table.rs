@@ -103,8 +103,12 @@ impl RouteTable {
                 chat_path: format!("{}/chat/completions", endpoint.path),
                 endpoint,
                 fixed_headers: fixed,
-                connect_timeout_ms: p.connect_timeout_ms.unwrap_or(cfg.upstream.connect_timeout_ms),
-                request_timeout_ms: p.request_timeout_ms.unwrap_or(cfg.upstream.request_timeout_ms),
+                connect_timeout_ms: p
+                    .connect_timeout_ms
+                    .unwrap_or(cfg.upstream.connect_timeout_ms),
+                request_timeout_ms: p
+                    .request_timeout_ms
+                    .unwrap_or(cfg.upstream.request_timeout_ms),
             });
         }
         let mut targets = Vec::with_capacity(cfg.models.len());
@@ -183,9 +187,15 @@ provider = "a"
         assert_eq!(p.chat_path, "/v1/chat/completions");
         assert_eq!(p.pool_key, "https://api.example.com:443");
         let h = String::from_utf8(p.fixed_headers.clone()).unwrap();
-        assert_eq!(h, "host: api.example.com\r\nauthorization: Bearer sk-1\r\nOpenAI-Organization: org-1\r\n");
+        assert_eq!(
+            h,
+            "host: api.example.com\r\nauthorization: Bearer sk-1\r\nOpenAI-Organization: org-1\r\n"
+        );
         assert!(!format!("{:?}", Secret("sk-1".into())).contains("sk-1"));
-        assert!(!format!("{t:?}").contains("sk-1"), "Debug of the table must not leak keys");
+        assert!(
+            !format!("{t:?}").contains("sk-1"),
+            "Debug of the table must not leak keys"
+        );
         let models = String::from_utf8(t.models_json.clone()).unwrap();
         assert!(models.contains("\"id\":\"fast\""), "{models}");
     }

@@ -63,7 +63,8 @@ impl RequestView {
     pub fn parse(body: &[u8], scratch: &mut Vec<u8>) -> Result<RequestView, ViewError> {
         scratch.clear();
         scratch.extend_from_slice(body);
-        let v = simd_json::to_borrowed_value(scratch).map_err(|e| ViewError::InvalidJson(e.to_string()))?;
+        let v = simd_json::to_borrowed_value(scratch)
+            .map_err(|e| ViewError::InvalidJson(e.to_string()))?;
         if !v.is_object() {
             return Err(ViewError::NotObject);
         }
@@ -81,7 +82,11 @@ impl RequestView {
             .and_then(|o| o.get("include_usage"))
             .and_then(|b| b.as_bool())
             .unwrap_or(false);
-        let messages = v.get("messages").and_then(|m| m.as_array()).ok_or(ViewError::BadMessages)?.len();
+        let messages = v
+            .get("messages")
+            .and_then(|m| m.as_array())
+            .ok_or(ViewError::BadMessages)?
+            .len();
         Ok(RequestView {
             model_span: top_level_value_span(body, "model"),
             model,
@@ -104,7 +109,8 @@ pub fn rewrite_model(body: &[u8], view: &RequestView, new_model_json: &[u8], out
         return;
     }
     let mut scratch = body.to_vec();
-    let mut v = simd_json::to_owned_value(&mut scratch).expect("body was validated by RequestView::parse");
+    let mut v =
+        simd_json::to_owned_value(&mut scratch).expect("body was validated by RequestView::parse");
     let model: String = simd_json::to_owned_value(&mut new_model_json.to_vec())
         .ok()
         .and_then(|m| m.as_str().map(str::to_string))
@@ -139,9 +145,15 @@ mod tests {
         assert!(matches!(view(""), Err(ViewError::InvalidJson(_))));
         assert_eq!(view("[1]"), Err(ViewError::NotObject));
         assert_eq!(view(r#"{"messages":[]}"#), Err(ViewError::MissingModel));
-        assert_eq!(view(r#"{"model":3,"messages":[]}"#), Err(ViewError::ModelNotString));
+        assert_eq!(
+            view(r#"{"model":3,"messages":[]}"#),
+            Err(ViewError::ModelNotString)
+        );
         assert_eq!(view(r#"{"model":"a"}"#), Err(ViewError::BadMessages));
-        assert_eq!(view(r#"{"model":"a","messages":[],"stream":"yes"}"#), Err(ViewError::BadStream));
+        assert_eq!(
+            view(r#"{"model":"a","messages":[],"stream":"yes"}"#),
+            Err(ViewError::BadStream)
+        );
         let e: ApiError = ViewError::MissingModel.into();
         assert_eq!((e.status, e.param), (400, Some("model")));
     }
@@ -152,7 +164,10 @@ mod tests {
         let v = view(body).unwrap();
         let mut out = Vec::new();
         rewrite_model(body.as_bytes(), &v, b"\"gpt-4o-mini\"", &mut out);
-        assert_eq!(String::from_utf8(out).unwrap(), body.replace("\"auto\"", "\"gpt-4o-mini\""));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            body.replace("\"auto\"", "\"gpt-4o-mini\"")
+        );
     }
 
     #[test]

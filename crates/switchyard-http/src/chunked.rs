@@ -68,7 +68,11 @@ impl ChunkedDecoder {
 
     /// Feeds bytes; calls `on_data` with each payload slice and returns how many input bytes
     /// belong to this body (fewer than `input.len()` only when the body ended inside it).
-    pub fn feed(&mut self, input: &[u8], mut on_data: impl FnMut(&[u8])) -> Result<usize, ChunkError> {
+    pub fn feed(
+        &mut self,
+        input: &[u8],
+        mut on_data: impl FnMut(&[u8]),
+    ) -> Result<usize, ChunkError> {
         let mut i = 0;
         while i < input.len() {
             let b = input[i];
@@ -223,7 +227,11 @@ mod tests {
             let (out, used, done) = decode_all(body, step).unwrap();
             assert_eq!(out, b"hello world", "step {step}");
             assert!(done);
-            assert_eq!(used, body.len() - 4, "leftover must stay for the next message");
+            assert_eq!(
+                used,
+                body.len() - 4,
+                "leftover must stay for the next message"
+            );
         }
     }
 

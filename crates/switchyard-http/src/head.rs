@@ -167,8 +167,14 @@ fn parse_length(v: &[u8]) -> Option<u64> {
 }
 
 fn trim(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(v.len());
-    let end = v.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = v
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &v[start..end]
 }
 
@@ -225,7 +231,10 @@ fn scan_framing(buf: &[u8], headers: &[HeaderRef]) -> Result<Framing, HeadError>
 
 /// True when a transfer-encoding list has codings before `chunked` (e.g. `gzip, chunked`).
 fn has_token_before_last(v: &[u8]) -> bool {
-    v.split(|&b| b == b',').filter(|t| !trim(t).is_empty()).count() > 1
+    v.split(|&b| b == b',')
+        .filter(|t| !trim(t).is_empty())
+        .count()
+        > 1
 }
 
 fn copy_headers(buf: &[u8], parsed: &[httparse::Header<'_>], out: &mut Vec<HeaderRef>) {
@@ -279,7 +288,9 @@ pub fn parse_request(
     let f = scan_framing(buf, headers)?;
     if f.chunked && f.length.is_some() {
         // Both framings at once is the request-smuggling shape; refuse it.
-        return Err(HeadError::Malformed("both content-length and transfer-encoding"));
+        return Err(HeadError::Malformed(
+            "both content-length and transfer-encoding",
+        ));
     }
     if f.expect_other {
         return Err(HeadError::ExpectationFailed);

@@ -112,7 +112,10 @@ mod tests {
             for piece in stream.chunks(step) {
                 d.push(piece);
                 while let Some(e) = d.next_event() {
-                    got.push((e.event().map(|v| v.to_vec()), e.data().map(|v| v.into_owned())));
+                    got.push((
+                        e.event().map(|v| v.to_vec()),
+                        e.data().map(|v| v.into_owned()),
+                    ));
                 }
             }
             assert_eq!(

@@ -98,7 +98,9 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
             (Method::Get, b"/v1/models") => {
                 send_json(&mut client, &mut b.out, 200, &live.table.models_json, keep).await
             }
-            (Method::Get, b"/healthz") => send_json(&mut client, &mut b.out, 200, br#"{"status":"ok"}"#, keep).await,
+            (Method::Get, b"/healthz") => {
+                send_json(&mut client, &mut b.out, 200, br#"{"status":"ok"}"#, keep).await
+            }
             (_, b"/v1/chat/completions" | b"/v1/models" | b"/healthz") => {
                 let e = ApiError::status(405, "method not allowed for this path");
                 send_error(&mut client, &mut b.out, &e, None, keep).await
@@ -114,10 +116,23 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
             return;
         }
         buf.drain(..consumed);
+        if buf.is_empty() && buf.capacity() > MAX_IDLE_BUFFER {
+            // Give back what a large body needed; idle connections stay small.
+            buf = Vec::with_capacity(8 * 1024);
+            b = Buffers::default();
+        }
     }
 }
 
-async fn read_head(client: &mut TcpStream, buf: &mut Vec<u8>, headers: &mut Vec<HeaderRef>, live: &Live) -> HeadRead {
+/// Read buffers larger than this are released between requests.
+const MAX_IDLE_BUFFER: usize = 256 * 1024;
+
+async fn read_head(
+    client: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    headers: &mut Vec<HeaderRef>,
+    live: &Live,
+) -> HeadRead {
     let limits = Limits {
         max_head_bytes: live.server.max_head_bytes,
     };
@@ -129,7 +144,9 @@ async fn read_head(client: &mut TcpStream, buf: &mut Vec<u8>, headers: &mut Vec<
                 Ok(None) => {}
                 Err(e) => return HeadRead::Fail(ApiError::status(e.status(), e.to_string())),
             }
-            deadline.get_or_insert_with(|| Instant::now() + Duration::from_millis(live.server.head_timeout_ms));
+            deadline.get_or_insert_with(|| {
+                Instant::now() + Duration::from_millis(live.server.head_timeout_ms)
+            });
         }
         let wait = match deadline {
             None => Duration::from_millis(live.server.idle_timeout_ms),
@@ -168,7 +185,9 @@ async fn read_body(
             }
             let end = start + n as usize;
             if head.expect_continue && buf.len() < end {
-                send_raw(client, &mut b.out, write::CONTINUE).await.map_err(|_| None)?;
+                send_raw(client, &mut b.out, write::CONTINUE)
+                    .await
+                    .map_err(|_| None)?;
             }
             while buf.len() < end {
                 read_more(client, buf, deadline).await?;
@@ -177,7 +196,9 @@ async fn read_body(
         }
         BodyFraming::Chunked => {
             if head.expect_continue && buf.len() == start {
-                send_raw(client, &mut b.out, write::CONTINUE).await.map_err(|_| None)?;
+                send_raw(client, &mut b.out, write::CONTINUE)
+                    .await
+                    .map_err(|_| None)?;
             }
             let mut dec = ChunkedDecoder::new();
             b.body.clear();
@@ -200,13 +221,20 @@ async fn read_body(
     }
 }
 
-async fn read_more(client: &mut TcpStream, buf: &mut Vec<u8>, deadline: Instant) -> Result<(), Option<ApiError>> {
+async fn read_more(
+    client: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+) -> Result<(), Option<ApiError>> {
     let left = deadline.saturating_duration_since(Instant::now());
     match monoio::time::timeout(left, read_append(client, buf)).await {
         Ok(Ok(0)) => Err(Some(ApiError::status(400, "incomplete request body"))),
         Ok(Ok(_)) => Ok(()),
         Ok(Err(_)) => Err(None),
-        Err(_) => Err(Some(ApiError::status(408, "timed out reading the request body"))),
+        Err(_) => Err(Some(ApiError::status(
+            408,
+            "timed out reading the request body",
+        ))),
     }
 }
 
@@ -275,9 +303,22 @@ pub async fn send_error(
     if r.is_err() { Outcome::Close } else { keep }
 }
 
-async fn send_json(client: &mut TcpStream, out: &mut Vec<u8>, status: u16, body: &[u8], keep: Outcome) -> Outcome {
+async fn send_json(
+    client: &mut TcpStream,
+    out: &mut Vec<u8>,
+    status: u16,
+    body: &[u8],
+    keep: Outcome,
+) -> Outcome {
     out.clear();
-    write::simple_response(out, status, "application/json", &[], body, keep == Outcome::Close);
+    write::simple_response(
+        out,
+        status,
+        "application/json",
+        &[],
+        body,
+        keep == Outcome::Close,
+    );
     let (r, back) = write_all(client, std::mem::take(out)).await;
     *out = back;
     if r.is_err() { Outcome::Close } else { keep }

@@ -17,7 +17,10 @@ pub fn run(mut overrides: Overrides) -> Result<(), String> {
         ..MockConfig::default()
     })
     .map_err(|e| format!("cannot start the mock provider: {e}"))?;
-    let listen = overrides.listen.get_or_insert_with(|| "127.0.0.1:8080".to_string()).clone();
+    let listen = overrides
+        .listen
+        .get_or_insert_with(|| "127.0.0.1:8080".to_string())
+        .clone();
     crate::info!("demo: mock provider on {}", mock.base_url());
     crate::info!(
         "demo: try  curl -s http://{listen}/v1/chat/completions -H 'content-type: application/json' \
@@ -29,4 +32,3 @@ pub fn run(mut overrides: Overrides) -> Result<(), String> {
     };
     server::run(source, overrides)
 }
-

@@ -37,7 +37,12 @@ impl Live {
 
     /// Host names the providers use.
     pub fn hosts(&self) -> Vec<String> {
-        let mut h: Vec<String> = self.table.providers.iter().map(|p| p.endpoint.host.clone()).collect();
+        let mut h: Vec<String> = self
+            .table
+            .providers
+            .iter()
+            .map(|p| p.endpoint.host.clone())
+            .collect();
         h.sort();
         h.dedup();
         h

@@ -39,7 +39,11 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     };
     let mut it = argv.iter();
     while let Some(arg) = it.next() {
-        let mut value = || it.next().cloned().ok_or_else(|| format!("{arg} needs a value\n{USAGE}"));
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{arg} needs a value\n{USAGE}"))
+        };
         match arg.as_str() {
             "demo" => a.demo = true,
             "--check" => a.check = true,
@@ -47,7 +51,10 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             "--listen" => a.overrides.listen = Some(value()?),
             "--workers" => {
                 let v = value()?;
-                a.overrides.workers = Some(v.parse().map_err(|_| format!("--workers: invalid number `{v}`"))?);
+                a.overrides.workers = Some(
+                    v.parse()
+                        .map_err(|_| format!("--workers: invalid number `{v}`"))?,
+                );
             }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),

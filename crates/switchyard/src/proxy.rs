@@ -34,13 +34,30 @@ pub async fn chat(
     let view = match RequestView::parse(body, &mut b.scratch) {
         Ok(v) => v,
         Err(e) => {
-            let tags = Tags { request_id: &request_id, model: None, provider: None, route: None };
+            let tags = Tags {
+                request_id: &request_id,
+                model: None,
+                provider: None,
+                route: None,
+            };
             return send_error(client, &mut b.out, &e.into(), Some(&tags), keep).await;
         }
     };
     let Some(target) = live.table.resolve(&view.model) else {
-        let tags = Tags { request_id: &request_id, model: None, provider: None, route: None };
-        return send_error(client, &mut b.out, &ApiError::model_not_found(&view.model), Some(&tags), keep).await;
+        let tags = Tags {
+            request_id: &request_id,
+            model: None,
+            provider: None,
+            route: None,
+        };
+        return send_error(
+            client,
+            &mut b.out,
+            &ApiError::model_not_found(&view.model),
+            Some(&tags),
+            keep,
+        )
+        .await;
     };
     let p = &live.table.providers[target.provider];
     let tags = Tags {
@@ -50,12 +67,23 @@ pub async fn chat(
         route: Some(DIRECT_ROUTE),
     };
     let mut req = std::mem::take(&mut b.up_req);
-    build_request(&mut req, p, body, &view, &target.upstream_model_json, view.stream, &mut b.scratch);
+    build_request(
+        &mut req,
+        p,
+        body,
+        &view,
+        &target.upstream_model_json,
+        view.stream,
+        &mut b.scratch,
+    );
     let deadline = Instant::now() + Duration::from_millis(p.request_timeout_ms);
-    let (mut up, head, req) = match exchange(w, live, p, req, deadline, &mut b.up_resp, &mut b.up_headers).await {
-        Ok(v) => v,
-        Err(e) => return send_error(client, &mut b.out, &e.to_api(&p.name), Some(&tags), keep).await,
-    };
+    let (mut up, head, req) =
+        match exchange(w, live, p, req, deadline, &mut b.up_resp, &mut b.up_headers).await {
+            Ok(v) => v,
+            Err(e) => {
+                return send_error(client, &mut b.out, &e.to_api(&p.name), Some(&tags), keep).await;
+            }
+        };
     b.up_req = req;
     let (outcome, reusable) = relay(client, &mut up, &head, b, &tags, keep, deadline).await;
     if reusable {
@@ -121,7 +149,9 @@ async fn exchange(
             None => connect(&w.shared.dns, live, p).await?,
         };
         let left = deadline.saturating_duration_since(Instant::now());
-        let (r, back) = monoio::time::timeout(left, s.write_all(req)).await.map_err(|_| UpError::Timeout)?;
+        let (r, back) = monoio::time::timeout(left, s.write_all(req))
+            .await
+            .map_err(|_| UpError::Timeout)?;
         req = back;
         if let Err(e) = r {
             if reused {
@@ -221,9 +251,25 @@ async fn relay(
     match head.framing {
         ResponseFraming::Empty => {
             let reusable = head.keep_alive && rbuf.len() == body_start;
-            (flush(client, out).await.map_or(Outcome::Close, |_| keep), reusable)
+            (
+                flush(client, out).await.map_or(Outcome::Close, |_| keep),
+                reusable,
+            )
         }
-        ResponseFraming::Length(n) => relay_length(client, up, rbuf, out, body_start, n, keep, head.keep_alive, deadline).await,
+        ResponseFraming::Length(n) => {
+            relay_length(
+                client,
+                up,
+                rbuf,
+                out,
+                body_start,
+                n,
+                keep,
+                head.keep_alive,
+                deadline,
+            )
+            .await
+        }
         ResponseFraming::Chunked | ResponseFraming::UntilClose => {
             relay_chunked(client, up, rbuf, out, head, sse, keep, deadline).await
         }
@@ -327,7 +373,10 @@ async fn relay_chunked(
         match monoio::time::timeout(left, up.read_append(rbuf)).await {
             Ok(Ok(0)) if !chunked => {
                 out.extend_from_slice(write::LAST_CHUNK);
-                return (flush(client, out).await.map_or(Outcome::Close, |_| keep), false);
+                return (
+                    flush(client, out).await.map_or(Outcome::Close, |_| keep),
+                    false,
+                );
             }
             Ok(Ok(0)) => break "the upstream closed the stream early",
             Ok(Ok(_)) => {}
@@ -346,5 +395,8 @@ async fn relay_chunked(
     out.clear();
     write::chunk(out, &event);
     out.extend_from_slice(write::LAST_CHUNK);
-    (flush(client, out).await.map_or(Outcome::Close, |_| keep), false)
+    (
+        flush(client, out).await.map_or(Outcome::Close, |_| keep),
+        false,
+    )
 }

@@ -31,7 +31,8 @@ impl Source {
     pub fn load(&self) -> Result<Config, String> {
         match self {
             Source::File(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
                 Config::parse_with_process_env(&text).map_err(|e| e.to_string())
             }
             Source::Inline { text, vars } => Config::parse(text, &|k| {
@@ -55,7 +56,11 @@ pub struct Overrides {
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    let s = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+    let s = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
     s.set_reuse_address(true)?;
     s.set_reuse_port(true)?;
     s.set_nodelay(true)?;
@@ -94,7 +99,11 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
                 .map_or(0, |d| d.subsec_nanos()),
     });
 
-    let addr: SocketAddr = cfg.server.listen.parse().map_err(|_| "server.listen: invalid address")?;
+    let addr: SocketAddr = cfg
+        .server
+        .listen
+        .parse()
+        .map_err(|_| "server.listen: invalid address")?;
     let workers = match cfg.server.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
@@ -156,7 +165,8 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     );
 
     spawn_dns_refresher(shared.clone());
-    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT]).map_err(|e| e.to_string())?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT])
+        .map_err(|e| e.to_string())?;
     for sig in signals.forever() {
         if sig == SIGHUP {
             reload(&source, &overrides, &shared);
@@ -201,15 +211,17 @@ pub fn reload(source: &Source, overrides: &Overrides, shared: &Shared) {
 }
 
 fn spawn_dns_refresher(shared: Arc<Shared>) {
-    let _ = std::thread::Builder::new().name("switchyard-dns".into()).spawn(move || {
-        loop {
-            let every = Duration::from_millis(shared.live.load().upstream.dns_refresh_ms);
-            std::thread::sleep(every);
-            if shared.shutdown.load(Ordering::Relaxed) {
-                return;
+    let _ = std::thread::Builder::new()
+        .name("switchyard-dns".into())
+        .spawn(move || {
+            loop {
+                let every = Duration::from_millis(shared.live.load().upstream.dns_refresh_ms);
+                std::thread::sleep(every);
+                if shared.shutdown.load(Ordering::Relaxed) {
+                    return;
+                }
+                let hosts = shared.live.load().hosts();
+                shared.dns.refresh(&hosts);
             }
-            let hosts = shared.live.load().hosts();
-            shared.dns.refresh(&hosts);
-        }
-    });
+        });
 }

@@ -128,7 +128,12 @@ pub async fn connect(dns: &Dns, live: &Live, p: &Provider) -> Result<UpStream, U
     let mut tcp = None;
     for ip in ips.iter() {
         let left = deadline.saturating_duration_since(Instant::now());
-        match monoio::time::timeout(left, TcpStream::connect_addr(SocketAddr::new(*ip, p.endpoint.port))).await {
+        match monoio::time::timeout(
+            left,
+            TcpStream::connect_addr(SocketAddr::new(*ip, p.endpoint.port)),
+        )
+        .await
+        {
             Ok(Ok(s)) => {
                 tcp = Some(s);
                 break;

@@ -51,7 +51,10 @@ impl Worker {
     pub fn request_id(&self) -> String {
         let n = self.next_request.get();
         self.next_request.set(n + 1);
-        format!("{:08x}{:02x}{:010x}", self.shared.id_prefix, self.index as u8, n)
+        format!(
+            "{:08x}{:02x}{:010x}",
+            self.shared.id_prefix, self.index as u8, n
+        )
     }
 
     /// Counts a request as in flight until the guard drops.

@@ -61,7 +61,10 @@ impl Gateway {
         let path = temp_path("config.toml");
         std::fs::write(&path, config).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
-        cmd.arg("--config").arg(&path).stderr(Stdio::piped()).stdout(Stdio::null());
+        cmd.arg("--config")
+            .arg(&path)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -76,7 +79,11 @@ impl Gateway {
                 // Logged before the address is announced, so callers see the line.
                 log2.lock().unwrap().push(line.clone());
                 if let Some(i) = line.find("listening on http://") {
-                    let addr = line[i + 20..].split_whitespace().next().unwrap().to_string();
+                    let addr = line[i + 20..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap()
+                        .to_string();
                     let _ = tx.send(addr);
                 }
             }
@@ -148,7 +155,8 @@ impl Response {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
     /// SSE events' data with the time each became complete.
@@ -158,7 +166,10 @@ impl Response {
         for (t, piece) in &self.pieces {
             d.push(piece);
             while let Some(e) = d.next_event() {
-                let data = e.data().map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_default();
+                let data = e
+                    .data()
+                    .map(|v| String::from_utf8_lossy(&v).into_owned())
+                    .unwrap_or_default();
                 out.push((*t, data));
             }
         }
@@ -172,7 +183,9 @@ impl Response {
             .filter(|(_, d)| d != "[DONE]")
             .filter_map(|(_, d)| {
                 let v: serde_json::Value = serde_json::from_str(d).ok()?;
-                v["choices"][0]["delta"]["content"].as_str().map(str::to_string)
+                v["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(str::to_string)
             })
             .collect()
     }
@@ -186,9 +199,14 @@ pub struct Client {
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         stream.set_nodelay(true).unwrap();
-        Client { stream, buf: Vec::new() }
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
@@ -225,7 +243,9 @@ impl Client {
         let start = Instant::now();
         let mut hdrs = Vec::new();
         let head = loop {
-            if let Some(h) = parse_response(&self.buf, Limits::default(), &mut hdrs, false).expect("valid head") {
+            if let Some(h) =
+                parse_response(&self.buf, Limits::default(), &mut hdrs, false).expect("valid head")
+            {
                 if h.status == 100 {
                     self.buf.drain(..h.head_len);
                     continue;
@@ -264,7 +284,9 @@ impl Client {
                 let mut dec = ChunkedDecoder::new();
                 loop {
                     let mut piece = Vec::new();
-                    let used = dec.feed(&self.buf, |d| piece.extend_from_slice(d)).expect("valid chunks");
+                    let used = dec
+                        .feed(&self.buf, |d| piece.extend_from_slice(d))
+                        .expect("valid chunks");
                     self.buf.drain(..used);
                     if !piece.is_empty() {
                         body.extend_from_slice(&piece);
@@ -307,7 +329,9 @@ pub fn post_bytes(path: &str, body: &str) -> Vec<u8> {
 }
 
 pub fn chat_body(model: &str, stream: bool) -> String {
-    format!(r#"{{"model":"{model}","stream":{stream},"messages":[{{"role":"user","content":"hello"}}]}}"#)
+    format!(
+        r#"{{"model":"{model}","stream":{stream},"messages":[{{"role":"user","content":"hello"}}]}}"#
+    )
 }
 
 /// A port nothing listens on.
