@@ -4,8 +4,12 @@
 pub mod config;
 pub mod endpoint;
 pub mod error;
+pub mod eval;
 pub mod json;
+pub mod learned;
 pub mod table;
+pub mod text;
+pub mod training;
 pub mod view;
 
 pub use config::{Config, ConfigError};

@@ -55,6 +55,16 @@ pub struct RequestView {
     pub include_usage: bool,
     /// Number of messages.
     pub messages: usize,
+    /// Text of the last user message (text parts joined by newlines).
+    pub last_user: String,
+    /// Text of the system/developer messages, joined.
+    pub system: String,
+    /// Bytes of text over all messages (for the token estimate).
+    pub text_bytes: usize,
+    /// The request offers tools.
+    pub has_tools: bool,
+    /// `metadata` string pairs from the body.
+    pub metadata: Vec<(String, String)>,
 }
 
 impl RequestView {
@@ -82,18 +92,105 @@ impl RequestView {
             .and_then(|o| o.get("include_usage"))
             .and_then(|b| b.as_bool())
             .unwrap_or(false);
-        let messages = v
+        let msgs = v
             .get("messages")
             .and_then(|m| m.as_array())
-            .ok_or(ViewError::BadMessages)?
-            .len();
-        Ok(RequestView {
+            .ok_or(ViewError::BadMessages)?;
+        let mut view = RequestView {
             model_span: top_level_value_span(body, "model"),
             model,
             stream,
             include_usage,
-            messages,
-        })
+            messages: msgs.len(),
+            last_user: String::new(),
+            system: String::new(),
+            text_bytes: 0,
+            has_tools: v
+                .get("tools")
+                .and_then(|t| t.as_array())
+                .is_some_and(|t| !t.is_empty()),
+            metadata: Vec::new(),
+        };
+        let mut last_user = None;
+        for m in msgs {
+            let role = m.get("role").and_then(|r| r.as_str()).unwrap_or("");
+            let content = m.get("content");
+            view.text_bytes += content.map_or(0, content_len);
+            match role {
+                "system" | "developer" => {
+                    if let Some(c) = content {
+                        if !view.system.is_empty() {
+                            view.system.push('\n');
+                        }
+                        push_content(&mut view.system, c);
+                    }
+                }
+                "user" => last_user = content,
+                _ => {}
+            }
+        }
+        if let Some(c) = last_user {
+            push_content(&mut view.last_user, c);
+        }
+        if let Some(meta) = v.get("metadata").and_then(|m| m.as_object()) {
+            for (k, val) in meta.iter() {
+                if let Some(s) = val.as_str() {
+                    view.metadata.push((k.to_string(), s.to_string()));
+                }
+            }
+        }
+        Ok(view)
+    }
+
+    /// A view of a bare prompt (one user message), for dry runs and calibration.
+    pub fn from_prompt(model: &str, prompt: &str) -> RequestView {
+        RequestView {
+            model: model.to_string(),
+            model_span: None,
+            stream: false,
+            include_usage: false,
+            messages: 1,
+            last_user: prompt.to_string(),
+            system: String::new(),
+            text_bytes: prompt.len(),
+            has_tools: false,
+            metadata: Vec::new(),
+        }
+    }
+
+    /// Estimated prompt tokens.
+    pub fn estimated_tokens(&self) -> usize {
+        crate::text::estimate_tokens(self.text_bytes)
+    }
+}
+
+/// Appends the text of a message `content` (a string, or an array of parts with `text`).
+fn push_content(out: &mut String, c: &simd_json::BorrowedValue<'_>) {
+    if let Some(s) = c.as_str() {
+        out.push_str(s);
+    } else if let Some(parts) = c.as_array() {
+        for p in parts {
+            if let Some(t) = p.get("text").and_then(|t| t.as_str()) {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(t);
+            }
+        }
+    }
+}
+
+fn content_len(c: &simd_json::BorrowedValue<'_>) -> usize {
+    if let Some(s) = c.as_str() {
+        s.len()
+    } else if let Some(parts) = c.as_array() {
+        parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(|t| t.as_str()))
+            .map(str::len)
+            .sum()
+    } else {
+        0
     }
 }
 
@@ -137,6 +234,24 @@ mod tests {
         assert_eq!(v.messages, 1);
         let v = view(r#"{"model":"a","messages":[],"stream":null}"#).unwrap();
         assert!(!v.stream && !v.include_usage);
+    }
+
+    #[test]
+    fn reads_text_parts_system_tools_and_metadata() {
+        let v = view(r#"{"model":"a","metadata":{"team":"ml","n":3},"tools":[{"type":"function"}],"messages":[
+            {"role":"system","content":"Be terse."},
+            {"role":"user","content":"first"},
+            {"role":"assistant","content":null},
+            {"role":"user","content":[{"type":"text","text":"part one"},{"type":"image_url","image_url":{"url":"x"}},{"type":"text","text":"part two"}]}]}"#).unwrap();
+        assert_eq!(v.system, "Be terse.");
+        assert_eq!(v.last_user, "part one\npart two");
+        assert_eq!(v.messages, 4);
+        assert!(v.has_tools);
+        assert_eq!(v.metadata, vec![("team".to_string(), "ml".to_string())]);
+        assert_eq!(
+            v.text_bytes,
+            "Be terse.".len() + "first".len() + "part one".len() + "part two".len()
+        );
     }
 
     #[test]

@@ -15,13 +15,15 @@ mod log;
 mod proxy;
 mod server;
 mod tls;
+mod train;
 mod upstream;
 mod worker;
 
 const USAGE: &str = "usage:
   switchyard --config FILE [--listen ADDR] [--workers N]   run the gateway
   switchyard --check --config FILE                          validate a config and exit
-  switchyard demo [--listen ADDR]                           gateway + in-process mock providers";
+  switchyard demo [--listen ADDR]                           gateway + in-process mock providers
+  switchyard train-router --data DIR [--out FILE]           fit the learned router, report held-out APGR";
 
 struct Args {
     demo: bool,
@@ -65,6 +67,9 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("train-router") {
+        return finish(train::run(&argv[1..]));
+    }
     let args = match parse_args(&argv) {
         Ok(a) => a,
         Err(e) => {
@@ -86,6 +91,10 @@ fn main() -> ExitCode {
             server::run(source, args.overrides)
         }
     };
+    finish(result)
+}
+
+fn finish(result: Result<(), String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

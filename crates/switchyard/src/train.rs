@@ -1,0 +1,75 @@
+//! `switchyard train-router`: fits the learned router on routing-data and reports its
+//! quality on a held-out fifth before writing weights fitted on everything.
+
+use std::path::Path;
+
+use switchyard_core::training::{Item, TrainSettings, evaluate, fit, is_held_out, parse_item};
+
+/// RouteLLM's best published router per benchmark (APGR), for comparison in the report.
+const PUBLISHED_BEST: [(&str, f64, &str); 3] = [
+    ("gsm8k", 0.622, "causal LLM"),
+    ("mmlu", 0.603, "similarity-weighted ranking"),
+    ("mt_bench", 0.802, "matrix factorisation"),
+];
+
+fn load(dir: &Path) -> Result<Vec<Item>, String> {
+    let mut items = Vec::new();
+    for f in ["mmlu.jsonl", "gsm8k.jsonl", "mt_bench.jsonl"] {
+        let path = dir.join(f);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            items.push(parse_item(line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?);
+        }
+    }
+    Ok(items)
+}
+
+/// Runs the command with its arguments.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let mut data = None;
+    let mut out = None;
+    let mut s = TrainSettings::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut v = || it.next().cloned().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--data" => data = Some(v()?),
+            "--out" => out = Some(v()?),
+            "--bits" => s.bits = v()?.parse().map_err(|_| "--bits: not a number")?,
+            "--alpha" => s.alpha = v()?.parse().map_err(|_| "--alpha: not a number")?,
+            "--iterations" => {
+                s.iterations = v()?.parse().map_err(|_| "--iterations: not a number")?
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    let data = data.ok_or("--data DIR is required (the routing-data folder)")?;
+    let items = load(Path::new(&data))?;
+    let (held, train): (Vec<Item>, Vec<Item>) = items.iter().cloned().partition(is_held_out);
+    println!(
+        "training on {} prompts, evaluating on {} held out ({s:?})",
+        train.len(),
+        held.len()
+    );
+    let model = fit(&train, s);
+    println!("| benchmark | held-out prompts | APGR | CPT(50%) | RouteLLM best APGR |");
+    println!("|---|---|---|---|---|");
+    for (b, n, apgr, cpt) in evaluate(&model, &held) {
+        let best = PUBLISHED_BEST
+            .iter()
+            .find(|p| p.0 == b)
+            .map_or(String::new(), |p| format!("{:.3} ({})", p.1, p.2));
+        println!("| {b} | {n} | {apgr:.3} | {:.1} % | {best} |", cpt * 100.0);
+    }
+    if let Some(out) = out {
+        let full = fit(&items, s);
+        std::fs::write(&out, full.to_bytes()).map_err(|e| format!("cannot write {out}: {e}"))?;
+        println!("wrote {out}: fitted on all {} prompts", items.len());
+    }
+    Ok(())
+}
