@@ -13,21 +13,14 @@ pub struct ChatRequest {
 impl ChatRequest {
     pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
         let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-        let model = v
-            .get("model")
-            .and_then(|m| m.as_str())
-            .ok_or("you must provide a model parameter")?
-            .to_string();
+        let model = v.get("model").and_then(|m| m.as_str()).ok_or("you must provide a model parameter")?.to_string();
         if !v.get("messages").is_some_and(|m| m.is_array()) {
             return Err("`messages` must be an array".into());
         }
         Ok(ChatRequest {
             model,
             stream: v.get("stream").and_then(|s| s.as_bool()).unwrap_or(false),
-            include_usage: v
-                .pointer("/stream_options/include_usage")
-                .and_then(|b| b.as_bool())
-                .unwrap_or(false),
+            include_usage: v.pointer("/stream_options/include_usage").and_then(|b| b.as_bool()).unwrap_or(false),
             // Roughly four bytes per token, like the usual estimate.
             prompt_tokens: body.len().div_ceil(4),
         })
@@ -36,11 +29,7 @@ impl ChatRequest {
 
 /// The i-th token of every answer; answers are "t0 t1 t2 ...".
 pub fn token(i: usize) -> String {
-    if i == 0 {
-        "t0".into()
-    } else {
-        format!(" t{i}")
-    }
+    if i == 0 { "t0".into() } else { format!(" t{i}") }
 }
 
 fn usage_json(req: &ChatRequest, completion: usize) -> String {
@@ -79,18 +68,9 @@ fn chunk(req: &ChatRequest, id: &str, delta: &str, finish: Option<&str>) -> Stri
 }
 
 /// The events of a streamed answer, in order, each a complete SSE event.
-pub fn stream_events<'a>(
-    req: &'a ChatRequest,
-    id: &str,
-    tokens: usize,
-) -> impl Iterator<Item = String> + 'a {
+pub fn stream_events<'a>(req: &'a ChatRequest, id: &str, tokens: usize) -> impl Iterator<Item = String> + 'a {
     let id = id.to_string();
-    let first = std::iter::once(chunk(
-        req,
-        &id,
-        r#"{"role":"assistant","content":""}"#,
-        None,
-    ));
+    let first = std::iter::once(chunk(req, &id, r#"{"role":"assistant","content":""}"#, None));
     let id2 = id.clone();
     let body = (0..tokens).map(move |i| {
         let delta = format!(r#"{{"content":{}}}"#, serde_json::Value::from(token(i)));
@@ -105,11 +85,7 @@ pub fn stream_events<'a>(
             usage_json(req, tokens)
         ) + "\n\n"
     });
-    first
-        .chain(body)
-        .chain(finish)
-        .chain(usage)
-        .chain(std::iter::once("data: [DONE]\n\n".to_string()))
+    first.chain(body).chain(finish).chain(usage).chain(std::iter::once("data: [DONE]\n\n".to_string()))
 }
 
 pub fn error_json(status: u16, message: &str) -> String {

@@ -13,14 +13,9 @@ fn parse(args: &[String]) -> Result<(MockConfig, Option<String>), String> {
     let mut cert_out = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let mut val = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
+        let mut val = || it.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
         fn num<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
-            v.parse()
-                .map_err(|_| format!("{flag}: invalid value `{v}`"))
+            v.parse().map_err(|_| format!("{flag}: invalid value `{v}`"))
         }
         match flag.as_str() {
             "--listen" => cfg.listen = num(flag, val()?)?,

@@ -35,11 +35,7 @@ impl Ctx {
 }
 
 fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    let s = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        None,
-    )?;
+    let s = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
     s.set_reuse_address(true)?;
     s.set_reuse_port(true)?;
     s.set_nonblocking(true)?;
@@ -49,18 +45,15 @@ fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 }
 
 fn tls_config() -> io::Result<(Arc<rustls::ServerConfig>, String)> {
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .map_err(io::Error::other)?;
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .map_err(io::Error::other)?;
     let key = rustls_pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
-    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(io::Error::other)?
-    .with_no_client_auth()
-    .with_single_cert(vec![ck.cert.der().clone()], key)
-    .map_err(io::Error::other)?;
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(vec![ck.cert.der().clone()], key)
+        .map_err(io::Error::other)?;
     Ok((Arc::new(cfg), ck.cert.pem()))
 }
 
@@ -84,52 +77,42 @@ pub fn start(cfg: MockConfig) -> io::Result<MockServer> {
         let cfg = cfg.clone();
         let seen = seen.clone();
         let tls = tls.clone();
-        std::thread::Builder::new()
-            .name(format!("mock-{i}"))
-            .spawn(move || {
-                let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
-                    .enable_timer()
-                    .with_entries(1024)
-                    .build()
-                    .expect("mock runtime");
-                rt.block_on(async move {
-                    let listener = monoio::net::TcpListener::from_std(l).expect("listener");
-                    let seed = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(1, |d| d.as_nanos() as u64)
-                        | 1;
-                    let ctx = Rc::new(Ctx {
-                        cfg,
-                        seen,
-                        rng: Cell::new(seed ^ ((i as u64 + 1) << 32)),
-                        next_id: Cell::new(0),
-                    });
-                    loop {
-                        let Ok((stream, _)) = listener.accept().await else {
-                            continue;
-                        };
-                        let _ = stream.set_nodelay(true);
-                        let ctx = ctx.clone();
-                        let tls = tls.clone();
-                        monoio::spawn(async move {
-                            match tls {
-                                Some(acceptor) => {
-                                    if let Ok(s) = acceptor.accept(stream).await {
-                                        serve(s, ctx).await;
-                                    }
+        std::thread::Builder::new().name(format!("mock-{i}")).spawn(move || {
+            let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+                .enable_timer()
+                .with_entries(1024)
+                .build()
+                .expect("mock runtime");
+            rt.block_on(async move {
+                let listener = monoio::net::TcpListener::from_std(l).expect("listener");
+                let seed = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+                    | 1;
+                let ctx =
+                    Rc::new(Ctx { cfg, seen, rng: Cell::new(seed ^ ((i as u64 + 1) << 32)), next_id: Cell::new(0) });
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let ctx = ctx.clone();
+                    let tls = tls.clone();
+                    monoio::spawn(async move {
+                        match tls {
+                            Some(acceptor) => {
+                                if let Ok(s) = acceptor.accept(stream).await {
+                                    serve(s, ctx).await;
                                 }
-                                None => serve(stream, ctx).await,
                             }
-                        });
-                    }
-                })
-            })?;
+                            None => serve(stream, ctx).await,
+                        }
+                    });
+                }
+            })
+        })?;
     }
-    Ok(MockServer {
-        addr,
-        cert_pem,
-        seen,
-    })
+    Ok(MockServer { addr, cert_pem, seen })
 }
 
 async fn read_more<S: AsyncReadRent>(s: &mut S, buf: &mut Vec<u8>) -> io::Result<usize> {
@@ -153,26 +136,13 @@ async fn serve<S: AsyncReadRent + AsyncWriteRent>(mut s: S, ctx: Rc<Ctx>) {
     let mut headers = Vec::new();
     loop {
         let head = loop {
-            match parse_request(
-                &buf,
-                Limits {
-                    max_head_bytes: 64 * 1024,
-                },
-                &mut headers,
-            ) {
+            match parse_request(&buf, Limits { max_head_bytes: 64 * 1024 }, &mut headers) {
                 Ok(Some(h)) => break h,
                 Ok(None) => {}
                 Err(e) => {
                     let mut out = Vec::new();
                     let body = chat::error_json(e.status(), &e.to_string());
-                    write::simple_response(
-                        &mut out,
-                        e.status(),
-                        "application/json",
-                        &[],
-                        body.as_bytes(),
-                        true,
-                    );
+                    write::simple_response(&mut out, e.status(), "application/json", &[], body.as_bytes(), true);
                     let _ = send(&mut s, out).await;
                     return;
                 }
@@ -243,14 +213,7 @@ async fn respond<S: AsyncWriteRent>(
     let mut out = Vec::with_capacity(1024);
     match (method, path) {
         (Method::Get, "/healthz") => {
-            write::simple_response(
-                &mut out,
-                200,
-                "application/json",
-                &[],
-                br#"{"status":"ok"}"#,
-                false,
-            );
+            write::simple_response(&mut out, 200, "application/json", &[], br#"{"status":"ok"}"#, false);
             return send(s, out).await.is_ok();
         }
         (Method::Get, "/v1/models") => {
@@ -265,11 +228,7 @@ async fn respond<S: AsyncWriteRent>(
             return send(s, out).await.is_ok();
         }
     }
-    let seen = SeenRequest {
-        path: path.to_string(),
-        headers,
-        body,
-    };
+    let seen = SeenRequest { path: path.to_string(), headers, body };
     if let Some(key) = &cfg.require_key {
         let ok = seen.header("authorization") == Some(format!("Bearer {key}").as_str());
         if !ok {
@@ -300,19 +259,8 @@ async fn respond<S: AsyncWriteRent>(
     if cfg.fail_rate > 0.0 && ctx.roll() < cfg.fail_rate {
         let status = cfg.fail_status;
         let b = chat::error_json(status, &format!("mock failure {status}"));
-        let extra: &[(&str, &str)] = if status == 429 {
-            &[("retry-after", "1")]
-        } else {
-            &[]
-        };
-        write::simple_response(
-            &mut out,
-            status,
-            "application/json",
-            extra,
-            b.as_bytes(),
-            false,
-        );
+        let extra: &[(&str, &str)] = if status == 429 { &[("retry-after", "1")] } else { &[] };
+        write::simple_response(&mut out, status, "application/json", extra, b.as_bytes(), false);
         return send(s, out).await.is_ok();
     }
     let id = ctx.next_id.get();
@@ -329,22 +277,11 @@ async fn respond<S: AsyncWriteRent>(
             let _ = send(s, out).await;
             return false;
         }
-        write::simple_response(
-            &mut out,
-            200,
-            "application/json",
-            &[("x-request-id", &id)],
-            b.as_bytes(),
-            false,
-        );
+        write::simple_response(&mut out, 200, "application/json", &[("x-request-id", &id)], b.as_bytes(), false);
         return send(s, out).await.is_ok();
     }
     write::status_line(&mut out, 200);
-    write::header(
-        &mut out,
-        b"content-type",
-        b"text/event-stream; charset=utf-8",
-    );
+    write::header(&mut out, b"content-type", b"text/event-stream; charset=utf-8");
     write::header(&mut out, b"cache-control", b"no-cache");
     write::header(&mut out, b"x-request-id", id.as_bytes());
     if cfg.close_delimited {

@@ -6,6 +6,9 @@ use serde::Deserialize;
 
 use crate::endpoint::Endpoint;
 
+mod routes;
+pub use routes::*;
+
 /// A configuration problem, with the dotted path of the field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -17,11 +20,9 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError {
-            field: field.into(),
-            message: message.into(),
-        }
+    /// An error for `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError { field: field.into(), message: message.into() }
     }
 }
 
@@ -41,6 +42,27 @@ pub struct Config {
     /// Models clients may ask for, by name.
     #[serde(default)]
     pub models: BTreeMap<String, ModelConfig>,
+    /// Routes (virtual model names) by name.
+    #[serde(default)]
+    pub routes: BTreeMap<String, RouteConfig>,
+    /// The admin listener (off unless configured).
+    pub admin: Option<AdminConfig>,
+}
+
+/// `[admin]`: control endpoints on their own listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address of the admin listener; loopback unless `allow_remote`.
+    #[serde(default = "default_admin_listen")]
+    pub listen: String,
+    /// Allow a non-loopback admin address.
+    #[serde(default)]
+    pub allow_remote: bool,
+}
+
+fn default_admin_listen() -> String {
+    "127.0.0.1:9901".into()
 }
 
 /// `[server]`: the client-facing side.
@@ -156,6 +178,25 @@ pub struct ModelConfig {
     pub provider: String,
     /// The provider's own model name; defaults to the table key.
     pub model: Option<String>,
+    /// USD per million input tokens (default: the built-in price table).
+    pub input_price: Option<f64>,
+    /// USD per million output tokens (default: the built-in price table).
+    pub output_price: Option<f64>,
+    /// Context window in tokens (default: the built-in table, else unlimited).
+    pub context_window: Option<u32>,
+    /// Free-form capability tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Share for the `weighted` balancer.
+    #[serde(default = "one")]
+    pub weight: u32,
+    /// Ordered alternates tried when this model fails.
+    #[serde(default)]
+    pub fallbacks: Vec<String>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl Config {
@@ -166,14 +207,10 @@ impl Config {
             ConfigError::new("<file>", format!("invalid TOML: {}", e.to_string().trim()))
         })?;
         expand_table(&mut value, "", env)?;
-        let cfg: Config =
-            serde_path_to_error::deserialize(toml::Value::Table(value)).map_err(|e| {
-                let path = e.path().to_string();
-                ConfigError::new(
-                    if path == "." { "<root>".into() } else { path },
-                    e.into_inner().to_string(),
-                )
-            })?;
+        let cfg: Config = serde_path_to_error::deserialize(toml::Value::Table(value)).map_err(|e| {
+            let path = e.path().to_string();
+            ConfigError::new(if path == "." { "<root>".into() } else { path }, e.into_inner().to_string())
+        })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -187,38 +224,23 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let s = &self.server;
         if s.listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(ConfigError::new(
-                "server.listen",
-                format!("`{}` is not an IP:port address", s.listen),
-            ));
+            return Err(ConfigError::new("server.listen", format!("`{}` is not an IP:port address", s.listen)));
         }
         if s.workers > 1024 {
             return Err(ConfigError::new("server.workers", "at most 1024"));
         }
         if s.max_head_bytes < 1024 {
-            return Err(ConfigError::new(
-                "server.max_head_bytes",
-                "must be at least 1024",
-            ));
+            return Err(ConfigError::new("server.max_head_bytes", "must be at least 1024"));
         }
         if s.max_body_bytes == 0 {
-            return Err(ConfigError::new(
-                "server.max_body_bytes",
-                "must be positive",
-            ));
+            return Err(ConfigError::new("server.max_body_bytes", "must be positive"));
         }
         for (field, v) in [
             ("server.head_timeout_ms", s.head_timeout_ms),
             ("server.body_timeout_ms", s.body_timeout_ms),
             ("server.idle_timeout_ms", s.idle_timeout_ms),
-            (
-                "upstream.connect_timeout_ms",
-                self.upstream.connect_timeout_ms,
-            ),
-            (
-                "upstream.request_timeout_ms",
-                self.upstream.request_timeout_ms,
-            ),
+            ("upstream.connect_timeout_ms", self.upstream.connect_timeout_ms),
+            ("upstream.request_timeout_ms", self.upstream.request_timeout_ms),
             ("upstream.dns_refresh_ms", self.upstream.dns_refresh_ms),
         ] {
             if v == 0 {
@@ -235,45 +257,26 @@ impl Config {
                 ));
             }
             for (k, v) in &p.headers {
-                if k.is_empty()
-                    || !k
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
-                {
-                    return Err(ConfigError::new(
-                        field("headers"),
-                        format!("invalid header name `{k}`"),
-                    ));
+                if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
+                    return Err(ConfigError::new(field("headers"), format!("invalid header name `{k}`")));
                 }
                 if v.bytes().any(|b| b == b'\r' || b == b'\n') {
-                    return Err(ConfigError::new(
-                        format!("{}.{k}", field("headers")),
-                        "value contains a line break",
-                    ));
+                    return Err(ConfigError::new(format!("{}.{k}", field("headers")), "value contains a line break"));
                 }
             }
             if let Some(k) = &p.api_key
                 && k.bytes().any(|b| b.is_ascii_control())
             {
-                return Err(ConfigError::new(
-                    field("api_key"),
-                    "contains control characters",
-                ));
+                return Err(ConfigError::new(field("api_key"), "contains control characters"));
             }
-            for (f, v) in [
-                ("connect_timeout_ms", p.connect_timeout_ms),
-                ("request_timeout_ms", p.request_timeout_ms),
-            ] {
+            for (f, v) in [("connect_timeout_ms", p.connect_timeout_ms), ("request_timeout_ms", p.request_timeout_ms)] {
                 if v == Some(0) {
                     return Err(ConfigError::new(field(f), "must be positive"));
                 }
             }
         }
         if self.models.is_empty() {
-            return Err(ConfigError::new(
-                "models",
-                "at least one model must be configured",
-            ));
+            return Err(ConfigError::new("models", "at least one model must be configured"));
         }
         for (name, m) in &self.models {
             if !self.providers.contains_key(&m.provider) {
@@ -283,9 +286,40 @@ impl Config {
                 ));
             }
             if m.model.as_deref() == Some("") {
+                return Err(ConfigError::new(format!("models.{name}.model"), "must not be empty"));
+            }
+            for (f, v) in [("input_price", m.input_price), ("output_price", m.output_price)] {
+                if v.is_some_and(|p| !(0.0..1e6).contains(&p)) {
+                    return Err(ConfigError::new(
+                        format!("models.{name}.{f}"),
+                        "must be between 0 and 1e6 USD per 1M tokens",
+                    ));
+                }
+            }
+            for (i, f) in m.fallbacks.iter().enumerate() {
+                if !self.models.contains_key(f) {
+                    return Err(ConfigError::new(
+                        format!("models.{name}.fallbacks[{i}]"),
+                        format!("unknown model `{f}`"),
+                    ));
+                }
+            }
+        }
+        for (name, r) in &self.routes {
+            if self.models.contains_key(name) {
+                return Err(ConfigError::new(format!("routes.{name}"), "a route cannot share its name with a model"));
+            }
+            r.validate(name, &self.models)?;
+        }
+        if let Some(a) = &self.admin {
+            let addr: std::net::SocketAddr = a
+                .listen
+                .parse()
+                .map_err(|_| ConfigError::new("admin.listen", format!("`{}` is not an IP:port address", a.listen)))?;
+            if !addr.ip().is_loopback() && !a.allow_remote {
                 return Err(ConfigError::new(
-                    format!("models.{name}.model"),
-                    "must not be empty",
+                    "admin.listen",
+                    "must be a loopback address unless admin.allow_remote = true",
                 ));
             }
         }
@@ -293,27 +327,15 @@ impl Config {
     }
 }
 
-fn expand_table(
-    t: &mut toml::Table,
-    path: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(), ConfigError> {
+fn expand_table(t: &mut toml::Table, path: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
     for (k, v) in t.iter_mut() {
-        let p = if path.is_empty() {
-            k.clone()
-        } else {
-            format!("{path}.{k}")
-        };
+        let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
         expand_value(v, &p, env)?;
     }
     Ok(())
 }
 
-fn expand_value(
-    v: &mut toml::Value,
-    path: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(), ConfigError> {
+fn expand_value(v: &mut toml::Value, path: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
     match v {
         toml::Value::String(s) if s.contains('$') => {
             *s = expand_str(s, env).map_err(|m| ConfigError::new(path, m))?;

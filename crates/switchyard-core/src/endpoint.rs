@@ -34,9 +34,7 @@ impl Endpoint {
         }
         let default_port = if tls { 443 } else { 80 };
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let close = v6
-                .find(']')
-                .ok_or_else(|| format!("`{url}`: unclosed IPv6 bracket"))?;
+            let close = v6.find(']').ok_or_else(|| format!("`{url}`: unclosed IPv6 bracket"))?;
             let host = &v6[..close];
             let port = match &v6[close + 1..] {
                 "" => default_port,
@@ -53,41 +51,21 @@ impl Endpoint {
             return Err(format!("`{url}` has no host"));
         }
         if path.contains(['?', '#']) {
-            return Err(format!(
-                "`{url}`: query strings and fragments are not allowed"
-            ));
+            return Err(format!("`{url}`: query strings and fragments are not allowed"));
         }
-        Ok(Endpoint {
-            tls,
-            host: host.to_string(),
-            port,
-            path: path.trim_end_matches('/').to_string(),
-        })
+        Ok(Endpoint { tls, host: host.to_string(), port, path: path.trim_end_matches('/').to_string() })
     }
 
     /// The `Host` header value.
     pub fn host_header(&self) -> String {
         let default = if self.tls { 443 } else { 80 };
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        if self.port == default {
-            host
-        } else {
-            format!("{host}:{}", self.port)
-        }
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        if self.port == default { host } else { format!("{host}:{}", self.port) }
     }
 
     /// Key that identifies a connection pool: scheme, host and port.
     pub fn pool_key(&self) -> String {
-        format!(
-            "{}://{}:{}",
-            if self.tls { "https" } else { "http" },
-            self.host,
-            self.port
-        )
+        format!("{}://{}:{}", if self.tls { "https" } else { "http" }, self.host, self.port)
     }
 }
 
@@ -98,10 +76,7 @@ impl fmt::Display for Endpoint {
 }
 
 fn parse_port(p: &str) -> Result<u16, String> {
-    p.parse::<u16>()
-        .ok()
-        .filter(|&n| n != 0)
-        .ok_or_else(|| format!("invalid port `{p}`"))
+    p.parse::<u16>().ok().filter(|&n| n != 0).ok_or_else(|| format!("invalid port `{p}`"))
 }
 
 #[cfg(test)]
@@ -111,10 +86,7 @@ mod tests {
     #[test]
     fn parses_common_forms() {
         let e = Endpoint::parse("https://api.openai.com/v1/").unwrap();
-        assert_eq!(
-            (e.tls, e.host.as_str(), e.port, e.path.as_str()),
-            (true, "api.openai.com", 443, "/v1")
-        );
+        assert_eq!((e.tls, e.host.as_str(), e.port, e.path.as_str()), (true, "api.openai.com", 443, "/v1"));
         assert_eq!(e.host_header(), "api.openai.com");
         let e = Endpoint::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!((e.port, e.path.as_str()), (8080, ""));
@@ -126,14 +98,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_urls() {
-        for bad in [
-            "ftp://x",
-            "http://",
-            "http://h:0",
-            "http://h:99999",
-            "http://u:p@h",
-            "http://h/v1?x=1",
-        ] {
+        for bad in ["ftp://x", "http://", "http://h:0", "http://h:99999", "http://u:p@h", "http://h/v1?x=1"] {
             assert!(Endpoint::parse(bad).is_err(), "{bad}");
         }
     }

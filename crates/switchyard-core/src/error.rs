@@ -20,13 +20,7 @@ pub struct ApiError {
 impl ApiError {
     /// A 400 `invalid_request_error`.
     pub fn bad_request(message: impl Into<String>, param: Option<&'static str>) -> Self {
-        ApiError {
-            status: 400,
-            kind: "invalid_request_error",
-            code: None,
-            param,
-            message: message.into(),
-        }
+        ApiError { status: 400, kind: "invalid_request_error", code: None, param, message: message.into() }
     }
 
     /// A 404 for a model or route that is not configured.
@@ -55,13 +49,7 @@ impl ApiError {
             504 => ("upstream_error", Some("upstream_timeout")),
             _ => ("server_error", None),
         };
-        ApiError {
-            status,
-            kind,
-            code,
-            param: None,
-            message: message.into(),
-        }
+        ApiError { status, kind, code, param: None, message: message.into() }
     }
 
     /// The OpenAI-shaped JSON body.

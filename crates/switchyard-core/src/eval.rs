@@ -34,10 +34,7 @@ pub fn apgr_cpt(items: &[Scored], pgr_target: f64) -> Option<(f64, f64)> {
         pgr.push((total / n as f64 - weak_mean) / (strong_mean - weak_mean));
     }
     let area = pgr.windows(2).map(|w| (w[0] + w[1]) / 2.0).sum::<f64>() / n as f64;
-    let cpt = pgr
-        .iter()
-        .position(|&p| p >= pgr_target)
-        .map_or(1.0, |k| k as f64 / n as f64);
+    let cpt = pgr.iter().position(|&p| p >= pgr_target).map_or(1.0, |k| k as f64 / n as f64);
     Some((area, cpt))
 }
 
@@ -65,32 +62,15 @@ mod tests {
     use super::*;
 
     fn items(scores_gains: &[(f32, f32, f32)]) -> Vec<Scored> {
-        scores_gains
-            .iter()
-            .map(|&(score, weak, strong)| Scored {
-                score,
-                weak,
-                strong,
-            })
-            .collect()
+        scores_gains.iter().map(|&(score, weak, strong)| Scored { score, weak, strong }).collect()
     }
 
     #[test]
     fn perfect_router_beats_random_and_reverse() {
         // Two prompts where strong helps, two where it does not.
-        let perfect = items(&[
-            (0.9, 0.0, 1.0),
-            (0.8, 0.0, 1.0),
-            (0.2, 1.0, 1.0),
-            (0.1, 1.0, 1.0),
-        ]);
+        let perfect = items(&[(0.9, 0.0, 1.0), (0.8, 0.0, 1.0), (0.2, 1.0, 1.0), (0.1, 1.0, 1.0)]);
         let (a, cpt) = apgr_cpt(&perfect, 0.5).unwrap();
-        let reverse = items(&[
-            (0.1, 0.0, 1.0),
-            (0.2, 0.0, 1.0),
-            (0.8, 1.0, 1.0),
-            (0.9, 1.0, 1.0),
-        ]);
+        let reverse = items(&[(0.1, 0.0, 1.0), (0.2, 0.0, 1.0), (0.8, 1.0, 1.0), (0.9, 1.0, 1.0)]);
         let (b, cpt_b) = apgr_cpt(&reverse, 0.5).unwrap();
         // With four prompts even a perfect router's area is 0.75 (PGR 0, .5, 1, 1, 1).
         assert!((a - 0.75).abs() < 1e-9, "{a}");

@@ -127,8 +127,7 @@ fn value_end(json: &[u8], start: usize) -> Option<usize> {
             None
         }
         _ => {
-            while i < n && !matches!(json[i], b',' | b'}' | b']') && !json[i].is_ascii_whitespace()
-            {
+            while i < n && !matches!(json[i], b',' | b'}' | b']') && !json[i].is_ascii_whitespace() {
                 i += 1;
             }
             Some(i)

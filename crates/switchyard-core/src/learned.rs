@@ -34,8 +34,7 @@ pub struct LearnedModel {
 /// Whether a prompt is multiple-choice shaped (options A–D then "Answer:").
 fn shape(text: &str) -> usize {
     let t = text.trim_end();
-    let mc =
-        t.ends_with("Answer:") && t.contains("\nA.") && t.contains("\nB.") && t.contains("\nC.");
+    let mc = t.ends_with("Answer:") && t.contains("\nA.") && t.contains("\nB.") && t.contains("\nC.");
     usize::from(mc)
 }
 
@@ -68,19 +67,12 @@ fn features(text: &str, bits: u32, idx: &mut Vec<u32>) -> Features {
         }
         if w[0].is_ascii_digit() {
             numbers += 1;
-            if let Some(v) = std::str::from_utf8(w)
-                .ok()
-                .and_then(|s| s.parse::<f64>().ok())
-            {
+            if let Some(v) = std::str::from_utf8(w).ok().and_then(|s| s.parse::<f64>().ok()) {
                 max_num = max_num.max(v);
             }
         }
     }
-    let scale = if idx.is_empty() {
-        0.0
-    } else {
-        1.0 / (idx.len() as f32).sqrt()
-    };
+    let scale = if idx.is_empty() { 0.0 } else { 1.0 / (idx.len() as f32).sqrt() };
     let numeric = [
         ((1.0 + text.len() as f64).ln() / 8.0) as f32,
         numbers.min(20) as f32 / 20.0,
@@ -89,11 +81,7 @@ fn features(text: &str, bits: u32, idx: &mut Vec<u32>) -> Features {
         ((1.0 + max_num).ln() / 10.0) as f32,
         long_words as f32 / n_words.max(1) as f32,
     ];
-    Features {
-        idx: std::mem::take(idx),
-        scale,
-        numeric,
-    }
+    Features { idx: std::mem::take(idx), scale, numeric }
 }
 
 impl LearnedModel {
@@ -120,11 +108,7 @@ impl LearnedModel {
 
     /// Serialises: magic, bits, bias, numeric weights, scale, then i16-quantised weights.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let max = self
-            .weights
-            .iter()
-            .fold(0f32, |m, w| m.max(w.abs()))
-            .max(1e-12);
+        let max = self.weights.iter().fold(0f32, |m, w| m.max(w.abs())).max(1e-12);
         let scale = max / 32767.0;
         let mut out = Vec::with_capacity(32 + self.weights.len() * 2);
         out.extend_from_slice(MAGIC);
@@ -142,19 +126,11 @@ impl LearnedModel {
 
     /// Reads what `to_bytes` wrote.
     pub fn from_bytes(b: &[u8]) -> Result<LearnedModel, ModelError> {
-        let f32_at = |o: usize| {
-            b.get(o..o + 4)
-                .map(|s| f32::from_le_bytes(s.try_into().expect("4 bytes")))
-        };
+        let f32_at = |o: usize| b.get(o..o + 4).map(|s| f32::from_le_bytes(s.try_into().expect("4 bytes")));
         if b.get(..8) != Some(MAGIC) {
             return Err(ModelError::Format);
         }
-        let bits = u32::from_le_bytes(
-            b.get(8..12)
-                .ok_or(ModelError::Format)?
-                .try_into()
-                .expect("4 bytes"),
-        );
+        let bits = u32::from_le_bytes(b.get(8..12).ok_or(ModelError::Format)?.try_into().expect("4 bytes"));
         if !(8..=24).contains(&bits) {
             return Err(ModelError::Format);
         }
@@ -169,16 +145,8 @@ impl LearnedModel {
         if body.len() != 2 << bits {
             return Err(ModelError::Format);
         }
-        let weights = body
-            .chunks_exact(2)
-            .map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) * scale)
-            .collect();
-        Ok(LearnedModel {
-            bits,
-            weights,
-            numeric,
-            bias,
-        })
+        let weights = body.chunks_exact(2).map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) * scale).collect();
+        Ok(LearnedModel { bits, weights, numeric, bias })
     }
 }
 
@@ -197,10 +165,7 @@ pub fn train(examples: &[Example<'_>], bits: u32, alpha: f32, iterations: usize)
     // Columns: hashed [0, dims), numeric [dims, dims+NUMERIC), bias at dims+NUMERIC.
     let cols = dims + NUMERIC + 1;
     let mut scratch = Vec::new();
-    let rows: Vec<Features> = examples
-        .iter()
-        .map(|e| features(e.text, bits, &mut scratch))
-        .collect();
+    let rows: Vec<Features> = examples.iter().map(|e| features(e.text, bits, &mut scratch)).collect();
     let y: Vec<f32> = examples.iter().map(|e| e.gain).collect();
     let xv = |v: &[f32], out: &mut Vec<f32>| {
         out.clear();
@@ -244,11 +209,7 @@ pub fn train(examples: &[Example<'_>], bits: u32, alpha: f32, iterations: usize)
     let mut ap = Vec::new();
     for _ in 0..iterations {
         apply(&p, &mut ap);
-        let pap: f64 = p
-            .iter()
-            .zip(&ap)
-            .map(|(a, b)| f64::from(*a) * f64::from(*b))
-            .sum();
+        let pap: f64 = p.iter().zip(&ap).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();
         if pap <= 0.0 {
             break;
         }
@@ -271,12 +232,7 @@ pub fn train(examples: &[Example<'_>], bits: u32, alpha: f32, iterations: usize)
     numeric.copy_from_slice(&w[dims..dims + NUMERIC]);
     let bias = w[dims + NUMERIC];
     w.truncate(dims);
-    LearnedModel {
-        bits,
-        weights: w,
-        numeric,
-        bias,
-    }
+    LearnedModel { bits, weights: w, numeric, bias }
 }
 
 #[cfg(test)]
@@ -287,22 +243,10 @@ mod tests {
         // "integral" prompts need the strong model; "capital" ones do not.
         let mut v = Vec::new();
         for _ in 0..20 {
-            v.push(Example {
-                text: "compute the integral of x squared",
-                gain: 1.0,
-            });
-            v.push(Example {
-                text: "what is the capital of france",
-                gain: 0.0,
-            });
-            v.push(Example {
-                text: "evaluate this integral by parts",
-                gain: 1.0,
-            });
-            v.push(Example {
-                text: "name the capital city of spain",
-                gain: 0.0,
-            });
+            v.push(Example { text: "compute the integral of x squared", gain: 1.0 });
+            v.push(Example { text: "what is the capital of france", gain: 0.0 });
+            v.push(Example { text: "evaluate this integral by parts", gain: 1.0 });
+            v.push(Example { text: "name the capital city of spain", gain: 0.0 });
         }
         v
     }
@@ -314,10 +258,7 @@ mod tests {
         let seen_hard = m.score("compute the integral of x squared", &mut s);
         let seen_easy = m.score("what is the capital of france", &mut s);
         // A predicted gain of 0 scores 0.5, a gain of 1 about 0.98.
-        assert!(
-            seen_hard > 0.9 && (seen_easy - 0.5).abs() < 0.05,
-            "hard {seen_hard} easy {seen_easy}"
-        );
+        assert!(seen_hard > 0.9 && (seen_easy - 0.5).abs() < 0.05, "hard {seen_hard} easy {seen_easy}");
         // Unseen prompts sharing the telling word land on the right side of each other.
         let hard = m.score("solve the integral of sin x", &mut s);
         let easy = m.score("the capital of italy", &mut s);
@@ -331,10 +272,7 @@ mod tests {
         assert_eq!(bytes.len(), 8 + 4 + 4 + 4 * NUMERIC + 4 + (2 << 10));
         let back = LearnedModel::from_bytes(&bytes).unwrap();
         let mut s = Vec::new();
-        let (a, b) = (
-            m.score("integral of x", &mut s),
-            back.score("integral of x", &mut s),
-        );
+        let (a, b) = (m.score("integral of x", &mut s), back.score("integral of x", &mut s));
         assert!((a - b).abs() < 1e-3, "{a} vs {b}");
         assert!(LearnedModel::from_bytes(b"nonsense").is_err());
         assert!(LearnedModel::from_bytes(&bytes[..bytes.len() - 2]).is_err());

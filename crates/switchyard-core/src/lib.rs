@@ -1,12 +1,17 @@
 //! The pure logic of switchyard: configuration, the compiled `RouteTable`, the request view
 //! read from a chat body, and provider-shaped errors. No I/O happens here.
 
+pub mod balancer;
 pub mod config;
 pub mod endpoint;
 pub mod error;
 pub mod eval;
+pub mod health;
 pub mod json;
 pub mod learned;
+pub mod prices;
+pub mod route;
+pub mod strategy;
 pub mod table;
 pub mod text;
 pub mod training;
@@ -15,5 +20,6 @@ pub mod view;
 pub use config::{Config, ConfigError};
 pub use endpoint::Endpoint;
 pub use error::ApiError;
+pub use route::{DecideScratch, Decision, Route, Strategy};
 pub use table::{Provider, RouteTable, Target};
 pub use view::{RequestView, ViewError};

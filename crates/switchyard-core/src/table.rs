@@ -3,8 +3,17 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::config::{Config, Dialect};
+use std::sync::Arc;
+
+use crate::balancer;
+use crate::config::{Config, ConfigError, Dialect};
 use crate::endpoint::Endpoint;
+use crate::error::ApiError;
+use crate::health::{Health, HealthRegistry};
+use crate::prices;
+use crate::route::{DecideScratch, Decision, Route, Strategy};
+use crate::strategy::Pick;
+use crate::view::RequestView;
 
 /// A secret string whose `Debug` output is redacted.
 #[derive(Clone, PartialEq, Eq)]
@@ -55,7 +64,7 @@ impl fmt::Debug for Provider {
     }
 }
 
-/// A model a client may ask for, resolved to its provider.
+/// A model a client may ask for, resolved to its provider, with price and health.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// The name clients use.
@@ -66,6 +75,20 @@ pub struct Target {
     pub upstream_model: String,
     /// `upstream_model` as a JSON string literal, spliced into forwarded bodies.
     pub upstream_model_json: Vec<u8>,
+    /// USD per million input tokens.
+    pub input_price: f64,
+    /// USD per million output tokens.
+    pub output_price: f64,
+    /// Context window in tokens, when known.
+    pub context_window: Option<u32>,
+    /// Capability tags.
+    pub tags: Vec<String>,
+    /// Share for the weighted balancer.
+    pub weight: u32,
+    /// Ordered alternates (target indices).
+    pub fallbacks: Vec<usize>,
+    /// Shared health; survives reloads.
+    pub health: Arc<Health>,
 }
 
 /// Everything a worker needs to decide and forward a request; swapped whole on reload.
@@ -76,13 +99,20 @@ pub struct RouteTable {
     /// Targets by index.
     pub targets: Vec<Target>,
     by_name: HashMap<String, usize>,
+    /// Routes by index.
+    pub routes: Vec<Route>,
+    route_by_name: HashMap<String, usize>,
     /// Precomputed `GET /v1/models` body.
     pub models_json: Vec<u8>,
 }
 
+/// Reads a file named in the config (weights, calibration samples); supplied by the caller
+/// so this crate does no I/O. Relative names are the caller's to resolve.
+pub type FileLoader<'a> = &'a dyn Fn(&str) -> Result<Vec<u8>, String>;
+
 impl RouteTable {
-    /// Compiles a validated config.
-    pub fn compile(cfg: &Config) -> RouteTable {
+    /// Compiles a validated config; health entries come from `health` so they carry over.
+    pub fn compile(cfg: &Config, files: FileLoader<'_>, health: &HealthRegistry) -> Result<RouteTable, ConfigError> {
         let mut providers = Vec::with_capacity(cfg.providers.len());
         let mut index = HashMap::new();
         for (name, p) in &cfg.providers {
@@ -103,49 +133,168 @@ impl RouteTable {
                 chat_path: format!("{}/chat/completions", endpoint.path),
                 endpoint,
                 fixed_headers: fixed,
-                connect_timeout_ms: p
-                    .connect_timeout_ms
-                    .unwrap_or(cfg.upstream.connect_timeout_ms),
-                request_timeout_ms: p
-                    .request_timeout_ms
-                    .unwrap_or(cfg.upstream.request_timeout_ms),
+                connect_timeout_ms: p.connect_timeout_ms.unwrap_or(cfg.upstream.connect_timeout_ms),
+                request_timeout_ms: p.request_timeout_ms.unwrap_or(cfg.upstream.request_timeout_ms),
             });
         }
         let mut targets = Vec::with_capacity(cfg.models.len());
         let mut by_name = HashMap::new();
-        let mut models_json = b"{\"object\":\"list\",\"data\":[".to_vec();
-        for (i, (name, m)) in cfg.models.iter().enumerate() {
+        for (name, m) in &cfg.models {
             let upstream_model = m.model.clone().unwrap_or_else(|| name.clone());
             let mut upstream_model_json = Vec::new();
             crate::json::push_str(&mut upstream_model_json, &upstream_model);
+            let known = prices::lookup(&upstream_model);
+            let price = |given: Option<f64>, field: &str, pick: fn((f64, f64, u32)) -> f64| {
+                given.or(known.map(pick)).ok_or_else(|| {
+                    ConfigError::new(
+                        format!("models.{name}.{field}"),
+                        format!("`{upstream_model}` is not in the built-in price table; set {field}"),
+                    )
+                })
+            };
+            let input_price = price(m.input_price, "input_price", |p| p.0)?;
+            let output_price = price(m.output_price, "output_price", |p| p.1)?;
             by_name.insert(name.clone(), targets.len());
+            targets.push(Target {
+                name: name.clone(),
+                provider: index[&m.provider],
+                health: health.get(&format!("{name}|{}|{upstream_model}", m.provider)),
+                upstream_model,
+                upstream_model_json,
+                input_price,
+                output_price,
+                context_window: m.context_window.or(known.map(|p| p.2)),
+                tags: m.tags.clone(),
+                weight: m.weight,
+                fallbacks: Vec::new(),
+            });
+        }
+        for (name, m) in &cfg.models {
+            let fb = m.fallbacks.iter().map(|f| by_name[f]).collect();
+            targets[by_name[name]].fallbacks = fb;
+        }
+        let mut routes = Vec::with_capacity(cfg.routes.len());
+        let mut route_by_name = HashMap::new();
+        for (name, r) in &cfg.routes {
+            route_by_name.insert(name.clone(), routes.len());
+            routes.push(Route::compile(name, r, &by_name, files)?);
+        }
+        let mut models_json = b"{\"object\":\"list\",\"data\":[".to_vec();
+        let entries = cfg
+            .models
+            .iter()
+            .map(|(n, m)| (n, m.provider.as_str()))
+            .chain(cfg.routes.keys().map(|n| (n, "switchyard")));
+        for (i, (name, owner)) in entries.enumerate() {
             if i > 0 {
                 models_json.push(b',');
             }
             models_json.extend_from_slice(b"{\"id\":");
             crate::json::push_str(&mut models_json, name);
             models_json.extend_from_slice(b",\"object\":\"model\",\"created\":0,\"owned_by\":");
-            crate::json::push_str(&mut models_json, &m.provider);
+            crate::json::push_str(&mut models_json, owner);
             models_json.push(b'}');
-            targets.push(Target {
-                name: name.clone(),
-                provider: index[&m.provider],
-                upstream_model,
-                upstream_model_json,
-            });
         }
         models_json.extend_from_slice(b"]}");
-        RouteTable {
-            providers,
-            targets,
-            by_name,
-            models_json,
-        }
+        Ok(RouteTable { providers, targets, by_name, routes, route_by_name, models_json })
     }
 
-    /// The target for a requested model name, if configured.
+    /// The target for a model name, if configured.
     pub fn resolve(&self, model: &str) -> Option<&Target> {
         self.by_name.get(model).map(|&i| &self.targets[i])
+    }
+
+    /// Index of a target by name.
+    pub fn target_index(&self, model: &str) -> Option<usize> {
+        self.by_name.get(model).copied()
+    }
+
+    /// A route by name.
+    pub fn route(&self, name: &str) -> Option<&Route> {
+        self.route_by_name.get(name).map(|&i| &self.routes[i])
+    }
+
+    /// Decides where a request goes: a named model goes there directly (with its fallbacks);
+    /// a route runs its strategies, then the balancer orders the chosen tier.
+    pub fn decide(
+        &self,
+        view: &RequestView,
+        header: &dyn Fn(&str) -> Option<String>,
+        scratch: &mut DecideScratch,
+        now_ms: u64,
+    ) -> Result<Decision, ApiError> {
+        if let Some(&t) = self.by_name.get(&view.model) {
+            let mut plan = Vec::with_capacity(4);
+            plan.push(t);
+            self.push_fallbacks(t, now_ms, &mut plan);
+            return Ok(Decision {
+                route: None,
+                tier: None,
+                strategy: Strategy::Direct,
+                score: None,
+                matched: None,
+                plan,
+            });
+        }
+        let Some(&ri) = self.route_by_name.get(&view.model) else {
+            return Err(ApiError::model_not_found(&view.model));
+        };
+        let route = &self.routes[ri];
+        let d = route.choose(view, header, scratch)?;
+        let mut plan = Vec::with_capacity(8);
+        match d.pick {
+            Pick::Model(t) => {
+                plan.push(t);
+                self.push_fallbacks(t, now_ms, &mut plan);
+            }
+            Pick::Tier(tier) => {
+                balancer::order(
+                    route.balance,
+                    &route.tiers[tier].targets,
+                    &self.targets,
+                    now_ms,
+                    &mut scratch.rng,
+                    &mut plan,
+                );
+                if let Some(&first) = plan.first() {
+                    let mut fb = Vec::new();
+                    self.push_fallbacks(first, now_ms, &mut fb);
+                    for t in fb {
+                        if !plan.contains(&t) {
+                            plan.insert(1, t);
+                        }
+                    }
+                }
+            }
+        }
+        for &t in &route.fallbacks {
+            if !plan.contains(&t) {
+                plan.push(t);
+            }
+        }
+        Ok(Decision {
+            route: Some(ri),
+            tier: match d.pick {
+                Pick::Tier(t) => Some(t),
+                Pick::Model(_) => None,
+            },
+            strategy: d.strategy,
+            score: d.score,
+            matched: d.matched,
+            plan,
+        })
+    }
+
+    /// Appends `t`'s fallbacks, healthy ones first, skipping any already present.
+    fn push_fallbacks(&self, t: usize, now_ms: u64, plan: &mut Vec<usize>) {
+        let fb = &self.targets[t].fallbacks;
+        for pass in [true, false] {
+            for &f in fb {
+                if self.targets[f].health.selectable(now_ms) == pass && !plan.contains(&f) && f != t {
+                    plan.push(f);
+                }
+            }
+        }
     }
 }
 
@@ -177,9 +326,10 @@ provider = "a"
             &|_| None,
         )
         .unwrap();
-        let t = RouteTable::compile(&cfg);
+        let t = RouteTable::compile(&cfg, &|_| Err("no files".into()), &HealthRegistry::default()).unwrap();
         let fast = t.resolve("fast").unwrap();
         assert_eq!(fast.upstream_model, "gpt-4o-mini");
+        assert_eq!((fast.input_price, fast.output_price), (0.15, 0.60), "prices from the built-in table");
         assert_eq!(fast.upstream_model_json, b"\"gpt-4o-mini\"");
         assert_eq!(t.resolve("gpt-4o").unwrap().upstream_model, "gpt-4o");
         assert!(t.resolve("nope").is_none());
@@ -187,15 +337,9 @@ provider = "a"
         assert_eq!(p.chat_path, "/v1/chat/completions");
         assert_eq!(p.pool_key, "https://api.example.com:443");
         let h = String::from_utf8(p.fixed_headers.clone()).unwrap();
-        assert_eq!(
-            h,
-            "host: api.example.com\r\nauthorization: Bearer sk-1\r\nOpenAI-Organization: org-1\r\n"
-        );
+        assert_eq!(h, "host: api.example.com\r\nauthorization: Bearer sk-1\r\nOpenAI-Organization: org-1\r\n");
         assert!(!format!("{:?}", Secret("sk-1".into())).contains("sk-1"));
-        assert!(
-            !format!("{t:?}").contains("sk-1"),
-            "Debug of the table must not leak keys"
-        );
+        assert!(!format!("{t:?}").contains("sk-1"), "Debug of the table must not leak keys");
         let models = String::from_utf8(t.models_json.clone()).unwrap();
         assert!(models.contains("\"id\":\"fast\""), "{models}");
     }

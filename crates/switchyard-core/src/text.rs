@@ -10,26 +10,12 @@ pub fn has_code(text: &str) -> bool {
     if text.contains("```") {
         return true;
     }
-    const MARKERS: [&str; 10] = [
-        "def ",
-        "fn ",
-        "function ",
-        "#include",
-        "class ",
-        "import ",
-        "return ",
-        "=>",
-        "public static",
-        "console.log",
-    ];
+    const MARKERS: [&str; 10] =
+        ["def ", "fn ", "function ", "#include", "class ", "import ", "return ", "=>", "public static", "console.log"];
     let mut hits = 0;
     for line in text.lines().take(400) {
         let t = line.trim();
-        if t.ends_with(';')
-            || t.ends_with('{')
-            || t.ends_with("};")
-            || MARKERS.iter().any(|m| t.starts_with(m))
-        {
+        if t.ends_with(';') || t.ends_with('{') || t.ends_with("};") || MARKERS.iter().any(|m| t.starts_with(m)) {
             hits += 1;
             if hits >= 2 {
                 return true;
@@ -59,9 +45,7 @@ pub fn mix(a: u64, b: u64) -> u64 {
 
 /// Splits into words: maximal runs of alphanumeric bytes (non-ASCII bytes count as letters).
 pub fn words(text: &str) -> impl Iterator<Item = &[u8]> {
-    text.as_bytes()
-        .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80))
-        .filter(|w| !w.is_empty())
+    text.as_bytes().split(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80)).filter(|w| !w.is_empty())
 }
 
 #[cfg(test)]

@@ -26,20 +26,13 @@ pub struct Item {
 pub fn parse_item(line: &str) -> Result<Item, String> {
     let mut bytes = line.as_bytes().to_vec();
     let v = simd_json::to_owned_value(&mut bytes).map_err(|e| e.to_string())?;
-    let s = |k: &str| {
-        v.get(k)
-            .and_then(|x| x.as_str())
-            .map(str::to_string)
-            .ok_or(format!("missing `{k}`"))
-    };
+    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string).ok_or(format!("missing `{k}`"));
     let q = |k: &str| -> Result<f32, String> {
         let x = v.get(k).ok_or(format!("missing `{k}`"))?;
         if let Some(b) = x.as_bool() {
             Ok(f32::from(u8::from(b)))
         } else {
-            x.cast_f64()
-                .map(|f| (f / 10.0) as f32)
-                .ok_or(format!("`{k}` is not a bool or number"))
+            x.cast_f64().map(|f| (f / 10.0) as f32).ok_or(format!("`{k}` is not a bool or number"))
         }
     };
     let (weak, strong) = if v.get("weak_correct").is_some() {
@@ -47,13 +40,7 @@ pub fn parse_item(line: &str) -> Result<Item, String> {
     } else {
         (q("weak_score")?, q("strong_score")?)
     };
-    Ok(Item {
-        id: s("id")?,
-        benchmark: s("benchmark")?,
-        prompt: s("prompt")?,
-        weak,
-        strong,
-    })
+    Ok(Item { id: s("id")?, benchmark: s("benchmark")?, prompt: s("prompt")?, weak, strong })
 }
 
 /// Deterministic held-out split: one item in five by a hash of its id.
@@ -74,23 +61,13 @@ pub struct TrainSettings {
 
 impl Default for TrainSettings {
     fn default() -> Self {
-        TrainSettings {
-            bits: 16,
-            alpha: 10.0,
-            iterations: 200,
-        }
+        TrainSettings { bits: 16, alpha: 10.0, iterations: 200 }
     }
 }
 
 /// Fits a model on `items`.
 pub fn fit(items: &[Item], s: TrainSettings) -> LearnedModel {
-    let ex: Vec<Example<'_>> = items
-        .iter()
-        .map(|i| Example {
-            text: &i.prompt,
-            gain: i.strong - i.weak,
-        })
-        .collect();
+    let ex: Vec<Example<'_>> = items.iter().map(|i| Example { text: &i.prompt, gain: i.strong - i.weak }).collect();
     train(&ex, s.bits, s.alpha, s.iterations)
 }
 
@@ -106,11 +83,7 @@ pub fn evaluate(model: &LearnedModel, items: &[Item]) -> Vec<(String, usize, f64
             let scored: Vec<Scored> = items
                 .iter()
                 .filter(|i| i.benchmark == b)
-                .map(|i| Scored {
-                    score: model.score(&i.prompt, &mut scratch),
-                    weak: i.weak,
-                    strong: i.strong,
-                })
+                .map(|i| Scored { score: model.score(&i.prompt, &mut scratch), weak: i.weak, strong: i.strong })
                 .collect();
             apgr_cpt(&scored, 0.5).map(|(a, c)| (b.to_string(), scored.len(), a, c))
         })
@@ -125,7 +98,10 @@ mod tests {
     fn parses_both_label_kinds() {
         let i = parse_item(r#"{"id":"mmlu/x/1","benchmark":"mmlu","subject":"x","prompt":"Q","weak_correct":false,"strong_correct":true}"#).unwrap();
         assert_eq!((i.weak, i.strong), (0.0, 1.0));
-        let i = parse_item(r#"{"id":"mt/1","benchmark":"mt_bench","turns":["a"],"prompt":"a","weak_score":8.0,"strong_score":10}"#).unwrap();
+        let i = parse_item(
+            r#"{"id":"mt/1","benchmark":"mt_bench","turns":["a"],"prompt":"a","weak_score":8.0,"strong_score":10}"#,
+        )
+        .unwrap();
         assert_eq!((i.weak, i.strong), (0.8, 1.0));
         assert!(parse_item(r#"{"id":"x"}"#).is_err());
     }

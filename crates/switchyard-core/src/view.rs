@@ -73,8 +73,7 @@ impl RequestView {
     pub fn parse(body: &[u8], scratch: &mut Vec<u8>) -> Result<RequestView, ViewError> {
         scratch.clear();
         scratch.extend_from_slice(body);
-        let v = simd_json::to_borrowed_value(scratch)
-            .map_err(|e| ViewError::InvalidJson(e.to_string()))?;
+        let v = simd_json::to_borrowed_value(scratch).map_err(|e| ViewError::InvalidJson(e.to_string()))?;
         if !v.is_object() {
             return Err(ViewError::NotObject);
         }
@@ -87,15 +86,9 @@ impl RequestView {
             Some(s) if s.is_null() => false,
             Some(s) => s.as_bool().ok_or(ViewError::BadStream)?,
         };
-        let include_usage = v
-            .get("stream_options")
-            .and_then(|o| o.get("include_usage"))
-            .and_then(|b| b.as_bool())
-            .unwrap_or(false);
-        let msgs = v
-            .get("messages")
-            .and_then(|m| m.as_array())
-            .ok_or(ViewError::BadMessages)?;
+        let include_usage =
+            v.get("stream_options").and_then(|o| o.get("include_usage")).and_then(|b| b.as_bool()).unwrap_or(false);
+        let msgs = v.get("messages").and_then(|m| m.as_array()).ok_or(ViewError::BadMessages)?;
         let mut view = RequestView {
             model_span: top_level_value_span(body, "model"),
             model,
@@ -105,10 +98,7 @@ impl RequestView {
             last_user: String::new(),
             system: String::new(),
             text_bytes: 0,
-            has_tools: v
-                .get("tools")
-                .and_then(|t| t.as_array())
-                .is_some_and(|t| !t.is_empty()),
+            has_tools: v.get("tools").and_then(|t| t.as_array()).is_some_and(|t| !t.is_empty()),
             metadata: Vec::new(),
         };
         let mut last_user = None;
@@ -184,11 +174,7 @@ fn content_len(c: &simd_json::BorrowedValue<'_>) -> usize {
     if let Some(s) = c.as_str() {
         s.len()
     } else if let Some(parts) = c.as_array() {
-        parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(|t| t.as_str()))
-            .map(str::len)
-            .sum()
+        parts.iter().filter_map(|p| p.get("text").and_then(|t| t.as_str())).map(str::len).sum()
     } else {
         0
     }
@@ -206,8 +192,7 @@ pub fn rewrite_model(body: &[u8], view: &RequestView, new_model_json: &[u8], out
         return;
     }
     let mut scratch = body.to_vec();
-    let mut v =
-        simd_json::to_owned_value(&mut scratch).expect("body was validated by RequestView::parse");
+    let mut v = simd_json::to_owned_value(&mut scratch).expect("body was validated by RequestView::parse");
     let model: String = simd_json::to_owned_value(&mut new_model_json.to_vec())
         .ok()
         .and_then(|m| m.as_str().map(str::to_string))
@@ -248,10 +233,7 @@ mod tests {
         assert_eq!(v.messages, 4);
         assert!(v.has_tools);
         assert_eq!(v.metadata, vec![("team".to_string(), "ml".to_string())]);
-        assert_eq!(
-            v.text_bytes,
-            "Be terse.".len() + "first".len() + "part one".len() + "part two".len()
-        );
+        assert_eq!(v.text_bytes, "Be terse.".len() + "first".len() + "part one".len() + "part two".len());
     }
 
     #[test]
@@ -260,15 +242,9 @@ mod tests {
         assert!(matches!(view(""), Err(ViewError::InvalidJson(_))));
         assert_eq!(view("[1]"), Err(ViewError::NotObject));
         assert_eq!(view(r#"{"messages":[]}"#), Err(ViewError::MissingModel));
-        assert_eq!(
-            view(r#"{"model":3,"messages":[]}"#),
-            Err(ViewError::ModelNotString)
-        );
+        assert_eq!(view(r#"{"model":3,"messages":[]}"#), Err(ViewError::ModelNotString));
         assert_eq!(view(r#"{"model":"a"}"#), Err(ViewError::BadMessages));
-        assert_eq!(
-            view(r#"{"model":"a","messages":[],"stream":"yes"}"#),
-            Err(ViewError::BadStream)
-        );
+        assert_eq!(view(r#"{"model":"a","messages":[],"stream":"yes"}"#), Err(ViewError::BadStream));
         let e: ApiError = ViewError::MissingModel.into();
         assert_eq!((e.status, e.param), (400, Some("model")));
     }
@@ -279,10 +255,7 @@ mod tests {
         let v = view(body).unwrap();
         let mut out = Vec::new();
         rewrite_model(body.as_bytes(), &v, b"\"gpt-4o-mini\"", &mut out);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            body.replace("\"auto\"", "\"gpt-4o-mini\"")
-        );
+        assert_eq!(String::from_utf8(out).unwrap(), body.replace("\"auto\"", "\"gpt-4o-mini\""));
     }
 
     #[test]

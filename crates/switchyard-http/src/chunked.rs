@@ -47,13 +47,7 @@ impl Default for ChunkedDecoder {
 impl ChunkedDecoder {
     /// A decoder at the start of a body.
     pub fn new() -> Self {
-        ChunkedDecoder {
-            state: State::Size { digits: 0 },
-            size: 0,
-            remaining: 0,
-            trailer_bytes: 0,
-            decoded: 0,
-        }
+        ChunkedDecoder { state: State::Size { digits: 0 }, size: 0, remaining: 0, trailer_bytes: 0, decoded: 0 }
     }
 
     /// True once the last chunk and trailers have been read.
@@ -68,11 +62,7 @@ impl ChunkedDecoder {
 
     /// Feeds bytes; calls `on_data` with each payload slice and returns how many input bytes
     /// belong to this body (fewer than `input.len()` only when the body ended inside it).
-    pub fn feed(
-        &mut self,
-        input: &[u8],
-        mut on_data: impl FnMut(&[u8]),
-    ) -> Result<usize, ChunkError> {
+    pub fn feed(&mut self, input: &[u8], mut on_data: impl FnMut(&[u8])) -> Result<usize, ChunkError> {
         let mut i = 0;
         while i < input.len() {
             let b = input[i];
@@ -227,11 +217,7 @@ mod tests {
             let (out, used, done) = decode_all(body, step).unwrap();
             assert_eq!(out, b"hello world", "step {step}");
             assert!(done);
-            assert_eq!(
-                used,
-                body.len() - 4,
-                "leftover must stay for the next message"
-            );
+            assert_eq!(used, body.len() - 4, "leftover must stay for the next message");
         }
     }
 

@@ -14,9 +14,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_head_bytes: 16 * 1024,
-        }
+        Limits { max_head_bytes: 16 * 1024 }
     }
 }
 
@@ -147,10 +145,7 @@ pub struct ResponseHead {
 
 /// Value of the first header named `name` (ASCII case-insensitive).
 pub fn header_value<'a>(buf: &'a [u8], headers: &[HeaderRef], name: &str) -> Option<&'a [u8]> {
-    headers
-        .iter()
-        .find(|h| buf[h.name.clone()].eq_ignore_ascii_case(name.as_bytes()))
-        .map(|h| &buf[h.value.clone()])
+    headers.iter().find(|h| buf[h.name.clone()].eq_ignore_ascii_case(name.as_bytes())).map(|h| &buf[h.value.clone()])
 }
 
 fn offset_of(buf: &[u8], part: &[u8]) -> Range<usize> {
@@ -167,21 +162,14 @@ fn parse_length(v: &[u8]) -> Option<u64> {
 }
 
 fn trim(v: &[u8]) -> &[u8] {
-    let start = v
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(v.len());
-    let end = v
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
+    let start = v.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(v.len());
+    let end = v.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
     &v[start..end]
 }
 
 /// Whether a comma-separated header value contains `token` (case-insensitive).
 fn has_token(v: &[u8], token: &str) -> bool {
-    v.split(|&b| b == b',')
-        .any(|t| trim(t).eq_ignore_ascii_case(token.as_bytes()))
+    v.split(|&b| b == b',').any(|t| trim(t).eq_ignore_ascii_case(token.as_bytes()))
 }
 
 /// Fields of the head that decide framing and connection reuse.
@@ -231,18 +219,14 @@ fn scan_framing(buf: &[u8], headers: &[HeaderRef]) -> Result<Framing, HeadError>
 
 /// True when a transfer-encoding list has codings before `chunked` (e.g. `gzip, chunked`).
 fn has_token_before_last(v: &[u8]) -> bool {
-    v.split(|&b| b == b',')
-        .filter(|t| !trim(t).is_empty())
-        .count()
-        > 1
+    v.split(|&b| b == b',').filter(|t| !trim(t).is_empty()).count() > 1
 }
 
 fn copy_headers(buf: &[u8], parsed: &[httparse::Header<'_>], out: &mut Vec<HeaderRef>) {
     out.clear();
-    out.extend(parsed.iter().map(|h| HeaderRef {
-        name: offset_of(buf, h.name.as_bytes()),
-        value: offset_of(buf, h.value),
-    }));
+    out.extend(
+        parsed.iter().map(|h| HeaderRef { name: offset_of(buf, h.name.as_bytes()), value: offset_of(buf, h.value) }),
+    );
 }
 
 fn map_err(e: httparse::Error) -> HeadError {
@@ -270,11 +254,7 @@ pub fn parse_request(
     let mut req = httparse::Request::new(&mut raw);
     let head_len = match req.parse(buf).map_err(map_err)? {
         httparse::Status::Partial => {
-            return if buf.len() > limits.max_head_bytes {
-                Err(HeadError::HeadTooLarge)
-            } else {
-                Ok(None)
-            };
+            return if buf.len() > limits.max_head_bytes { Err(HeadError::HeadTooLarge) } else { Ok(None) };
         }
         httparse::Status::Complete(n) => n,
     };
@@ -288,9 +268,7 @@ pub fn parse_request(
     let f = scan_framing(buf, headers)?;
     if f.chunked && f.length.is_some() {
         // Both framings at once is the request-smuggling shape; refuse it.
-        return Err(HeadError::Malformed(
-            "both content-length and transfer-encoding",
-        ));
+        return Err(HeadError::Malformed("both content-length and transfer-encoding"));
     }
     if f.expect_other {
         return Err(HeadError::ExpectationFailed);
@@ -303,11 +281,7 @@ pub fn parse_request(
         (false, Some(0)) | (false, None) => BodyFraming::None,
         (false, Some(n)) => BodyFraming::Length(n),
     };
-    let keep_alive = if minor_version == 0 {
-        f.keep_alive && !f.close
-    } else {
-        !f.close
-    };
+    let keep_alive = if minor_version == 0 { f.keep_alive && !f.close } else { !f.close };
     Ok(Some(RequestHead {
         method,
         path,
@@ -330,11 +304,7 @@ pub fn parse_response(
     let mut resp = httparse::Response::new(&mut raw);
     let head_len = match resp.parse(buf).map_err(map_err)? {
         httparse::Status::Partial => {
-            return if buf.len() > limits.max_head_bytes {
-                Err(HeadError::HeadTooLarge)
-            } else {
-                Ok(None)
-            };
+            return if buf.len() > limits.max_head_bytes { Err(HeadError::HeadTooLarge) } else { Ok(None) };
         }
         httparse::Status::Complete(n) => n,
     };
@@ -354,18 +324,9 @@ pub fn parse_response(
     } else {
         ResponseFraming::UntilClose
     };
-    let keep_alive = framing != ResponseFraming::UntilClose
-        && if minor_version == 0 {
-            f.keep_alive && !f.close
-        } else {
-            !f.close
-        };
-    Ok(Some(ResponseHead {
-        status,
-        head_len,
-        framing,
-        keep_alive,
-    }))
+    let keep_alive =
+        framing != ResponseFraming::UntilClose && if minor_version == 0 { f.keep_alive && !f.close } else { !f.close };
+    Ok(Some(ResponseHead { status, head_len, framing, keep_alive }))
 }
 
 #[cfg(test)]

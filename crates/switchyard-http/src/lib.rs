@@ -9,7 +9,7 @@ pub mod write;
 
 pub use chunked::{ChunkError, ChunkedDecoder};
 pub use head::{
-    BodyFraming, HeadError, HeaderRef, Limits, Method, RequestHead, ResponseFraming, ResponseHead,
-    header_value, parse_request, parse_response,
+    BodyFraming, HeadError, HeaderRef, Limits, Method, RequestHead, ResponseFraming, ResponseHead, header_value,
+    parse_request, parse_response,
 };
 pub use sse::{SseDecoder, SseEvent};

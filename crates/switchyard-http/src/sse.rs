@@ -19,9 +19,7 @@ pub struct SseEvent<'a> {
 
 impl<'a> SseEvent<'a> {
     fn lines(&self) -> impl Iterator<Item = &'a [u8]> {
-        self.raw
-            .split(|&b| b == b'\n')
-            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        self.raw.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l))
     }
 
     fn field(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
@@ -89,9 +87,7 @@ impl SseDecoder {
             if let Some(end) = end {
                 let begin = self.start;
                 self.start += end;
-                return Some(SseEvent {
-                    raw: &self.buf[begin..begin + end],
-                });
+                return Some(SseEvent { raw: &self.buf[begin..begin + end] });
             }
             pos = after;
         }
@@ -112,10 +108,7 @@ mod tests {
             for piece in stream.chunks(step) {
                 d.push(piece);
                 while let Some(e) = d.next_event() {
-                    got.push((
-                        e.event().map(|v| v.to_vec()),
-                        e.data().map(|v| v.into_owned()),
-                    ));
+                    got.push((e.event().map(|v| v.to_vec()), e.data().map(|v| v.into_owned())));
                 }
             }
             assert_eq!(

@@ -147,18 +147,9 @@ mod tests {
     #[test]
     fn simple_response_parses_back() {
         let mut v = Vec::new();
-        simple_response(
-            &mut v,
-            404,
-            "application/json",
-            &[("x-a", "1")],
-            b"{}",
-            true,
-        );
+        simple_response(&mut v, 404, "application/json", &[("x-a", "1")], b"{}", true);
         let mut h = Vec::new();
-        let r = crate::parse_response(&v, crate::Limits::default(), &mut h, false)
-            .unwrap()
-            .unwrap();
+        let r = crate::parse_response(&v, crate::Limits::default(), &mut h, false).unwrap().unwrap();
         assert_eq!(r.status, 404);
         assert_eq!(r.framing, crate::ResponseFraming::Length(2));
         assert!(!r.keep_alive);

@@ -78,11 +78,7 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
             }
             Err(None) => return,
         };
-        let keep = if head.keep_alive && !w.draining() {
-            Outcome::KeepOpen
-        } else {
-            Outcome::Close
-        };
+        let keep = if head.keep_alive && !w.draining() { Outcome::KeepOpen } else { Outcome::Close };
         let path = &buf[head.path.clone()];
         let path = path.split(|&c| c == b'?').next().unwrap_or(path);
         // The decoded body is moved out of `b` so `b` can be lent mutably to the handler.
@@ -93,14 +89,13 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
         };
         let outcome = match (head.method, path) {
             (Method::Post, b"/v1/chat/completions") => {
-                proxy::chat(&w, &live, &mut client, body_bytes, keep, &mut b).await
+                let hdrs = proxy::ReqHeaders { buf: &buf, fields: &headers };
+                proxy::chat(&w, &live, &mut client, body_bytes, hdrs, keep, &mut b).await
             }
             (Method::Get, b"/v1/models") => {
                 send_json(&mut client, &mut b.out, 200, &live.table.models_json, keep).await
             }
-            (Method::Get, b"/healthz") => {
-                send_json(&mut client, &mut b.out, 200, br#"{"status":"ok"}"#, keep).await
-            }
+            (Method::Get, b"/healthz") => send_json(&mut client, &mut b.out, 200, br#"{"status":"ok"}"#, keep).await,
             (_, b"/v1/chat/completions" | b"/v1/models" | b"/healthz") => {
                 let e = ApiError::status(405, "method not allowed for this path");
                 send_error(&mut client, &mut b.out, &e, None, keep).await
@@ -127,15 +122,8 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
 /// Read buffers larger than this are released between requests.
 const MAX_IDLE_BUFFER: usize = 256 * 1024;
 
-async fn read_head(
-    client: &mut TcpStream,
-    buf: &mut Vec<u8>,
-    headers: &mut Vec<HeaderRef>,
-    live: &Live,
-) -> HeadRead {
-    let limits = Limits {
-        max_head_bytes: live.server.max_head_bytes,
-    };
+async fn read_head(client: &mut TcpStream, buf: &mut Vec<u8>, headers: &mut Vec<HeaderRef>, live: &Live) -> HeadRead {
+    let limits = Limits { max_head_bytes: live.server.max_head_bytes };
     let mut deadline: Option<Instant> = None;
     loop {
         if !buf.is_empty() {
@@ -144,9 +132,7 @@ async fn read_head(
                 Ok(None) => {}
                 Err(e) => return HeadRead::Fail(ApiError::status(e.status(), e.to_string())),
             }
-            deadline.get_or_insert_with(|| {
-                Instant::now() + Duration::from_millis(live.server.head_timeout_ms)
-            });
+            deadline.get_or_insert_with(|| Instant::now() + Duration::from_millis(live.server.head_timeout_ms));
         }
         let wait = match deadline {
             None => Duration::from_millis(live.server.idle_timeout_ms),
@@ -185,9 +171,7 @@ async fn read_body(
             }
             let end = start + n as usize;
             if head.expect_continue && buf.len() < end {
-                send_raw(client, &mut b.out, write::CONTINUE)
-                    .await
-                    .map_err(|_| None)?;
+                send_raw(client, &mut b.out, write::CONTINUE).await.map_err(|_| None)?;
             }
             while buf.len() < end {
                 read_more(client, buf, deadline).await?;
@@ -196,9 +180,7 @@ async fn read_body(
         }
         BodyFraming::Chunked => {
             if head.expect_continue && buf.len() == start {
-                send_raw(client, &mut b.out, write::CONTINUE)
-                    .await
-                    .map_err(|_| None)?;
+                send_raw(client, &mut b.out, write::CONTINUE).await.map_err(|_| None)?;
             }
             let mut dec = ChunkedDecoder::new();
             b.body.clear();
@@ -221,20 +203,13 @@ async fn read_body(
     }
 }
 
-async fn read_more(
-    client: &mut TcpStream,
-    buf: &mut Vec<u8>,
-    deadline: Instant,
-) -> Result<(), Option<ApiError>> {
+async fn read_more(client: &mut TcpStream, buf: &mut Vec<u8>, deadline: Instant) -> Result<(), Option<ApiError>> {
     let left = deadline.saturating_duration_since(Instant::now());
     match monoio::time::timeout(left, read_append(client, buf)).await {
         Ok(Ok(0)) => Err(Some(ApiError::status(400, "incomplete request body"))),
         Ok(Ok(_)) => Ok(()),
         Ok(Err(_)) => Err(None),
-        Err(_) => Err(Some(ApiError::status(
-            408,
-            "timed out reading the request body",
-        ))),
+        Err(_) => Err(Some(ApiError::status(408, "timed out reading the request body"))),
     }
 }
 
@@ -303,22 +278,9 @@ pub async fn send_error(
     if r.is_err() { Outcome::Close } else { keep }
 }
 
-async fn send_json(
-    client: &mut TcpStream,
-    out: &mut Vec<u8>,
-    status: u16,
-    body: &[u8],
-    keep: Outcome,
-) -> Outcome {
+async fn send_json(client: &mut TcpStream, out: &mut Vec<u8>, status: u16, body: &[u8], keep: Outcome) -> Outcome {
     out.clear();
-    write::simple_response(
-        out,
-        status,
-        "application/json",
-        &[],
-        body,
-        keep == Outcome::Close,
-    );
+    write::simple_response(out, status, "application/json", &[], body, keep == Outcome::Close);
     let (r, back) = write_all(client, std::mem::take(out)).await;
     *out = back;
     if r.is_err() { Outcome::Close } else { keep }

@@ -6,6 +6,8 @@ use crate::server::{self, Overrides, Source};
 
 /// The bundled demo configuration.
 const DEMO_CONFIG: &str = include_str!("../../../examples/mock.toml");
+/// The learned router weights `examples/mock.toml` names, built in so the demo runs anywhere.
+const LEARNED_WEIGHTS: &[u8] = include_bytes!("../../../models/learned-router.bin");
 
 /// Starts a mock provider on a free port, then the gateway in front of it.
 pub fn run(mut overrides: Overrides) -> Result<(), String> {
@@ -17,10 +19,7 @@ pub fn run(mut overrides: Overrides) -> Result<(), String> {
         ..MockConfig::default()
     })
     .map_err(|e| format!("cannot start the mock provider: {e}"))?;
-    let listen = overrides
-        .listen
-        .get_or_insert_with(|| "127.0.0.1:8080".to_string())
-        .clone();
+    let listen = overrides.listen.get_or_insert_with(|| "127.0.0.1:8080".to_string()).clone();
     crate::info!("demo: mock provider on {}", mock.base_url());
     crate::info!(
         "demo: try  curl -s http://{listen}/v1/chat/completions -H 'content-type: application/json' \
@@ -29,6 +28,7 @@ pub fn run(mut overrides: Overrides) -> Result<(), String> {
     let source = Source::Inline {
         text: DEMO_CONFIG.to_string(),
         vars: vec![("MOCK_URL".into(), mock.base_url())],
+        files: vec![("../models/learned-router.bin", LEARNED_WEIGHTS)],
     };
     server::run(source, overrides)
 }

@@ -8,7 +8,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use arc_swap::ArcSwap;
 use switchyard_core::config::{ServerConfig, UpstreamConfig};
+use switchyard_core::health::HealthRegistry;
 use switchyard_core::{Config, RouteTable};
+
+use crate::server::Source;
 
 /// One compiled configuration; requests keep the `Arc` they started with.
 pub struct Live {
@@ -23,26 +26,18 @@ pub struct Live {
 }
 
 impl Live {
-    /// Compiles a validated config (reads the CA file, so call it off the workers).
-    pub fn build(cfg: &Config) -> Result<Live, String> {
-        let tls = crate::tls::connector(cfg.upstream.ca_file.as_deref())
-            .map_err(|e| format!("upstream.ca_file: {e}"))?;
-        Ok(Live {
-            table: RouteTable::compile(cfg),
-            server: cfg.server.clone(),
-            upstream: cfg.upstream.clone(),
-            tls,
-        })
+    /// Compiles a validated config (reads the CA file and weight files, so call it off the
+    /// workers); health comes from `health` so it carries over reloads.
+    pub fn build(cfg: &Config, source: &Source, health: &HealthRegistry) -> Result<Live, String> {
+        let tls =
+            crate::tls::connector(cfg.upstream.ca_file.as_deref()).map_err(|e| format!("upstream.ca_file: {e}"))?;
+        let table = RouteTable::compile(cfg, &|name| source.read_file(name), health).map_err(|e| e.to_string())?;
+        Ok(Live { table, server: cfg.server.clone(), upstream: cfg.upstream.clone(), tls })
     }
 
     /// Host names the providers use.
     pub fn hosts(&self) -> Vec<String> {
-        let mut h: Vec<String> = self
-            .table
-            .providers
-            .iter()
-            .map(|p| p.endpoint.host.clone())
-            .collect();
+        let mut h: Vec<String> = self.table.providers.iter().map(|p| p.endpoint.host.clone()).collect();
         h.sort();
         h.dedup();
         h
@@ -102,4 +97,15 @@ pub struct Shared {
     pub reloads_failed: AtomicU64,
     /// Random per-process prefix of request ids.
     pub id_prefix: u32,
+    /// Target health, kept across reloads.
+    pub health: Arc<HealthRegistry>,
+    /// Zero of the millisecond clock health cooldowns use.
+    pub epoch: std::time::Instant,
+}
+
+impl Shared {
+    /// Milliseconds since start (monotonic), the clock of target cooldowns.
+    pub fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
 }

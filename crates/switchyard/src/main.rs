@@ -33,19 +33,10 @@ struct Args {
 }
 
 fn parse_args(argv: &[String]) -> Result<Args, String> {
-    let mut a = Args {
-        demo: false,
-        check: false,
-        config: None,
-        overrides: server::Overrides::default(),
-    };
+    let mut a = Args { demo: false, check: false, config: None, overrides: server::Overrides::default() };
     let mut it = argv.iter();
     while let Some(arg) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{arg} needs a value\n{USAGE}"))
-        };
+        let mut value = || it.next().cloned().ok_or_else(|| format!("{arg} needs a value\n{USAGE}"));
         match arg.as_str() {
             "demo" => a.demo = true,
             "--check" => a.check = true,
@@ -53,10 +44,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             "--listen" => a.overrides.listen = Some(value()?),
             "--workers" => {
                 let v = value()?;
-                a.overrides.workers = Some(
-                    v.parse()
-                        .map_err(|_| format!("--workers: invalid number `{v}`"))?,
-                );
+                a.overrides.workers = Some(v.parse().map_err(|_| format!("--workers: invalid number `{v}`"))?);
             }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
@@ -85,11 +73,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         };
         let source = server::Source::File(path.clone().into());
-        if args.check {
-            check(&source, &path)
-        } else {
-            server::run(source, args.overrides)
-        }
+        if args.check { check(&source, &path) } else { server::run(source, args.overrides) }
     };
     finish(result)
 }
@@ -106,11 +90,7 @@ fn finish(result: Result<(), String>) -> ExitCode {
 
 fn check(source: &server::Source, path: &str) -> Result<(), String> {
     let cfg = source.load()?;
-    let live = live::Live::build(&cfg)?;
-    println!(
-        "{path}: OK ({} providers, {} models)",
-        live.table.providers.len(),
-        live.table.targets.len()
-    );
+    let live = live::Live::build(&cfg, source, &Default::default())?;
+    println!("{path}: OK ({} providers, {} models)", live.table.providers.len(), live.table.targets.len());
     Ok(())
 }

@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
+use switchyard_core::config::{RetryConfig, RetryOn};
+use switchyard_core::health::Failure;
 use switchyard_core::view::rewrite_model;
 use switchyard_core::{ApiError, Provider, RequestView};
 use switchyard_http::head::{HeaderRef, Limits, ResponseFraming, ResponseHead};
@@ -18,78 +20,140 @@ use crate::worker::Worker;
 /// Largest upstream response head accepted.
 const MAX_UPSTREAM_HEAD: usize = 64 * 1024;
 
-/// Route name reported when the client named a model directly.
+/// Route name reported when the client named a model.
 const DIRECT_ROUTE: &str = "direct";
 
-/// Handles `POST /v1/chat/completions`.
+/// The request's own header fields, for rules and tier headers.
+pub struct ReqHeaders<'a> {
+    /// The buffer the head was parsed from.
+    pub buf: &'a [u8],
+    /// Offsets of its fields.
+    pub fields: &'a [HeaderRef],
+}
+
+impl ReqHeaders<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        switchyard_http::header_value(self.buf, self.fields, name).map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+}
+
+/// Handles `POST /v1/chat/completions`: decide, then try the plan's targets in order until
+/// one answers; only the final answer (or the last failure) reaches the client.
 pub async fn chat(
     w: &Worker,
     live: &Arc<Live>,
     client: &mut TcpStream,
     body: &[u8],
+    headers: ReqHeaders<'_>,
     keep: Outcome,
     b: &mut Buffers,
 ) -> Outcome {
     let request_id = w.request_id();
+    let bare = Tags { request_id: &request_id, model: None, provider: None, route: None };
     let view = match RequestView::parse(body, &mut b.scratch) {
         Ok(v) => v,
-        Err(e) => {
-            let tags = Tags {
-                request_id: &request_id,
-                model: None,
-                provider: None,
-                route: None,
-            };
-            return send_error(client, &mut b.out, &e.into(), Some(&tags), keep).await;
+        Err(e) => return send_error(client, &mut b.out, &e.into(), Some(&bare), keep).await,
+    };
+    let table = &live.table;
+    let decided = {
+        let mut scratch = w.decide_scratch.borrow_mut();
+        table.decide(&view, &|n| headers.get(n), &mut scratch, w.shared.now_ms())
+    };
+    let decision = match decided {
+        Ok(d) => d,
+        Err(e) => return send_error(client, &mut b.out, &e, Some(&bare), keep).await,
+    };
+    let route = decision.route.map(|r| &table.routes[r]);
+    let route_name = route.map_or(DIRECT_ROUTE, |r| r.name.as_str());
+    let default_retry = RetryConfig::default();
+    let retry = route.map_or(&default_retry, |r| &r.retry);
+    let budget_end = Instant::now() + Duration::from_millis(retry.budget_ms);
+    let attempts = decision.plan.len().min(retry.attempts as usize);
+    let mut last_error: Option<(ApiError, usize)> = None;
+    for (n, &ti) in decision.plan.iter().take(attempts).enumerate() {
+        let now = Instant::now();
+        if now >= budget_end {
+            break;
         }
-    };
-    let Some(target) = live.table.resolve(&view.model) else {
-        let tags = Tags {
-            request_id: &request_id,
-            model: None,
-            provider: None,
-            route: None,
-        };
-        return send_error(
-            client,
-            &mut b.out,
-            &ApiError::model_not_found(&view.model),
-            Some(&tags),
-            keep,
-        )
-        .await;
-    };
-    let p = &live.table.providers[target.provider];
+        let target = &table.targets[ti];
+        let p = &table.providers[target.provider];
+        let final_attempt = n + 1 == attempts;
+        let mut req = std::mem::take(&mut b.up_req);
+        build_request(&mut req, p, body, &view, &target.upstream_model_json, view.stream, &mut b.scratch);
+        let deadline = (now + Duration::from_millis(p.request_timeout_ms)).min(budget_end);
+        target.health.begin();
+        match exchange(w, live, p, req, deadline, &mut b.up_resp, &mut b.up_headers).await {
+            Err(e) => {
+                let failure = match e {
+                    UpError::Timeout | UpError::ConnectTimeout => Failure::Timeout,
+                    UpError::Resolve | UpError::Connect(_) | UpError::Tls(_) => Failure::Connect,
+                    _ => Failure::ServerError,
+                };
+                target.health.failure(failure, w.shared.now_ms());
+                let class = match failure {
+                    Failure::Timeout => RetryOn::Timeout,
+                    Failure::Connect => RetryOn::Connect,
+                    _ => RetryOn::ServerError,
+                };
+                last_error = Some((e.to_api(&p.name), ti));
+                if !retry.on.contains(&class) {
+                    break;
+                }
+            }
+            Ok((mut up, head, req)) => {
+                b.up_req = req;
+                let failure = match head.status {
+                    429 => {
+                        Some((Failure::RateLimited(retry_after_ms(&b.up_resp, &b.up_headers)), RetryOn::RateLimited))
+                    }
+                    500..=599 => Some((Failure::ServerError, RetryOn::ServerError)),
+                    _ => None,
+                };
+                match failure {
+                    Some((f, class)) => {
+                        target.health.failure(f, w.shared.now_ms());
+                        if !final_attempt && retry.on.contains(&class) {
+                            // Nothing reached the client yet: drop this answer, try the next.
+                            continue;
+                        }
+                    }
+                    None => target.health.success(now.elapsed().as_micros() as u64),
+                }
+                let tags = Tags {
+                    request_id: &request_id,
+                    model: Some(&target.name),
+                    provider: Some(&p.name),
+                    route: Some(route_name),
+                };
+                let (outcome, reusable) = relay(client, &mut up, &head, b, &tags, keep, deadline).await;
+                if reusable {
+                    w.pool.put(&p.pool_key, up, live.upstream.pool_max_idle);
+                }
+                return outcome;
+            }
+        }
+    }
+    let (e, ti) = last_error
+        .unwrap_or_else(|| (ApiError::status(504, "retry budget exhausted before any attempt"), decision.plan[0]));
+    let target = &table.targets[ti];
     let tags = Tags {
         request_id: &request_id,
         model: Some(&target.name),
-        provider: Some(&p.name),
-        route: Some(DIRECT_ROUTE),
+        provider: Some(&table.providers[target.provider].name),
+        route: Some(route_name),
     };
-    let mut req = std::mem::take(&mut b.up_req);
-    build_request(
-        &mut req,
-        p,
-        body,
-        &view,
-        &target.upstream_model_json,
-        view.stream,
-        &mut b.scratch,
-    );
-    let deadline = Instant::now() + Duration::from_millis(p.request_timeout_ms);
-    let (mut up, head, req) =
-        match exchange(w, live, p, req, deadline, &mut b.up_resp, &mut b.up_headers).await {
-            Ok(v) => v,
-            Err(e) => {
-                return send_error(client, &mut b.out, &e.to_api(&p.name), Some(&tags), keep).await;
-            }
-        };
-    b.up_req = req;
-    let (outcome, reusable) = relay(client, &mut up, &head, b, &tags, keep, deadline).await;
-    if reusable {
-        w.pool.put(&p.pool_key, up, live.upstream.pool_max_idle);
-    }
-    outcome
+    send_error(client, &mut b.out, &e, Some(&tags), keep).await
+}
+
+/// `retry-after-ms` or `retry-after` (seconds) of an upstream response, in ms.
+fn retry_after_ms(buf: &[u8], headers: &[HeaderRef]) -> Option<u64> {
+    let num = |name: &str| {
+        switchyard_http::header_value(buf, headers, name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    };
+    num("retry-after-ms").map(|ms| ms as u64).or_else(|| num("retry-after").map(|s| (s * 1000.0) as u64))
 }
 
 /// Writes the upstream request: head with provider auth, then the body with `model` rewritten.
@@ -108,11 +172,7 @@ fn build_request(
     req.extend_from_slice(b" HTTP/1.1\r\n");
     req.extend_from_slice(&p.fixed_headers);
     req.extend_from_slice(b"content-type: application/json\r\n");
-    req.extend_from_slice(if stream {
-        b"accept: text/event-stream\r\n"
-    } else {
-        b"accept: application/json\r\n"
-    });
+    req.extend_from_slice(if stream { b"accept: text/event-stream\r\n" } else { b"accept: application/json\r\n" });
     match &view.model_span {
         Some(span) => {
             write::content_length(req, (body.len() - span.len() + model_json.len()) as u64);
@@ -149,9 +209,7 @@ async fn exchange(
             None => connect(&w.shared.dns, live, p).await?,
         };
         let left = deadline.saturating_duration_since(Instant::now());
-        let (r, back) = monoio::time::timeout(left, s.write_all(req))
-            .await
-            .map_err(|_| UpError::Timeout)?;
+        let (r, back) = monoio::time::timeout(left, s.write_all(req)).await.map_err(|_| UpError::Timeout)?;
         req = back;
         if let Err(e) = r {
             if reused {
@@ -160,9 +218,7 @@ async fn exchange(
             return Err(UpError::Send(e));
         }
         rbuf.clear();
-        let limits = Limits {
-            max_head_bytes: MAX_UPSTREAM_HEAD,
-        };
+        let limits = Limits { max_head_bytes: MAX_UPSTREAM_HEAD };
         let head = loop {
             match parse_response(rbuf, limits, headers, false) {
                 // Interim 1xx heads (other than 101) are skipped.
@@ -239,9 +295,7 @@ async fn relay(
         ResponseFraming::Empty if head.status == 204 || head.status == 304 => {}
         ResponseFraming::Empty => write::content_length(out, 0),
         ResponseFraming::Length(n) => write::content_length(out, n),
-        ResponseFraming::Chunked | ResponseFraming::UntilClose => {
-            write::header(out, b"transfer-encoding", b"chunked")
-        }
+        ResponseFraming::Chunked | ResponseFraming::UntilClose => write::header(out, b"transfer-encoding", b"chunked"),
     }
     if keep == Outcome::Close {
         write::header(out, b"connection", b"close");
@@ -251,24 +305,10 @@ async fn relay(
     match head.framing {
         ResponseFraming::Empty => {
             let reusable = head.keep_alive && rbuf.len() == body_start;
-            (
-                flush(client, out).await.map_or(Outcome::Close, |_| keep),
-                reusable,
-            )
+            (flush(client, out).await.map_or(Outcome::Close, |_| keep), reusable)
         }
         ResponseFraming::Length(n) => {
-            relay_length(
-                client,
-                up,
-                rbuf,
-                out,
-                body_start,
-                n,
-                keep,
-                head.keep_alive,
-                deadline,
-            )
-            .await
+            relay_length(client, up, rbuf, out, body_start, n, keep, head.keep_alive, deadline).await
         }
         ResponseFraming::Chunked | ResponseFraming::UntilClose => {
             relay_chunked(client, up, rbuf, out, head, sse, keep, deadline).await
@@ -373,10 +413,7 @@ async fn relay_chunked(
         match monoio::time::timeout(left, up.read_append(rbuf)).await {
             Ok(Ok(0)) if !chunked => {
                 out.extend_from_slice(write::LAST_CHUNK);
-                return (
-                    flush(client, out).await.map_or(Outcome::Close, |_| keep),
-                    false,
-                );
+                return (flush(client, out).await.map_or(Outcome::Close, |_| keep), false);
             }
             Ok(Ok(0)) => break "the upstream closed the stream early",
             Ok(Ok(_)) => {}
@@ -395,8 +432,5 @@ async fn relay_chunked(
     out.clear();
     write::chunk(out, &event);
     out.extend_from_slice(write::LAST_CHUNK);
-    (
-        flush(client, out).await.map_or(Outcome::Close, |_| keep),
-        false,
-    )
+    (flush(client, out).await.map_or(Outcome::Close, |_| keep), false)
 }

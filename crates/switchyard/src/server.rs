@@ -9,6 +9,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use switchyard_core::Config;
+use switchyard_core::health::HealthRegistry;
 
 use crate::live::{Dns, Live, Shared};
 use crate::worker::{self, Worker};
@@ -17,12 +18,14 @@ use crate::worker::{self, Worker};
 pub enum Source {
     /// A file path.
     File(std::path::PathBuf),
-    /// Text with its own variables (the demo).
+    /// Text with its own variables and files (the demo).
     Inline {
         /// TOML text.
         text: String,
         /// Variables that override the environment.
         vars: Vec<(String, String)>,
+        /// Files the text names, built into the binary.
+        files: Vec<(&'static str, &'static [u8])>,
     },
 }
 
@@ -31,18 +34,37 @@ impl Source {
     pub fn load(&self) -> Result<Config, String> {
         match self {
             Source::File(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
                 Config::parse_with_process_env(&text).map_err(|e| e.to_string())
             }
-            Source::Inline { text, vars } => Config::parse(text, &|k| {
-                vars.iter()
-                    .find(|(n, _)| n == k)
-                    .map(|(_, v)| v.clone())
-                    .or_else(|| std::env::var(k).ok())
+            Source::Inline { text, vars, .. } => Config::parse(text, &|k| {
+                vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).or_else(|| std::env::var(k).ok())
             })
             .map_err(|e| e.to_string()),
         }
+    }
+}
+
+impl Source {
+    /// Reads a file the config names; relative names are relative to the config file.
+    pub fn read_file(&self, name: &str) -> Result<Vec<u8>, String> {
+        let path = match self {
+            Source::File(cfg) => {
+                let p = std::path::Path::new(name);
+                if p.is_absolute() {
+                    p.to_path_buf()
+                } else {
+                    cfg.parent().unwrap_or(std::path::Path::new(".")).join(p)
+                }
+            }
+            Source::Inline { files, .. } => {
+                if let Some((_, bytes)) = files.iter().find(|(n, _)| *n == name) {
+                    return Ok(bytes.to_vec());
+                }
+                name.into()
+            }
+        };
+        std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
     }
 }
 
@@ -56,11 +78,7 @@ pub struct Overrides {
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    let s = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        None,
-    )?;
+    let s = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
     s.set_reuse_address(true)?;
     s.set_reuse_port(true)?;
     s.set_nodelay(true)?;
@@ -84,7 +102,8 @@ fn apply(cfg: &mut Config, o: &Overrides) -> Result<(), String> {
 pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     let mut cfg = source.load()?;
     apply(&mut cfg, &overrides)?;
-    let live = Live::build(&cfg)?;
+    let health = Arc::new(HealthRegistry::default());
+    let live = Live::build(&cfg, &source, &health)?;
     let dns = Dns::default();
     dns.refresh(&live.hosts());
     let shared = Arc::new(Shared {
@@ -93,17 +112,13 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
         shutdown: AtomicBool::new(false),
         reloads_ok: AtomicU64::new(0),
         reloads_failed: AtomicU64::new(0),
+        health,
+        epoch: std::time::Instant::now(),
         id_prefix: std::process::id().rotate_left(16)
-            ^ std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos()),
+            ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos()),
     });
 
-    let addr: SocketAddr = cfg
-        .server
-        .listen
-        .parse()
-        .map_err(|_| "server.listen: invalid address")?;
+    let addr: SocketAddr = cfg.server.listen.parse().map_err(|_| "server.listen: invalid address")?;
     let workers = match cfg.server.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
@@ -165,8 +180,7 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     );
 
     spawn_dns_refresher(shared.clone());
-    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT])
-        .map_err(|e| e.to_string())?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT]).map_err(|e| e.to_string())?;
     for sig in signals.forever() {
         if sig == SIGHUP {
             reload(&source, &overrides, &shared);
@@ -187,7 +201,7 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
 pub fn reload(source: &Source, overrides: &Overrides, shared: &Shared) {
     let result = source.load().and_then(|mut cfg| {
         apply(&mut cfg, overrides)?;
-        let live = Live::build(&cfg)?;
+        let live = Live::build(&cfg, source, &shared.health)?;
         // Resolve new hosts before the swap so no request meets an unknown host.
         let mut hosts = live.hosts();
         hosts.extend(shared.live.load().hosts());
@@ -211,17 +225,15 @@ pub fn reload(source: &Source, overrides: &Overrides, shared: &Shared) {
 }
 
 fn spawn_dns_refresher(shared: Arc<Shared>) {
-    let _ = std::thread::Builder::new()
-        .name("switchyard-dns".into())
-        .spawn(move || {
-            loop {
-                let every = Duration::from_millis(shared.live.load().upstream.dns_refresh_ms);
-                std::thread::sleep(every);
-                if shared.shutdown.load(Ordering::Relaxed) {
-                    return;
-                }
-                let hosts = shared.live.load().hosts();
-                shared.dns.refresh(&hosts);
+    let _ = std::thread::Builder::new().name("switchyard-dns".into()).spawn(move || {
+        loop {
+            let every = Duration::from_millis(shared.live.load().upstream.dns_refresh_ms);
+            std::thread::sleep(every);
+            if shared.shutdown.load(Ordering::Relaxed) {
+                return;
             }
-        });
+            let hosts = shared.live.load().hosts();
+            shared.dns.refresh(&hosts);
+        }
+    });
 }

@@ -16,13 +16,8 @@ fn load(dir: &Path) -> Result<Vec<Item>, String> {
     let mut items = Vec::new();
     for f in ["mmlu.jsonl", "gsm8k.jsonl", "mt_bench.jsonl"] {
         let path = dir.join(f);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        for (n, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             items.push(parse_item(line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?);
         }
     }
@@ -42,28 +37,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "--out" => out = Some(v()?),
             "--bits" => s.bits = v()?.parse().map_err(|_| "--bits: not a number")?,
             "--alpha" => s.alpha = v()?.parse().map_err(|_| "--alpha: not a number")?,
-            "--iterations" => {
-                s.iterations = v()?.parse().map_err(|_| "--iterations: not a number")?
-            }
+            "--iterations" => s.iterations = v()?.parse().map_err(|_| "--iterations: not a number")?,
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
     let data = data.ok_or("--data DIR is required (the routing-data folder)")?;
     let items = load(Path::new(&data))?;
     let (held, train): (Vec<Item>, Vec<Item>) = items.iter().cloned().partition(is_held_out);
-    println!(
-        "training on {} prompts, evaluating on {} held out ({s:?})",
-        train.len(),
-        held.len()
-    );
+    println!("training on {} prompts, evaluating on {} held out ({s:?})", train.len(), held.len());
     let model = fit(&train, s);
     println!("| benchmark | held-out prompts | APGR | CPT(50%) | RouteLLM best APGR |");
     println!("|---|---|---|---|---|");
     for (b, n, apgr, cpt) in evaluate(&model, &held) {
-        let best = PUBLISHED_BEST
-            .iter()
-            .find(|p| p.0 == b)
-            .map_or(String::new(), |p| format!("{:.3} ({})", p.1, p.2));
+        let best = PUBLISHED_BEST.iter().find(|p| p.0 == b).map_or(String::new(), |p| format!("{:.3} ({})", p.1, p.2));
         println!("| {b} | {n} | {apgr:.3} | {:.1} % | {best} |", cpt * 100.0);
     }
     if let Some(out) = out {

@@ -128,12 +128,7 @@ pub async fn connect(dns: &Dns, live: &Live, p: &Provider) -> Result<UpStream, U
     let mut tcp = None;
     for ip in ips.iter() {
         let left = deadline.saturating_duration_since(Instant::now());
-        match monoio::time::timeout(
-            left,
-            TcpStream::connect_addr(SocketAddr::new(*ip, p.endpoint.port)),
-        )
-        .await
-        {
+        match monoio::time::timeout(left, TcpStream::connect_addr(SocketAddr::new(*ip, p.endpoint.port))).await {
             Ok(Ok(s)) => {
                 tcp = Some(s);
                 break;
@@ -150,8 +145,8 @@ pub async fn connect(dns: &Dns, live: &Live, p: &Provider) -> Result<UpStream, U
     if !p.endpoint.tls {
         return Ok(UpStream::Plain(tcp));
     }
-    let name = rustls_pki_types::ServerName::try_from(p.endpoint.host.clone())
-        .map_err(|e| UpError::Tls(e.to_string()))?;
+    let name =
+        rustls_pki_types::ServerName::try_from(p.endpoint.host.clone()).map_err(|e| UpError::Tls(e.to_string()))?;
     let left = deadline.saturating_duration_since(Instant::now());
     match monoio::time::timeout(left, live.tls.connect(name, tcp)).await {
         Ok(Ok(s)) => Ok(UpStream::Tls(Box::new(s))),

@@ -1,12 +1,14 @@
 //! Per-core worker state and the accept loop.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::net::TcpListener as StdListener;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+
+use switchyard_core::DecideScratch;
 
 use crate::live::Shared;
 use crate::upstream::Pool;
@@ -24,6 +26,8 @@ pub struct Worker {
     pub index: usize,
     next_request: Cell<u64>,
     inflight: Cell<usize>,
+    /// Buffers and randomness for routing decisions.
+    pub decide_scratch: RefCell<DecideScratch>,
 }
 
 /// Marks a request in flight for as long as it lives.
@@ -44,6 +48,7 @@ impl Worker {
             index,
             next_request: Cell::new(0),
             inflight: Cell::new(0),
+            decide_scratch: RefCell::new(DecideScratch::new(0x9e37_79b9 ^ ((index as u64 + 1) << 20))),
         }
     }
 
@@ -51,10 +56,7 @@ impl Worker {
     pub fn request_id(&self) -> String {
         let n = self.next_request.get();
         self.next_request.set(n + 1);
-        format!(
-            "{:08x}{:02x}{:010x}",
-            self.shared.id_prefix, self.index as u8, n
-        )
+        format!("{:08x}{:02x}{:010x}", self.shared.id_prefix, self.index as u8, n)
     }
 
     /// Counts a request as in flight until the guard drops.

@@ -21,30 +21,15 @@ fn demo_answers_plain_and_streaming_calls() {
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(i) = line.find("listening on http://") {
-                let _ = tx.send(
-                    line[i + 20..]
-                        .split_whitespace()
-                        .next()
-                        .unwrap()
-                        .to_string(),
-                );
+                let _ = tx.send(line[i + 20..].split_whitespace().next().unwrap().to_string());
             }
         }
     });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("demo starts")
-        .parse()
-        .unwrap();
+    let addr = rx.recv_timeout(Duration::from_secs(20)).expect("demo starts").parse().unwrap();
     let mut c = Client::connect(addr);
     let r = c.post("/v1/chat/completions", &chat_body("mock-openai", false));
     assert_eq!(r.status, 200, "{}", r.text());
-    assert!(
-        r.json()["choices"][0]["message"]["content"]
-            .as_str()
-            .unwrap()
-            .starts_with("t0 t1")
-    );
+    assert!(r.json()["choices"][0]["message"]["content"].as_str().unwrap().starts_with("t0 t1"));
     assert_eq!(r.header("x-switchyard-provider"), Some("mock-openai"));
     let r = c.post("/v1/chat/completions", &chat_body("mock-openai", true));
     assert!(r.streamed_content().starts_with("t0 t1"));
@@ -58,9 +43,5 @@ fn pinned_workers_serve() {
     let gw = Gateway::start(&basic_config(&m.base_url(), "pin_cpus = true\n"));
     assert!(gw.log_text().contains("pinned=true"), "{}", gw.log_text());
     let mut c = gw.client();
-    assert_eq!(
-        c.post("/v1/chat/completions", &chat_body("m", false))
-            .status,
-        200
-    );
+    assert_eq!(c.post("/v1/chat/completions", &chat_body("m", false)).status, 200);
 }

@@ -11,18 +11,12 @@ fn exercise(gw: &Gateway, m: &MockServer) {
     for _ in 0..5 {
         let r = c.post("/v1/chat/completions", &chat_body("m", false));
         assert_eq!(r.status, 200, "{}", r.text());
-        assert_eq!(
-            r.json()["choices"][0]["message"]["content"],
-            "t0 t1 t2 t3 t4"
-        );
+        assert_eq!(r.json()["choices"][0]["message"]["content"], "t0 t1 t2 t3 t4");
     }
     let r = c.post("/v1/chat/completions", &chat_body("m", true));
     assert_eq!(r.streamed_content(), "t0 t1 t2 t3 t4");
     let events = r.events();
-    assert!(
-        events[0].0 < Duration::from_millis(250),
-        "first event late: {events:?}"
-    );
+    assert!(events[0].0 < Duration::from_millis(250), "first event late: {events:?}");
     assert!(events.last().unwrap().0 >= Duration::from_millis(400));
     let r = c.post("/v1/chat/completions", &chat_body("unknown", false));
     assert_openai_error(&r, 404);
@@ -32,11 +26,7 @@ fn exercise(gw: &Gateway, m: &MockServer) {
         .map(|_| {
             std::thread::spawn(move || {
                 let mut c = Client::connect(addr);
-                (0..5).all(|_| {
-                    c.post("/v1/chat/completions", &chat_body("m", false))
-                        .status
-                        == 200
-                })
+                (0..5).all(|_| c.post("/v1/chat/completions", &chat_body("m", false)).status == 200)
             })
         })
         .collect();
@@ -45,20 +35,13 @@ fn exercise(gw: &Gateway, m: &MockServer) {
 }
 
 fn mock_for_drivers() -> MockServer {
-    mock(MockConfig {
-        tokens: 5,
-        token_interval_ms: 100,
-        ..Default::default()
-    })
+    mock(MockConfig { tokens: 5, token_interval_ms: 100, ..Default::default() })
 }
 
 #[test]
 fn epoll_driver_when_forced() {
     let m = mock_for_drivers();
-    let gw = Gateway::start_with_env(
-        &basic_config(&m.base_url(), ""),
-        &[("MONOIO_FORCE_LEGACY_DRIVER", "1")],
-    );
+    let gw = Gateway::start_with_env(&basic_config(&m.base_url(), ""), &[("MONOIO_FORCE_LEGACY_DRIVER", "1")]);
     assert!(gw.log_text().contains("driver=epoll"), "{}", gw.log_text());
     exercise(&gw, &m);
 }
@@ -67,29 +50,18 @@ fn epoll_driver_when_forced() {
 fn io_uring_driver_by_default() {
     let m = mock_for_drivers();
     let gw = Gateway::start_with_env(&basic_config(&m.base_url(), ""), &[]);
-    let expected = if monoio::utils::detect_uring() {
-        "driver=io_uring"
-    } else {
-        "driver=epoll"
-    };
+    let expected = if monoio::utils::detect_uring() { "driver=io_uring" } else { "driver=epoll" };
     assert!(gw.log_text().contains(expected), "{}", gw.log_text());
     exercise(&gw, &m);
 }
 
 #[test]
 fn tls_upstream_on_epoll_driver() {
-    let m = mock(MockConfig {
-        tls: true,
-        tokens: 5,
-        ..Default::default()
-    });
+    let m = mock(MockConfig { tls: true, tokens: 5, ..Default::default() });
     let ca = temp_path("ca.pem");
     std::fs::write(&ca, m.cert_pem.as_ref().unwrap()).unwrap();
     let extra = format!("[upstream]\nca_file = \"{}\"\n", ca.display());
-    let gw = Gateway::start_with_env(
-        &basic_config(&m.base_url(), &extra),
-        &[("MONOIO_FORCE_LEGACY_DRIVER", "1")],
-    );
+    let gw = Gateway::start_with_env(&basic_config(&m.base_url(), &extra), &[("MONOIO_FORCE_LEGACY_DRIVER", "1")]);
     let mut c = gw.client();
     let r = c.post("/v1/chat/completions", &chat_body("m", true));
     assert_eq!(r.streamed_content(), "t0 t1 t2 t3 t4");

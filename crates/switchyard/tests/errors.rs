@@ -21,111 +21,63 @@ fn client_errors() {
     let v = assert_openai_error(&r, 404);
     assert_eq!(v["error"]["code"], "model_not_found");
     assert!(r.header("x-switchyard-request-id").is_some());
-    let r = c.post(
-        "/v1/chat/completions",
-        r#"{"model":"m","messages":[],"stream":"yes"}"#,
-    );
+    let r = c.post("/v1/chat/completions", r#"{"model":"m","messages":[],"stream":"yes"}"#);
     assert_openai_error(&r, 400);
     // The connection survives all of the above.
-    assert_eq!(
-        c.post("/v1/chat/completions", &chat_body("m", false))
-            .status,
-        200
-    );
-    assert_eq!(
-        m.request_count(),
-        1,
-        "invalid requests never reach the provider"
-    );
+    assert_eq!(c.post("/v1/chat/completions", &chat_body("m", false)).status, 200);
+    assert_eq!(m.request_count(), 1, "invalid requests never reach the provider");
 }
 
 #[test]
 fn upstream_unreachable_is_502() {
     let base = format!("http://127.0.0.1:{}", closed_port());
     let gw = Gateway::start(&basic_config(&base, ""));
-    let r = gw
-        .client()
-        .post("/v1/chat/completions", &chat_body("m", false));
+    let r = gw.client().post("/v1/chat/completions", &chat_body("m", false));
     let v = assert_openai_error(&r, 502);
-    assert!(
-        v["error"]["message"].as_str().unwrap().contains("mock"),
-        "names the provider: {v}"
-    );
+    assert!(v["error"]["message"].as_str().unwrap().contains("mock"), "names the provider: {v}");
     assert_eq!(r.header("x-switchyard-provider"), Some("mock"));
-    let r = gw
-        .client()
-        .post("/v1/chat/completions", &chat_body("m", true));
+    let r = gw.client().post("/v1/chat/completions", &chat_body("m", true));
     assert_openai_error(&r, 502);
 }
 
 #[test]
 fn unresolvable_host_is_502() {
     let gw = Gateway::start(&basic_config("http://no-such-host.invalid", ""));
-    let r = gw
-        .client()
-        .post("/v1/chat/completions", &chat_body("m", false));
+    let r = gw.client().post("/v1/chat/completions", &chat_body("m", false));
     assert_openai_error(&r, 502);
 }
 
 #[test]
 fn upstream_timeout_is_504() {
-    let m = mock(MockConfig {
-        hang_rate: 1.0,
-        ..Default::default()
-    });
-    let gw = Gateway::start(&basic_config(
-        &m.base_url(),
-        "[upstream]\nrequest_timeout_ms = 400\n",
-    ));
+    let m = mock(MockConfig { hang_rate: 1.0, ..Default::default() });
+    let gw = Gateway::start(&basic_config(&m.base_url(), "[upstream]\nrequest_timeout_ms = 400\n"));
     let t = Instant::now();
-    let r = gw
-        .client()
-        .post("/v1/chat/completions", &chat_body("m", false));
+    let r = gw.client().post("/v1/chat/completions", &chat_body("m", false));
     assert_openai_error(&r, 504);
     assert!(t.elapsed() < Duration::from_secs(3));
 }
 
 #[test]
 fn upstream_error_status_and_body_pass_through() {
-    let m = mock(MockConfig {
-        fail_rate: 1.0,
-        fail_status: 429,
-        ..Default::default()
-    });
+    let m = mock(MockConfig { fail_rate: 1.0, fail_status: 429, ..Default::default() });
     let gw = Gateway::start(&basic_config(&m.base_url(), ""));
-    let r = gw
-        .client()
-        .post("/v1/chat/completions", &chat_body("m", false));
+    let r = gw.client().post("/v1/chat/completions", &chat_body("m", false));
     let v = assert_openai_error(&r, 429);
-    assert_eq!(
-        v["error"]["message"], "mock failure 429",
-        "the provider's body is passed on"
-    );
+    assert_eq!(v["error"]["message"], "mock failure 429", "the provider's body is passed on");
     assert_eq!(r.header("retry-after"), Some("1"));
     assert_eq!(r.header("x-switchyard-provider"), Some("mock"));
 
-    let m = mock(MockConfig {
-        fail_rate: 1.0,
-        fail_status: 503,
-        ..Default::default()
-    });
+    let m = mock(MockConfig { fail_rate: 1.0, fail_status: 503, ..Default::default() });
     let gw = Gateway::start(&basic_config(&m.base_url(), ""));
-    let r = gw
-        .client()
-        .post("/v1/chat/completions", &chat_body("m", true));
+    let r = gw.client().post("/v1/chat/completions", &chat_body("m", true));
     assert_openai_error(&r, 503);
 }
 
 #[test]
 fn provider_auth_failure_passes_through() {
-    let m = mock(MockConfig {
-        require_key: Some("another-key".into()),
-        ..Default::default()
-    });
+    let m = mock(MockConfig { require_key: Some("another-key".into()), ..Default::default() });
     let gw = Gateway::start(&basic_config(&m.base_url(), ""));
-    let r = gw
-        .client()
-        .post("/v1/chat/completions", &chat_body("m", false));
+    let r = gw.client().post("/v1/chat/completions", &chat_body("m", false));
     let v = assert_openai_error(&r, 401);
     assert!(!r.text().contains("sk-test-provider-key"));
     assert_eq!(v["error"]["code"], "invalid_api_key");
@@ -133,21 +85,13 @@ fn provider_auth_failure_passes_through() {
 
 #[test]
 fn stream_cut_mid_way_ends_with_error_event() {
-    let m = mock(MockConfig {
-        tokens: 10,
-        drop_after: Some(4),
-        ..Default::default()
-    });
+    let m = mock(MockConfig { tokens: 10, drop_after: Some(4), ..Default::default() });
     let gw = Gateway::start(&basic_config(&m.base_url(), ""));
     let mut c = gw.client();
     let r = c.post("/v1/chat/completions", &chat_body("m", true));
     assert_eq!(r.status, 200);
     let events = r.events();
-    assert_eq!(
-        events.len(),
-        5,
-        "4 relayed events and one error event: {events:?}"
-    );
+    assert_eq!(events.len(), 5, "4 relayed events and one error event: {events:?}");
     let last: serde_json::Value = serde_json::from_str(&events[4].1).unwrap();
     assert!(last["error"]["message"].is_string(), "{last}");
     // The client's stream ended cleanly, so the connection is still usable.
@@ -158,14 +102,8 @@ fn stream_cut_mid_way_ends_with_error_event() {
 #[test]
 fn oversized_body_is_413_and_oversized_head_is_431() {
     let m = mock(MockConfig::default());
-    let gw = Gateway::start(&basic_config(
-        &m.base_url(),
-        "max_body_bytes = 1000\nmax_head_bytes = 2048\n",
-    ));
-    let big = format!(
-        r#"{{"model":"m","messages":[{{"role":"user","content":"{}"}}]}}"#,
-        "x".repeat(2000)
-    );
+    let gw = Gateway::start(&basic_config(&m.base_url(), "max_body_bytes = 1000\nmax_head_bytes = 2048\n"));
+    let big = format!(r#"{{"model":"m","messages":[{{"role":"user","content":"{}"}}]}}"#, "x".repeat(2000));
     let mut c = gw.client();
     let r = c.post("/v1/chat/completions", &big);
     assert_openai_error(&r, 413);
@@ -181,10 +119,7 @@ fn oversized_body_is_413_and_oversized_head_is_431() {
     assert_openai_error(&c.read_response().unwrap(), 413);
 
     let mut c = gw.client();
-    let req = format!(
-        "GET /healthz HTTP/1.1\r\nx-big: {}\r\n\r\n",
-        "a".repeat(4000)
-    );
+    let req = format!("GET /healthz HTTP/1.1\r\nx-big: {}\r\n\r\n", "a".repeat(4000));
     c.send_raw(req.as_bytes());
     let r = c.read_response().unwrap();
     assert_openai_error(&r, 431);
@@ -225,10 +160,7 @@ fn truncated_body_gets_400() {
 #[test]
 fn slow_head_times_out_with_408_and_idle_connections_close() {
     let m = mock(MockConfig::default());
-    let gw = Gateway::start(&basic_config(
-        &m.base_url(),
-        "head_timeout_ms = 300\nidle_timeout_ms = 500\n",
-    ));
+    let gw = Gateway::start(&basic_config(&m.base_url(), "head_timeout_ms = 300\nidle_timeout_ms = 500\n"));
     let mut c = gw.client();
     c.send_raw(b"GET /healthz HTTP/1.1\r\nhost:");
     let t = Instant::now();
@@ -240,16 +172,9 @@ fn slow_head_times_out_with_408_and_idle_connections_close() {
     assert_eq!(c.get("/healthz").status, 200);
     let t = Instant::now();
     let mut b = [0u8; 1];
-    assert_eq!(
-        c.stream.read(&mut b).unwrap(),
-        0,
-        "idle keep-alive connection closed"
-    );
+    assert_eq!(c.stream.read(&mut b).unwrap(), 0, "idle keep-alive connection closed");
     let idle = t.elapsed();
-    assert!(
-        idle >= Duration::from_millis(400) && idle < Duration::from_secs(3),
-        "{idle:?}"
-    );
+    assert!(idle >= Duration::from_millis(400) && idle < Duration::from_secs(3), "{idle:?}");
 }
 
 #[test]
@@ -261,18 +186,11 @@ fn check_flag_validates_and_names_the_field() {
         .arg(&good)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let bad = temp_path("bad.toml");
-    std::fs::write(
-        &bad,
-        basic_config("http://127.0.0.1:1", "").replace("provider = \"mock\"", "provider = \"nah\""),
-    )
-    .unwrap();
+    std::fs::write(&bad, basic_config("http://127.0.0.1:1", "").replace("provider = \"mock\"", "provider = \"nah\""))
+        .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["--check", "--config"])
         .arg(&bad)
@@ -283,11 +201,7 @@ fn check_flag_validates_and_names_the_field() {
     assert!(err.contains("models.m.provider"), "{err}");
 
     let env_missing = temp_path("env.toml");
-    std::fs::write(
-        &env_missing,
-        basic_config("${SWITCHYARD_TEST_UNSET_VAR}", ""),
-    )
-    .unwrap();
+    std::fs::write(&env_missing, basic_config("${SWITCHYARD_TEST_UNSET_VAR}", "")).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["--check", "--config"])
         .arg(&env_missing)
@@ -296,10 +210,7 @@ fn check_flag_validates_and_names_the_field() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("providers.mock.base_url") && err.contains("SWITCHYARD_TEST_UNSET_VAR"),
-        "{err}"
-    );
+    assert!(err.contains("providers.mock.base_url") && err.contains("SWITCHYARD_TEST_UNSET_VAR"), "{err}");
     for p in [good, bad, env_missing] {
         let _ = std::fs::remove_file(p);
     }

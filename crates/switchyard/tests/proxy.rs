@@ -8,11 +8,7 @@ use common::*;
 
 #[test]
 fn non_streaming_chat_is_forwarded_with_model_rewritten_and_key_injected() {
-    let m = mock(MockConfig {
-        tokens: 5,
-        require_key: Some("sk-test-provider-key".into()),
-        ..Default::default()
-    });
+    let m = mock(MockConfig { tokens: 5, require_key: Some("sk-test-provider-key".into()), ..Default::default() });
     let gw = Gateway::start(&basic_config(&m.base_url(), ""));
     // Odd spacing, unknown fields and a nested "model" key must all survive byte for byte.
     let body = r#"{ "model" : "m", "temperature":0.5,"messages":[{"role":"user","content":"say \"model\": hi"}],"x_extra":{"model":"keep"} }"#;
@@ -20,26 +16,17 @@ fn non_streaming_chat_is_forwarded_with_model_rewritten_and_key_injected() {
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
     assert_eq!(v["choices"][0]["message"]["content"], "t0 t1 t2 t3 t4");
-    assert_eq!(
-        v["model"], "gpt-4o-mini",
-        "the mock echoes the model it was asked for"
-    );
+    assert_eq!(v["model"], "gpt-4o-mini", "the mock echoes the model it was asked for");
     assert_eq!(r.header("x-switchyard-model"), Some("m"));
     assert_eq!(r.header("x-switchyard-provider"), Some("mock"));
     assert_eq!(r.header("x-switchyard-route"), Some("direct"));
-    assert!(
-        r.header("x-switchyard-request-id")
-            .is_some_and(|id| id.len() >= 16)
-    );
+    assert!(r.header("x-switchyard-request-id").is_some_and(|id| id.len() >= 16));
     assert_eq!(r.header("content-type"), Some("application/json"));
 
     let seen = m.seen();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].path, "/v1/chat/completions");
-    assert_eq!(
-        seen[0].header("authorization"),
-        Some("Bearer sk-test-provider-key")
-    );
+    assert_eq!(seen[0].header("authorization"), Some("Bearer sk-test-provider-key"));
     let expected = body.replacen(r#""m""#, r#""gpt-4o-mini""#, 1);
     assert_eq!(String::from_utf8(seen[0].body.clone()).unwrap(), expected);
 }
@@ -62,21 +49,11 @@ fn request_ids_are_unique() {
 
 #[test]
 fn streaming_is_incremental() {
-    let m = mock(MockConfig {
-        tokens: 10,
-        token_interval_ms: 100,
-        ..Default::default()
-    });
+    let m = mock(MockConfig { tokens: 10, token_interval_ms: 100, ..Default::default() });
     let gw = Gateway::start(&basic_config(&m.base_url(), ""));
-    let r = gw
-        .client()
-        .post("/v1/chat/completions", &chat_body("m", true));
+    let r = gw.client().post("/v1/chat/completions", &chat_body("m", true));
     assert_eq!(r.status, 200);
-    assert!(
-        r.header("content-type")
-            .unwrap()
-            .starts_with("text/event-stream")
-    );
+    assert!(r.header("content-type").unwrap().starts_with("text/event-stream"));
     assert_eq!(r.header("x-switchyard-model"), Some("m"));
     let events = r.events();
     // role chunk + 10 tokens + finish chunk + [DONE]
@@ -86,43 +63,26 @@ fn streaming_is_incremental() {
     let first = events[0].0;
     let last = events.last().unwrap().0;
     // The mock needs ~1.1 s for the whole stream; the first event must not wait for it.
-    assert!(
-        last >= Duration::from_millis(1000),
-        "stream too fast: {last:?}"
-    );
-    assert!(
-        first < Duration::from_millis(400),
-        "first event after {first:?}"
-    );
+    assert!(last >= Duration::from_millis(1000), "stream too fast: {last:?}");
+    assert!(first < Duration::from_millis(400), "first event after {first:?}");
     // Events arrive spread out, not in one burst at the end.
-    let distinct: std::collections::BTreeSet<u128> =
-        events.iter().map(|(t, _)| t.as_millis() / 50).collect();
+    let distinct: std::collections::BTreeSet<u128> = events.iter().map(|(t, _)| t.as_millis() / 50).collect();
     assert!(distinct.len() >= 8, "events bunched together: {events:?}");
 }
 
 #[test]
 fn include_usage_chunk_is_passed_through_when_asked() {
-    let m = mock(MockConfig {
-        tokens: 3,
-        ..Default::default()
-    });
+    let m = mock(MockConfig { tokens: 3, ..Default::default() });
     let gw = Gateway::start(&basic_config(&m.base_url(), ""));
     let body = r#"{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"x"}]}"#;
     let r = gw.client().post("/v1/chat/completions", body);
-    let usage: Vec<_> = r
-        .events()
-        .into_iter()
-        .filter(|(_, d)| d.contains("\"usage\":{"))
-        .collect();
+    let usage: Vec<_> = r.events().into_iter().filter(|(_, d)| d.contains("\"usage\":{")).collect();
     assert_eq!(usage.len(), 1, "{:?}", r.events());
 }
 
 #[test]
 fn many_requests_on_one_keep_alive_connection() {
-    let m = mock(MockConfig {
-        tokens: 4,
-        ..Default::default()
-    });
+    let m = mock(MockConfig { tokens: 4, ..Default::default() });
     let gw = Gateway::start(&basic_config(&m.base_url(), ""));
     let mut c = gw.client();
     for i in 0..60 {
@@ -140,18 +100,12 @@ fn many_requests_on_one_keep_alive_connection() {
 
 #[test]
 fn pipelined_requests_are_answered_in_order() {
-    let m = mock(MockConfig {
-        tokens: 2,
-        ..Default::default()
-    });
+    let m = mock(MockConfig { tokens: 2, ..Default::default() });
     let gw = Gateway::start(&basic_config(&m.base_url(), ""));
     let mut c = gw.client();
     let mut all = post_bytes("/v1/chat/completions", &chat_body("m", false));
     all.extend(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n");
-    all.extend(post_bytes(
-        "/v1/chat/completions",
-        &chat_body("nope", false),
-    ));
+    all.extend(post_bytes("/v1/chat/completions", &chat_body("nope", false)));
     all.extend(post_bytes("/v1/chat/completions", &chat_body("m", true)));
     c.send_raw(&all);
     assert_eq!(c.read_response().unwrap().status, 200);
@@ -163,10 +117,7 @@ fn pipelined_requests_are_answered_in_order() {
 
 #[test]
 fn chunked_request_body_and_expect_continue() {
-    let m = mock(MockConfig {
-        tokens: 1,
-        ..Default::default()
-    });
+    let m = mock(MockConfig { tokens: 1, ..Default::default() });
     let gw = Gateway::start(&basic_config(&m.base_url(), ""));
     let mut c = gw.client();
     let body = chat_body("m", false);
@@ -184,10 +135,7 @@ fn chunked_request_body_and_expect_continue() {
     let r = c.read_response().unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     let seen = m.seen();
-    assert_eq!(
-        String::from_utf8(seen[0].body.clone()).unwrap(),
-        body.replace("\"m\"", "\"gpt-4o-mini\"")
-    );
+    assert_eq!(String::from_utf8(seen[0].body.clone()).unwrap(), body.replace("\"m\"", "\"gpt-4o-mini\""));
 
     // Expect: 100-continue: the gateway answers 100 before the body is sent.
     let head = format!(
@@ -226,23 +174,13 @@ fn models_and_health_endpoints() {
 
 #[test]
 fn close_delimited_upstream_bodies_are_rechunked() {
-    let m = mock(MockConfig {
-        tokens: 6,
-        close_delimited: true,
-        ..Default::default()
-    });
+    let m = mock(MockConfig { tokens: 6, close_delimited: true, ..Default::default() });
     let gw = Gateway::start(&basic_config(&m.base_url(), ""));
     let mut c = gw.client();
     let r = c.post("/v1/chat/completions", &chat_body("m", false));
     assert_eq!(r.status, 200);
-    assert!(
-        r.chunked,
-        "an unknown-length body is sent chunked to the client"
-    );
-    assert_eq!(
-        r.json()["choices"][0]["message"]["content"],
-        "t0 t1 t2 t3 t4 t5"
-    );
+    assert!(r.chunked, "an unknown-length body is sent chunked to the client");
+    assert_eq!(r.json()["choices"][0]["message"]["content"], "t0 t1 t2 t3 t4 t5");
     let r = c.post("/v1/chat/completions", &chat_body("m", true));
     assert_eq!(r.streamed_content(), "t0 t1 t2 t3 t4 t5");
     assert_eq!(r.events().last().unwrap().1, "[DONE]");
@@ -250,11 +188,7 @@ fn close_delimited_upstream_bodies_are_rechunked() {
 
 #[test]
 fn tls_upstream_with_self_signed_mock() {
-    let m = mock(MockConfig {
-        tls: true,
-        tokens: 3,
-        ..Default::default()
-    });
+    let m = mock(MockConfig { tls: true, tokens: 3, ..Default::default() });
     let ca = temp_path("ca.pem");
     std::fs::write(&ca, m.cert_pem.as_ref().unwrap()).unwrap();
     assert!(m.base_url().starts_with("https://localhost:"));
@@ -270,29 +204,18 @@ fn tls_upstream_with_self_signed_mock() {
     }
     // Without the CA the certificate is untrusted: a clean 502, never a hang.
     let gw2 = Gateway::start(&basic_config(&m.base_url(), ""));
-    let r = gw2
-        .client()
-        .post("/v1/chat/completions", &chat_body("m", false));
+    let r = gw2.client().post("/v1/chat/completions", &chat_body("m", false));
     let v = assert_openai_error(&r, 502);
-    assert!(
-        v["error"]["message"].as_str().unwrap().contains("TLS"),
-        "{v}"
-    );
+    assert!(v["error"]["message"].as_str().unwrap().contains("TLS"), "{v}");
     let _ = std::fs::remove_file(ca);
 }
 
 #[test]
 fn graceful_shutdown_finishes_in_flight_stream() {
-    let m = mock(MockConfig {
-        tokens: 8,
-        token_interval_ms: 100,
-        ..Default::default()
-    });
+    let m = mock(MockConfig { tokens: 8, token_interval_ms: 100, ..Default::default() });
     let mut gw = Gateway::start(&basic_config(&m.base_url(), ""));
     let addr = gw.addr;
-    let h = std::thread::spawn(move || {
-        Client::connect(addr).post("/v1/chat/completions", &chat_body("m", true))
-    });
+    let h = std::thread::spawn(move || Client::connect(addr).post("/v1/chat/completions", &chat_body("m", true)));
     std::thread::sleep(Duration::from_millis(300));
     gw.signal("TERM");
     let r = h.join().unwrap();
@@ -302,10 +225,7 @@ fn graceful_shutdown_finishes_in_flight_stream() {
         if let Some(s) = gw.child.try_wait().unwrap() {
             break s;
         }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "gateway did not exit"
-        );
+        assert!(t.elapsed() < Duration::from_secs(10), "gateway did not exit");
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status:?}");

@@ -134,16 +134,10 @@ async fn one(s: &mut TcpStream, req: &[u8], o: &Opts, st: &mut Stats) -> Result<
     let mut buf = Vec::with_capacity(16384);
     let mut hdrs = Vec::new();
     let head = loop {
-        if let Some(h) =
-            parse_response(&buf, Limits::default(), &mut hdrs, false).map_err(|_| "bad head")?
-        {
+        if let Some(h) = parse_response(&buf, Limits::default(), &mut hdrs, false).map_err(|_| "bad head")? {
             break h;
         }
-        if read_more(s, &mut buf)
-            .await
-            .map_err(|e| format!("read: {}", e.kind()))?
-            == 0
-        {
+        if read_more(s, &mut buf).await.map_err(|e| format!("read: {}", e.kind()))? == 0 {
             return Err("closed before head".into());
         }
     };
@@ -161,8 +155,7 @@ async fn one(s: &mut TcpStream, req: &[u8], o: &Opts, st: &mut Stats) -> Result<
         let now = Instant::now();
         match head.framing {
             ResponseFraming::Chunked => {
-                dec.feed(&buf[pos..], |d| sse.push(d))
-                    .map_err(|_| "bad chunked body")?;
+                dec.feed(&buf[pos..], |d| sse.push(d)).map_err(|_| "bad chunked body")?;
             }
             _ => {
                 body_len += (buf.len() - pos) as u64;
@@ -193,11 +186,7 @@ async fn one(s: &mut TcpStream, req: &[u8], o: &Opts, st: &mut Stats) -> Result<
         }
         buf.clear();
         pos = 0;
-        if read_more(s, &mut buf)
-            .await
-            .map_err(|e| format!("read: {}", e.kind()))?
-            == 0
-        {
+        if read_more(s, &mut buf).await.map_err(|e| format!("read: {}", e.kind()))? == 0 {
             if head.framing == ResponseFraming::UntilClose {
                 break;
             }
@@ -294,18 +283,13 @@ fn main() {
                 rt.block_on(async move {
                     let opts = Rc::new(Opts::clone(&o));
                     let stats = Rc::new(RefCell::new(Stats::default()));
-                    let n = o.concurrency / o.threads.max(1)
-                        + usize::from(t < o.concurrency % o.threads.max(1));
-                    let tasks: Vec<_> = (0..n)
-                        .map(|_| monoio::spawn(conn_loop(opts.clone(), stats.clone())))
-                        .collect();
+                    let n = o.concurrency / o.threads.max(1) + usize::from(t < o.concurrency % o.threads.max(1));
+                    let tasks: Vec<_> = (0..n).map(|_| monoio::spawn(conn_loop(opts.clone(), stats.clone()))).collect();
                     for t in tasks {
                         t.await;
                     }
                     monoio::time::sleep(Duration::from_millis(1)).await;
-                    Rc::try_unwrap(stats)
-                        .map(|c| c.into_inner())
-                        .unwrap_or_default()
+                    Rc::try_unwrap(stats).map(|c| c.into_inner()).unwrap_or_default()
                 })
             })
         })
@@ -315,11 +299,7 @@ fn main() {
         all.merge(t.join().expect("thread"));
     }
     let secs = started.elapsed().as_secs_f64();
-    let kinds: Vec<String> = all
-        .error_kinds
-        .iter()
-        .map(|(k, v)| format!(r#""{k}":{v}"#))
-        .collect();
+    let kinds: Vec<String> = all.error_kinds.iter().map(|(k, v)| format!(r#""{k}":{v}"#)).collect();
     println!(
         r#"{{"ok":{},"errors":{},"error_kinds":{{{}}},"seconds":{secs:.3},"rps":{:.1},{},{},{}}}"#,
         all.ok,

@@ -9,9 +9,7 @@ fn req(buf: &[u8]) -> Result<Option<RequestHead>, HeadError> {
 fn parses_post_with_length_and_offsets() {
     let buf = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nX-A: b\r\n\r\n{\"model\":1}";
     let mut headers = Vec::new();
-    let head = parse_request(buf, Limits::default(), &mut headers)
-        .unwrap()
-        .unwrap();
+    let head = parse_request(buf, Limits::default(), &mut headers).unwrap().unwrap();
     assert_eq!(head.method, Method::Post);
     assert_eq!(&buf[head.path.clone()], b"/v1/chat/completions");
     assert_eq!(head.framing, BodyFraming::Length(12));
@@ -36,19 +34,13 @@ fn split_across_many_small_reads() {
 
 #[test]
 fn connection_semantics() {
-    let h = req(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
-        .unwrap()
-        .unwrap();
+    let h = req(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap().unwrap();
     assert!(!h.keep_alive);
     let h = req(b"GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
     assert!(!h.keep_alive);
-    let h = req(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
-        .unwrap()
-        .unwrap();
+    let h = req(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").unwrap().unwrap();
     assert!(h.keep_alive);
-    let h = req(b"GET / HTTP/1.1\r\nConnection: upgrade, close\r\n\r\n")
-        .unwrap()
-        .unwrap();
+    let h = req(b"GET / HTTP/1.1\r\nConnection: upgrade, close\r\n\r\n").unwrap().unwrap();
     assert!(!h.keep_alive);
 }
 
@@ -64,20 +56,13 @@ fn malformed_inputs_are_400() {
         b"\x00\x01\x02\r\n\r\n",
     ] {
         let e = req(bad).unwrap_err();
-        assert_eq!(
-            e.status(),
-            400,
-            "{:?} -> {e:?}",
-            String::from_utf8_lossy(bad)
-        );
+        assert_eq!(e.status(), 400, "{:?} -> {e:?}", String::from_utf8_lossy(bad));
     }
 }
 
 #[test]
 fn duplicate_equal_content_length_is_accepted() {
-    let h = req(b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n")
-        .unwrap()
-        .unwrap();
+    let h = req(b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n").unwrap().unwrap();
     assert_eq!(h.framing, BodyFraming::Length(2));
 }
 
@@ -120,37 +105,23 @@ fn back_to_back_requests_parse_in_turn() {
 
 fn resp(buf: &[u8], to_head: bool) -> ResponseHead {
     let mut h = Vec::new();
-    parse_response(buf, Limits::default(), &mut h, to_head)
-        .unwrap()
-        .unwrap()
+    parse_response(buf, Limits::default(), &mut h, to_head).unwrap().unwrap()
 }
 
 #[test]
 fn response_framings() {
     let r = resp(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false);
-    assert_eq!(
-        (r.status, r.framing, r.keep_alive),
-        (200, ResponseFraming::Length(5), true)
-    );
-    let r = resp(
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
-        false,
-    );
+    assert_eq!((r.status, r.framing, r.keep_alive), (200, ResponseFraming::Length(5), true));
+    let r = resp(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false);
     assert_eq!(r.framing, ResponseFraming::Chunked);
-    let r = resp(
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n",
-        false,
-    );
+    let r = resp(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n", false);
     assert_eq!(r.framing, ResponseFraming::UntilClose);
     assert!(!r.keep_alive, "a close-delimited body ends the connection");
     let r = resp(b"HTTP/1.1 204 No Content\r\n\r\n", false);
     assert_eq!(r.framing, ResponseFraming::Empty);
     let r = resp(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true);
     assert_eq!(r.framing, ResponseFraming::Empty);
-    let r = resp(
-        b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        false,
-    );
+    let r = resp(b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", false);
     assert!(!r.keep_alive);
     let r = resp(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", false);
     assert!(!r.keep_alive);
@@ -161,10 +132,7 @@ fn truncated_response_head_is_partial() {
     let full = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
     for cut in 0..full.len() {
         let mut h = Vec::new();
-        assert_eq!(
-            parse_response(&full[..cut], Limits::default(), &mut h, false).unwrap(),
-            None
-        );
+        assert_eq!(parse_response(&full[..cut], Limits::default(), &mut h, false).unwrap(), None);
     }
     let mut h = Vec::new();
     assert!(parse_response(b"HTTX/1.1 200 OK\r\n\r\n", Limits::default(), &mut h, false).is_err());

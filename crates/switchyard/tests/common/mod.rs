@@ -61,10 +61,7 @@ impl Gateway {
         let path = temp_path("config.toml");
         std::fs::write(&path, config).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
-        cmd.arg("--config")
-            .arg(&path)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null());
+        cmd.arg("--config").arg(&path).stderr(Stdio::piped()).stdout(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -79,11 +76,7 @@ impl Gateway {
                 // Logged before the address is announced, so callers see the line.
                 log2.lock().unwrap().push(line.clone());
                 if let Some(i) = line.find("listening on http://") {
-                    let addr = line[i + 20..]
-                        .split_whitespace()
-                        .next()
-                        .unwrap()
-                        .to_string();
+                    let addr = line[i + 20..].split_whitespace().next().unwrap().to_string();
                     let _ = tx.send(addr);
                 }
             }
@@ -95,12 +88,7 @@ impl Gateway {
                 panic!("gateway did not start; log: {:?}", log.lock().unwrap());
             }
         };
-        Gateway {
-            addr,
-            child,
-            config: path,
-            log,
-        }
+        Gateway { addr, child, config: path, log }
     }
 
     pub fn log_text(&self) -> String {
@@ -113,12 +101,8 @@ impl Gateway {
 
     /// Sends a signal to the gateway process.
     pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap()
-            .success();
+        let ok =
+            Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap().success();
         assert!(ok);
     }
 }
@@ -144,10 +128,7 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -155,8 +136,7 @@ impl Response {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
     /// SSE events' data with the time each became complete.
@@ -166,10 +146,7 @@ impl Response {
         for (t, piece) in &self.pieces {
             d.push(piece);
             while let Some(e) = d.next_event() {
-                let data = e
-                    .data()
-                    .map(|v| String::from_utf8_lossy(&v).into_owned())
-                    .unwrap_or_default();
+                let data = e.data().map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_default();
                 out.push((*t, data));
             }
         }
@@ -183,9 +160,7 @@ impl Response {
             .filter(|(_, d)| d != "[DONE]")
             .filter_map(|(_, d)| {
                 let v: serde_json::Value = serde_json::from_str(d).ok()?;
-                v["choices"][0]["delta"]["content"]
-                    .as_str()
-                    .map(str::to_string)
+                v["choices"][0]["delta"]["content"].as_str().map(str::to_string)
             })
             .collect()
     }
@@ -199,14 +174,9 @@ pub struct Client {
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         stream.set_nodelay(true).unwrap();
-        Client {
-            stream,
-            buf: Vec::new(),
-        }
+        Client { stream, buf: Vec::new() }
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
@@ -243,9 +213,7 @@ impl Client {
         let start = Instant::now();
         let mut hdrs = Vec::new();
         let head = loop {
-            if let Some(h) =
-                parse_response(&self.buf, Limits::default(), &mut hdrs, false).expect("valid head")
-            {
+            if let Some(h) = parse_response(&self.buf, Limits::default(), &mut hdrs, false).expect("valid head") {
                 if h.status == 100 {
                     self.buf.drain(..h.head_len);
                     continue;
@@ -284,9 +252,7 @@ impl Client {
                 let mut dec = ChunkedDecoder::new();
                 loop {
                     let mut piece = Vec::new();
-                    let used = dec
-                        .feed(&self.buf, |d| piece.extend_from_slice(d))
-                        .expect("valid chunks");
+                    let used = dec.feed(&self.buf, |d| piece.extend_from_slice(d)).expect("valid chunks");
                     self.buf.drain(..used);
                     if !piece.is_empty() {
                         body.extend_from_slice(&piece);
@@ -310,13 +276,7 @@ impl Client {
                 body = std::mem::take(&mut self.buf);
             }
         }
-        Some(Response {
-            status: head.status,
-            headers,
-            body,
-            pieces,
-            chunked: head.framing == ResponseFraming::Chunked,
-        })
+        Some(Response { status: head.status, headers, body, pieces, chunked: head.framing == ResponseFraming::Chunked })
     }
 }
 
@@ -329,9 +289,7 @@ pub fn post_bytes(path: &str, body: &str) -> Vec<u8> {
 }
 
 pub fn chat_body(model: &str, stream: bool) -> String {
-    format!(
-        r#"{{"model":"{model}","stream":{stream},"messages":[{{"role":"user","content":"hello"}}]}}"#
-    )
+    format!(r#"{{"model":"{model}","stream":{stream},"messages":[{{"role":"user","content":"hello"}}]}}"#)
 }
 
 /// A port nothing listens on.

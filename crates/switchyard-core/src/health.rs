@@ -1,0 +1,198 @@
+//! Per-target health shared by all cores: in-flight count, EWMA latency, error rate and
+//! cooldown, all atomics. Targets that failed cool down, then come back through one probe.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+/// Why an attempt failed, for the cooldown it earns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Connect, TLS or DNS failure.
+    Connect,
+    /// No answer before the deadline.
+    Timeout,
+    /// A 5xx status.
+    ServerError,
+    /// A 429 status, with the provider's `retry-after` in ms when given.
+    RateLimited(Option<u64>),
+}
+
+/// Longest cooldown after repeated failures.
+const MAX_COOLDOWN_MS: u64 = 30_000;
+/// First cooldown after a failure.
+const BASE_COOLDOWN_MS: u64 = 1_000;
+
+/// Health of one target. Times are caller-supplied milliseconds on a monotonic clock.
+#[derive(Debug, Default)]
+pub struct Health {
+    inflight: AtomicU32,
+    /// EWMA of time to response head, µs, as f64 bits (0 = no sample yet).
+    latency_us: AtomicU64,
+    /// EWMA of the failure indicator, in millionths.
+    error_rate: AtomicU32,
+    cooldown_until_ms: AtomicU64,
+    failures: AtomicU32,
+    probing: AtomicBool,
+    /// Attempts and failures since start (for metrics).
+    attempts: AtomicU64,
+    failed: AtomicU64,
+    cooldowns: AtomicU64,
+}
+
+impl Health {
+    /// Requests in flight.
+    pub fn inflight(&self) -> u32 {
+        self.inflight.load(Relaxed)
+    }
+
+    /// EWMA latency in µs (0 before the first sample).
+    pub fn latency_us(&self) -> f64 {
+        f64::from_bits(self.latency_us.load(Relaxed))
+    }
+
+    /// EWMA error rate in [0, 1].
+    pub fn error_rate(&self) -> f64 {
+        f64::from(self.error_rate.load(Relaxed)) / 1e6
+    }
+
+    /// (attempts, failures, cooldowns entered) since start.
+    pub fn counters(&self) -> (u64, u64, u64) {
+        (self.attempts.load(Relaxed), self.failed.load(Relaxed), self.cooldowns.load(Relaxed))
+    }
+
+    /// Not cooling down, and not already being probed after a failure.
+    pub fn selectable(&self, now_ms: u64) -> bool {
+        now_ms >= self.cooldown_until_ms.load(Relaxed)
+            && (self.failures.load(Relaxed) == 0 || !self.probing.load(Relaxed))
+    }
+
+    /// True while cooling down.
+    pub fn cooling(&self, now_ms: u64) -> bool {
+        now_ms < self.cooldown_until_ms.load(Relaxed)
+    }
+
+    /// Marks an attempt as started; a target recovering from failures admits one probe.
+    pub fn begin(&self) {
+        self.inflight.fetch_add(1, Relaxed);
+        self.attempts.fetch_add(1, Relaxed);
+        if self.failures.load(Relaxed) > 0 {
+            self.probing.store(true, Relaxed);
+        }
+    }
+
+    /// Records a success with its time to response head.
+    pub fn success(&self, latency_us: u64) {
+        self.inflight.fetch_sub(1, Relaxed);
+        self.failures.store(0, Relaxed);
+        self.probing.store(false, Relaxed);
+        self.observe(latency_us as f64, false);
+    }
+
+    /// Records a failure and starts (or lengthens) the cooldown.
+    pub fn failure(&self, kind: Failure, now_ms: u64) {
+        self.inflight.fetch_sub(1, Relaxed);
+        self.failed.fetch_add(1, Relaxed);
+        let n = self.failures.fetch_add(1, Relaxed) + 1;
+        let backoff = (BASE_COOLDOWN_MS << (n - 1).min(5)).min(MAX_COOLDOWN_MS);
+        let ms = match kind {
+            Failure::RateLimited(Some(after)) => after.min(10 * MAX_COOLDOWN_MS),
+            _ => backoff,
+        };
+        self.cooldown_until_ms.fetch_max(now_ms + ms, Relaxed);
+        self.cooldowns.fetch_add(1, Relaxed);
+        self.probing.store(false, Relaxed);
+        self.observe(f64::NAN, true);
+    }
+
+    /// Ends an attempt that was neither (the client went away first).
+    pub fn abandon(&self) {
+        self.inflight.fetch_sub(1, Relaxed);
+    }
+
+    fn observe(&self, latency_us: f64, failed: bool) {
+        const A: f64 = 0.2;
+        if latency_us.is_finite() {
+            // Lost updates under contention only blur an average; no CAS loop needed.
+            let old = self.latency_us();
+            let new = if old == 0.0 { latency_us } else { old + A * (latency_us - old) };
+            self.latency_us.store(new.to_bits(), Relaxed);
+        }
+        let old = f64::from(self.error_rate.load(Relaxed));
+        let new = old + A * (if failed { 1e6 } else { 0.0 } - old);
+        self.error_rate.store(new as u32, Relaxed);
+    }
+}
+
+/// Health entries by target key; lives across reloads so state carries over.
+#[derive(Debug, Default)]
+pub struct HealthRegistry {
+    map: Mutex<HashMap<String, Arc<Health>>>,
+}
+
+impl HealthRegistry {
+    /// The entry for `key` (created on first use). Called when compiling, never per request.
+    pub fn get(&self, key: &str) -> Arc<Health> {
+        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(key.to_string()).or_default().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cooldown_then_single_probe_then_recovery() {
+        let h = Health::default();
+        assert!(h.selectable(0));
+        h.begin();
+        h.failure(Failure::ServerError, 1_000);
+        assert!(!h.selectable(1_500), "cooling down");
+        assert!(h.selectable(2_000), "cooldown over: probe allowed");
+        h.begin();
+        assert!(!h.selectable(2_000), "only one probe at a time");
+        h.failure(Failure::Timeout, 2_100);
+        assert!(!h.selectable(3_000), "second failure doubles the cooldown");
+        assert!(h.selectable(4_100));
+        h.begin();
+        h.success(500);
+        assert!(h.selectable(4_100), "recovered");
+        h.begin();
+        assert!(h.selectable(4_100), "healthy targets take concurrent requests");
+        h.success(1_500);
+        assert_eq!(h.inflight(), 0);
+        assert_eq!(h.counters(), (4, 2, 2));
+    }
+
+    #[test]
+    fn retry_after_sets_the_cooldown() {
+        let h = Health::default();
+        h.begin();
+        h.failure(Failure::RateLimited(Some(5_000)), 0);
+        assert!(h.cooling(4_999) && !h.cooling(5_000));
+    }
+
+    #[test]
+    fn ewma_tracks_latency_and_errors() {
+        let h = Health::default();
+        h.begin();
+        h.success(1_000);
+        assert_eq!(h.latency_us(), 1_000.0);
+        h.begin();
+        h.success(2_000);
+        assert!((h.latency_us() - 1_200.0).abs() < 1e-6);
+        h.begin();
+        h.failure(Failure::Connect, 0);
+        assert!((h.error_rate() - 0.2).abs() < 1e-3);
+    }
+
+    #[test]
+    fn registry_returns_the_same_entry() {
+        let r = HealthRegistry::default();
+        let a = r.get("x");
+        a.begin();
+        assert_eq!(r.get("x").inflight(), 1);
+        assert_eq!(r.get("y").inflight(), 0);
+    }
+}
