@@ -45,7 +45,7 @@ pub fn parse_item(line: &str) -> Result<Item, String> {
 
 /// Deterministic held-out split: one item in five by a hash of its id.
 pub fn is_held_out(item: &Item) -> bool {
-    hash_lower(item.id.as_bytes()) % 5 == 0
+    hash_lower(item.id.as_bytes()).is_multiple_of(5)
 }
 
 /// Training settings (the defaults are what the shipped weights use).

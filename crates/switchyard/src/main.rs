@@ -7,6 +7,7 @@ use mimalloc::MiMalloc;
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
 
+mod admin;
 mod conn;
 mod demo;
 mod io;
@@ -15,6 +16,7 @@ mod log;
 mod proxy;
 mod server;
 mod tls;
+mod tools;
 mod train;
 mod upstream;
 mod worker;
@@ -23,6 +25,9 @@ const USAGE: &str = "usage:
   switchyard --config FILE [--listen ADDR] [--workers N]   run the gateway
   switchyard --check --config FILE                          validate a config and exit
   switchyard demo [--listen ADDR]                           gateway + in-process mock providers
+  switchyard route --config FILE [--route NAME]             dry run: JSON lines on stdin -> decisions
+  switchyard calibrate --config FILE --route NAME --fraction X [--input FILE]
+                                                            score threshold for a strong-tier share
   switchyard train-router --data DIR [--out FILE]           fit the learned router, report held-out APGR";
 
 struct Args {
@@ -55,8 +60,11 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    if argv.first().map(String::as_str) == Some("train-router") {
-        return finish(train::run(&argv[1..]));
+    match argv.first().map(String::as_str) {
+        Some("train-router") => return finish(train::run(&argv[1..])),
+        Some("route") => return finish(tools::route(&argv[1..])),
+        Some("calibrate") => return finish(tools::calibrate(&argv[1..])),
+        _ => {}
     }
     let args = match parse_args(&argv) {
         Ok(a) => a,

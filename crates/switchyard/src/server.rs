@@ -180,10 +180,21 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     );
 
     spawn_dns_refresher(shared.clone());
+    let admin = cfg.admin.clone();
+    let control = Arc::new(Control { source, overrides, shared: shared.clone(), lock: Default::default() });
+    if let Some(a) = admin {
+        match crate::admin::spawn(&a.listen, control.clone()) {
+            Ok(addr) => crate::info!("admin listening on http://{addr}"),
+            Err(e) => {
+                shared.shutdown.store(true, Ordering::SeqCst);
+                return Err(format!("admin.listen: cannot listen on {}: {e}", a.listen));
+            }
+        }
+    }
     let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT]).map_err(|e| e.to_string())?;
     for sig in signals.forever() {
         if sig == SIGHUP {
-            reload(&source, &overrides, &shared);
+            let _ = control.reload();
         } else {
             crate::info!("signal {sig}: draining in-flight requests, then exiting");
             shared.shutdown.store(true, Ordering::SeqCst);
@@ -197,29 +208,49 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     Ok(())
 }
 
-/// Re-reads the configuration and swaps it in; a bad file leaves the old table serving.
-pub fn reload(source: &Source, overrides: &Overrides, shared: &Shared) {
-    let result = source.load().and_then(|mut cfg| {
-        apply(&mut cfg, overrides)?;
-        let live = Live::build(&cfg, source, &shared.health)?;
-        // Resolve new hosts before the swap so no request meets an unknown host.
-        let mut hosts = live.hosts();
-        hosts.extend(shared.live.load().hosts());
-        hosts.sort();
-        hosts.dedup();
-        shared.dns.refresh(&hosts);
-        Ok(live)
-    });
-    match result {
-        Ok(live) => {
-            let models = live.table.targets.len();
-            shared.live.store(Arc::new(live));
-            shared.reloads_ok.fetch_add(1, Ordering::Relaxed);
-            crate::info!("reload ok: {models} models");
-        }
-        Err(e) => {
-            shared.reloads_failed.fetch_add(1, Ordering::Relaxed);
-            crate::error!("reload failed, keeping the previous configuration: {e}");
+/// The control plane: what reloads need, serialised so SIGHUP and the admin endpoint never
+/// compile at the same time.
+pub struct Control {
+    /// Where the configuration comes from.
+    pub source: Source,
+    /// Command-line overrides applied on every load.
+    pub overrides: Overrides,
+    /// State shared with the workers.
+    pub shared: Arc<Shared>,
+    lock: std::sync::Mutex<()>,
+}
+
+impl Control {
+    /// Re-reads the configuration and swaps it in; a bad file leaves the old table serving.
+    /// Returns the number of models now served.
+    pub fn reload(&self) -> Result<usize, String> {
+        let _one_at_a_time = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let shared = &self.shared;
+        let result = self.source.load().and_then(|mut cfg| {
+            apply(&mut cfg, &self.overrides)?;
+            let live = Live::build(&cfg, &self.source, &shared.health)?;
+            // Resolve new hosts before the swap so no request meets an unknown host.
+            let mut hosts = live.hosts();
+            hosts.extend(shared.live.load().hosts());
+            hosts.sort();
+            hosts.dedup();
+            shared.dns.refresh(&hosts);
+            Ok(live)
+        });
+        match result {
+            Ok(live) => {
+                let models = live.table.targets.len();
+                let routes = live.table.routes.len();
+                shared.live.store(Arc::new(live));
+                shared.reloads_ok.fetch_add(1, Ordering::Relaxed);
+                crate::info!("reload ok: {models} models, {routes} routes");
+                Ok(models)
+            }
+            Err(e) => {
+                shared.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                crate::error!("reload failed, keeping the previous configuration: {e}");
+                Err(e)
+            }
         }
     }
 }
