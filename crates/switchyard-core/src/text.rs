@@ -7,7 +7,7 @@ pub fn estimate_tokens(bytes: usize) -> usize {
 
 /// Whether text looks like it contains code: a fence, or several code-shaped lines.
 pub fn has_code(text: &str) -> bool {
-    if text.contains("```") {
+    if memchr::memmem::find(text.as_bytes(), b"```").is_some() {
         return true;
     }
     const MARKERS: [&str; 10] =

@@ -1,0 +1,81 @@
+//! Request-path pieces that do not route: HTTP head parse, request view, model rewrite,
+//! chunked decoding and SSE splitting.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use switchyard_bench::{SHORT, chat_body, conversation_32k, prompt_1k};
+use switchyard_core::RequestView;
+use switchyard_core::view::rewrite_model;
+use switchyard_http::head::Limits;
+use switchyard_http::{ChunkedDecoder, SseDecoder, parse_request, write};
+
+const HEAD: &[u8] = b"POST /v1/chat/completions HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: OpenAI/Python 1.51.0\r\nAccept: application/json\r\nContent-Type: application/json\r\nAuthorization: Bearer sk-0123456789abcdef\r\nX-Stainless-Lang: python\r\nX-Stainless-Package-Version: 1.51.0\r\nX-Stainless-Os: Linux\r\nX-Stainless-Arch: x64\r\nX-Stainless-Runtime: CPython\r\nX-Stainless-Runtime-Version: 3.11.7\r\nContent-Length: 1234\r\n\r\n";
+
+fn http(c: &mut Criterion) {
+    let mut headers = Vec::new();
+    c.bench_function("head_parse/openai_sdk_13_headers", |b| {
+        b.iter(|| parse_request(black_box(HEAD), Limits::default(), &mut headers).unwrap().unwrap())
+    });
+}
+
+fn view(c: &mut Criterion) {
+    let mut g = c.benchmark_group("request_view");
+    for (name, body) in [
+        ("short", chat_body("auto", SHORT, 0)),
+        ("1kb", chat_body("auto", &prompt_1k(), 0)),
+        ("32kb_conversation", conversation_32k("auto")),
+    ] {
+        let mut scratch = Vec::new();
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_function(name, |b| b.iter(|| RequestView::parse(black_box(body.as_bytes()), &mut scratch).unwrap()));
+    }
+    g.finish();
+}
+
+fn rewrite(c: &mut Criterion) {
+    let body = chat_body("auto", &prompt_1k(), 0);
+    let v = RequestView::parse(body.as_bytes(), &mut Vec::new()).unwrap();
+    let mut out = Vec::with_capacity(body.len() + 64);
+    c.bench_function("model_rewrite/1kb", |b| {
+        b.iter(|| {
+            out.clear();
+            rewrite_model(black_box(body.as_bytes()), &v, b"\"gpt-4o-mini\"", &mut out);
+        })
+    });
+}
+
+/// One streamed chat chunk as an upstream sends it, chunk-framed.
+fn event(i: usize) -> Vec<u8> {
+    let data = format!(
+        "data: {{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\" tok{i}\"}},\"finish_reason\":null}}]}}\n\n"
+    );
+    let mut framed = Vec::new();
+    write::chunk(&mut framed, data.as_bytes());
+    framed
+}
+
+fn stream(c: &mut Criterion) {
+    let ev = event(7);
+    let mut out = Vec::with_capacity(512);
+    c.bench_function("sse_relay/dechunk_and_rechunk_one_event", |b| {
+        b.iter(|| {
+            out.clear();
+            let mut d = ChunkedDecoder::new();
+            d.feed(black_box(&ev), |data| write::chunk(&mut out, data)).unwrap();
+        })
+    });
+    let framed = event(7);
+    let raw = &framed[framed.iter().position(|&b| b == b'\n').unwrap() + 1..framed.len() - 2];
+    let mut dec = SseDecoder::new();
+    c.bench_function("sse_decode/one_event", |b| {
+        b.iter(|| {
+            dec.push(black_box(raw));
+            let e = dec.next_event().unwrap();
+            black_box(e.data());
+        })
+    });
+}
+
+criterion_group!(benches, http, view, rewrite, stream);
+criterion_main!(benches);

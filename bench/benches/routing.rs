@@ -1,0 +1,117 @@
+//! Routing decisions: each strategy alone on a short prompt, a 1 KB prompt and a 32 KB
+//! conversation, the layered `auto` route, and the balancer's pick.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use switchyard_bench::{SHORT, chat_body, conversation_32k, prompt_1k};
+use switchyard_core::health::HealthRegistry;
+use switchyard_core::{Config, DecideScratch, RequestView, RouteTable};
+
+const CONFIG: &str = r#"
+[providers.p]
+base_url = "http://127.0.0.1:1/v1"
+[models.a]
+provider = "p"
+model = "gpt-4o-mini"
+[models.b]
+provider = "p"
+model = "gemini-2.0-flash"
+[models.c]
+provider = "p"
+model = "gpt-4o"
+
+[routes.rules]
+tiers = [{ name = "weak", models = ["a", "b"] }, { name = "strong", models = ["c"] }]
+[[routes.rules.rules]]
+min_tokens = 100000
+tier = "strong"
+[[routes.rules.rules]]
+has_tools = true
+tier = "strong"
+[[routes.rules.rules]]
+keywords = ["prove", "theorem", "derivation"]
+tier = "strong"
+[[routes.rules.rules]]
+regex = "(?i)^translate"
+tier = "weak"
+
+[routes.rules_complexity]
+tiers = [{ name = "weak", models = ["a", "b"] }, { name = "strong", models = ["c"] }]
+[[routes.rules_complexity.rules]]
+keywords = ["prove", "theorem", "derivation"]
+tier = "strong"
+[[routes.rules_complexity.rules]]
+regex = "(?i)^translate"
+tier = "weak"
+[routes.rules_complexity.complexity]
+
+[routes.semantic]
+tiers = [{ name = "weak", models = ["a", "b"] }, { name = "strong", models = ["c"] }]
+[routes.semantic.semantic]
+floor = 0.99
+intents = [
+  { name = "smalltalk", tier = "weak", examples = ["hi", "hello there", "how are you", "thanks"] },
+  { name = "legal", tier = "strong", examples = ["review this contract", "is this clause enforceable", "draft an NDA"] },
+  { name = "code", tier = "strong", examples = ["fix this bug", "write a function that", "why does this code panic"] },
+  { name = "support", tier = "weak", examples = ["reset my password", "where is my order", "cancel my subscription"] },
+]
+
+[routes.learned]
+tiers = [{ name = "weak", models = ["a", "b"] }, { name = "strong", models = ["c"] }]
+[routes.learned.learned]
+weights = "models/learned-router.bin"
+
+[routes.balancer]
+tiers = [{ name = "all", models = ["a", "b", "c"] }]
+balance = "latency"
+"#;
+
+fn table() -> RouteTable {
+    let cfg = Config::parse(CONFIG, &|_| None).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    RouteTable::compile(&cfg, &|n| std::fs::read(root.join(n)).map_err(|e| e.to_string()), &HealthRegistry::default())
+        .unwrap()
+}
+
+fn strategies(c: &mut Criterion) {
+    let t = table();
+    let inputs =
+        [("short", chat_body("", SHORT, 0)), ("1kb", chat_body("", &prompt_1k(), 0)), ("32kb", conversation_32k(""))];
+    for route in ["rules", "rules_complexity", "semantic", "learned"] {
+        let mut g = c.benchmark_group(format!("decide/{route}"));
+        for (name, body) in &inputs {
+            let mut v = RequestView::parse(body.as_bytes(), &mut Vec::new()).unwrap();
+            v.model = route.to_string();
+            let mut s = DecideScratch::new(1);
+            g.bench_function(*name, |b| b.iter(|| t.decide(black_box(&v), &|_| None, &mut s, 0).unwrap()));
+        }
+        g.finish();
+    }
+}
+
+fn balancer(c: &mut Criterion) {
+    let t = table();
+    let v = RequestView::from_prompt("balancer", SHORT);
+    for (i, tg) in t.targets.iter().enumerate() {
+        tg.health.begin();
+        tg.health.success(1000 * (i as u64 + 1));
+    }
+    let mut s = DecideScratch::new(1);
+    c.bench_function("decide/balancer_p2c_3_targets", |b| {
+        b.iter(|| t.decide(black_box(&v), &|_| None, &mut s, 0).unwrap())
+    });
+}
+
+fn parts(c: &mut Criterion) {
+    let v = RequestView::from_prompt("x", &prompt_1k());
+    let mut sig = switchyard_core::strategy::Signals::default();
+    c.bench_function("parts/signals_1kb", |b| b.iter(|| sig.fill(black_box(&v.last_user))));
+    sig.fill(&v.last_user);
+    c.bench_function("parts/complexity_features_1kb", |b| {
+        b.iter(|| switchyard_core::strategy::complexity::features(black_box(&v), &sig))
+    });
+}
+
+criterion_group!(benches, strategies, balancer, parts);
+criterion_main!(benches);
