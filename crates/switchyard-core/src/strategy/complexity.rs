@@ -154,7 +154,7 @@ struct Counts {
 
 fn count_words(text: &[u8], c: &mut Counts) {
     let (mut k, mut len, mut prev_step) = (0u64, 0usize, false);
-    let mut end_word = |k: u64, len: usize, c: &mut Counts, prev_step: &mut bool| {
+    let end_word = |k: u64, len: usize, c: &mut Counts, prev_step: &mut bool| {
         c.words += 1;
         c.long += u32::from(len >= 9);
         let w = if len <= 12 { classify(len, k) } else { Word::Plain };
