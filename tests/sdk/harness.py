@@ -3,7 +3,6 @@
 import os
 import re
 import subprocess
-import tempfile
 import threading
 import time
 
@@ -53,11 +52,8 @@ def start_stack(mock_args=()):
     """Returns (mock, gateway, base_url of the gateway's /v1)."""
     mock = Proc([os.path.join(BIN, "mock-llm"), "--listen", "127.0.0.1:0", *mock_args])
     mock_url = mock.wait_for(r"listening on (\S+)").group(1)
-    cfg = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
-    with open(os.path.join(ROOT, "examples", "mock.toml")) as f:
-        cfg.write(f.read())
-    cfg.close()
-    gw = Proc([os.path.join(BIN, "switchyard"), "--config", cfg.name, "--listen", "127.0.0.1:0"],
+    cfg = os.path.join(ROOT, "examples", "mock.toml")
+    gw = Proc([os.path.join(BIN, "switchyard"), "--config", cfg, "--listen", "127.0.0.1:0"],
               env={"MOCK_URL": mock_url})
     addr = gw.wait_for(r"listening on http://(\S+)").group(1)
     return mock, gw, f"http://{addr}/v1"

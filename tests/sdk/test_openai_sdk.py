@@ -54,9 +54,20 @@ class OpenAISdkTest(unittest.TestCase):
             final = s.get_final_completion()
         self.assertEqual(final.choices[0].message.content, "t0 t1 t2 t3 t4 t5")
 
+    def test_route_picks_a_model(self):
+        raw = self.client.chat.completions.with_raw_response.create(
+            model="auto", messages=[{"role": "user", "content": "fix this:\n```\nfn main() {}\n```"}])
+        self.assertEqual(raw.headers["x-switchyard-route"], "auto")
+        self.assertEqual(raw.headers["x-switchyard-model"], "mock-strong")  # the `code` rule
+        self.assertEqual(raw.parse().model, "gpt-4o")
+        r = self.client.chat.completions.create(
+            model="auto", stream=True, messages=[{"role": "user", "content": "hello there"}])
+        self.assertEqual("".join(c.choices[0].delta.content or "" for c in r if c.choices), "t0 t1 t2 t3 t4 t5")
+
     def test_models_list(self):
         ids = [m.id for m in self.client.models.list()]
         self.assertIn("mock-openai", ids)
+        self.assertIn("auto", ids)
 
     def test_unknown_model_raises_not_found(self):
         with self.assertRaises(openai.NotFoundError) as cm:
