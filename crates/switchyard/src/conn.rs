@@ -93,10 +93,16 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
                 proxy::chat(&w, &live, &mut client, body_bytes, hdrs, keep, &mut b).await
             }
             (Method::Get, b"/v1/models") => {
-                send_json(&mut client, &mut b.out, 200, &live.table.models_json, keep).await
+                send_body(&mut client, &mut b.out, "application/json", &live.table.models_json, keep).await
             }
-            (Method::Get, b"/healthz") => send_json(&mut client, &mut b.out, 200, br#"{"status":"ok"}"#, keep).await,
-            (_, b"/v1/chat/completions" | b"/v1/models" | b"/healthz") => {
+            (Method::Get, b"/metrics") => {
+                let body = crate::metrics::render(&w.shared, &live);
+                send_body(&mut client, &mut b.out, "text/plain; version=0.0.4", &body, keep).await
+            }
+            (Method::Get, b"/healthz") => {
+                send_body(&mut client, &mut b.out, "application/json", br#"{"status":"ok"}"#, keep).await
+            }
+            (_, b"/v1/chat/completions" | b"/v1/models" | b"/healthz" | b"/metrics") => {
                 let e = ApiError::status(405, "method not allowed for this path");
                 send_error(&mut client, &mut b.out, &e, None, keep).await
             }
@@ -278,9 +284,15 @@ pub async fn send_error(
     if r.is_err() { Outcome::Close } else { keep }
 }
 
-async fn send_json(client: &mut TcpStream, out: &mut Vec<u8>, status: u16, body: &[u8], keep: Outcome) -> Outcome {
+async fn send_body(
+    client: &mut TcpStream,
+    out: &mut Vec<u8>,
+    content_type: &str,
+    body: &[u8],
+    keep: Outcome,
+) -> Outcome {
     out.clear();
-    write::simple_response(out, status, "application/json", &[], body, keep == Outcome::Close);
+    write::simple_response(out, 200, content_type, &[], body, keep == Outcome::Close);
     let (r, back) = write_all(client, std::mem::take(out)).await;
     *out = back;
     if r.is_err() { Outcome::Close } else { keep }

@@ -13,6 +13,7 @@ mod demo;
 mod io;
 mod live;
 mod log;
+mod metrics;
 mod proxy;
 mod server;
 mod tls;

@@ -100,6 +100,8 @@ fn apply(cfg: &mut Config, o: &Overrides) -> Result<(), String> {
 
 /// Runs the gateway until SIGTERM/SIGINT; returns after in-flight requests finished.
 pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
+    // Handlers first: a SIGHUP that arrives while starting must reload, not kill the process.
+    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT]).map_err(|e| e.to_string())?;
     let mut cfg = source.load()?;
     apply(&mut cfg, &overrides)?;
     let health = Arc::new(HealthRegistry::default());
@@ -191,7 +193,6 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
             }
         }
     }
-    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT]).map_err(|e| e.to_string())?;
     for sig in signals.forever() {
         if sig == SIGHUP {
             let _ = control.reload();

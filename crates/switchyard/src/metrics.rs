@@ -1,0 +1,50 @@
+//! `GET /metrics` in Prometheus text format, rendered when scraped from state the request
+//! path already keeps (target health atomics, reload counters); nothing is added per request.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::live::{Live, Shared};
+
+/// Renders the exposition text.
+pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
+    let mut s = String::with_capacity(2048);
+    let ok = shared.reloads_ok.load(Relaxed);
+    let failed = shared.reloads_failed.load(Relaxed);
+    s.push_str("# HELP switchyard_config_reloads_total Configuration reloads by result.\n");
+    s.push_str("# TYPE switchyard_config_reloads_total counter\n");
+    let _ = writeln!(s, "switchyard_config_reloads_total{{result=\"ok\"}} {ok}");
+    let _ = writeln!(s, "switchyard_config_reloads_total{{result=\"failed\"}} {failed}");
+    let now = shared.now_ms();
+    let mut series = |name: &str, help: &str, kind: &str, value: &dyn Fn(&switchyard_core::Target) -> String| {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for t in &live.table.targets {
+            let provider = &live.table.providers[t.provider].name;
+            let _ = writeln!(s, "{name}{{model=\"{}\",provider=\"{}\"}} {}", esc(&t.name), esc(provider), value(t));
+        }
+    };
+    series("switchyard_upstream_attempts_total", "Upstream attempts by model.", "counter", &|t| {
+        t.health.counters().0.to_string()
+    });
+    series("switchyard_upstream_failures_total", "Failed upstream attempts by model.", "counter", &|t| {
+        t.health.counters().1.to_string()
+    });
+    series("switchyard_upstream_cooldowns_total", "Cooldowns entered by model.", "counter", &|t| {
+        t.health.counters().2.to_string()
+    });
+    series("switchyard_upstream_inflight", "Upstream requests in flight by model.", "gauge", &|t| {
+        t.health.inflight().to_string()
+    });
+    series("switchyard_upstream_cooling", "1 while the model is cooling down.", "gauge", &|t| {
+        u8::from(t.health.cooling(now)).to_string()
+    });
+    series("switchyard_upstream_latency_ewma_seconds", "EWMA of time to response head.", "gauge", &|t| {
+        format!("{:.6}", t.health.latency_us() / 1e6)
+    });
+    s.into_bytes()
+}
+
+/// Escapes a label value.
+fn esc(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
