@@ -58,8 +58,8 @@ class OpenAISdkTest(unittest.TestCase):
         raw = self.client.chat.completions.with_raw_response.create(
             model="auto", messages=[{"role": "user", "content": "fix this:\n```\nfn main() {}\n```"}])
         self.assertEqual(raw.headers["x-switchyard-route"], "auto")
-        self.assertEqual(raw.headers["x-switchyard-model"], "mock-strong")  # the `code` rule
-        self.assertEqual(raw.parse().model, "gpt-4o")
+        self.assertEqual(raw.headers["x-switchyard-model"], "mock-anthropic")  # the `code` rule
+        self.assertEqual(raw.parse().model, "claude-sonnet-4-5")
         r = self.client.chat.completions.create(
             model="auto", stream=True, messages=[{"role": "user", "content": "hello there"}])
         self.assertEqual("".join(c.choices[0].delta.content or "" for c in r if c.choices), "t0 t1 t2 t3 t4 t5")

@@ -1,103 +1,305 @@
-//! OpenAI chat-completion bodies and stream events produced by the mock.
+//! Answers in the three dialects: whole bodies and stream events, tool calls included.
+//!
+//! Every answer is the tokens "t0 t1 t2 ..."; when the request offers tools and its last turn
+//! is not a tool result, the answer is a call of the first tool with `{"query":"t0"}`.
 
-use std::fmt::Write as _;
+use serde_json::{Value, json};
 
-/// The fields of a request the mock looks at.
+/// Which wire format a request came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    OpenAi,
+    Anthropic,
+    Gemini,
+}
+
+/// What the mock needs from any request.
 pub struct ChatRequest {
+    pub dialect: Dialect,
     pub model: String,
     pub stream: bool,
     pub include_usage: bool,
     pub prompt_tokens: usize,
+    /// The tool to call, when the answer is a tool call.
+    pub tool: Option<String>,
+}
+
+fn bad(msg: &str) -> Result<ChatRequest, String> {
+    Err(msg.to_string())
 }
 
 impl ChatRequest {
-    pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
-        let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-        let model = v.get("model").and_then(|m| m.as_str()).ok_or("you must provide a model parameter")?.to_string();
-        if !v.get("messages").is_some_and(|m| m.is_array()) {
-            return Err("`messages` must be an array".into());
+    /// Parses a body of `dialect`; for Gemini `model` and `stream` come from the URL.
+    pub fn parse(dialect: Dialect, body: &[u8], url_model: Option<(&str, bool)>) -> Result<ChatRequest, String> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let prompt_tokens = body.len().div_ceil(4);
+        match dialect {
+            Dialect::OpenAi => {
+                let Some(model) = v["model"].as_str() else { return bad("you must provide a model parameter") };
+                let Some(msgs) = v["messages"].as_array() else { return bad("`messages` must be an array") };
+                let last_is_result = msgs.last().is_some_and(|m| m["role"] == "tool");
+                Ok(ChatRequest {
+                    dialect,
+                    model: model.to_string(),
+                    stream: v["stream"].as_bool().unwrap_or(false),
+                    include_usage: v.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false),
+                    prompt_tokens,
+                    tool: (!last_is_result)
+                        .then(|| v.pointer("/tools/0/function/name").and_then(Value::as_str).map(str::to_string))
+                        .flatten(),
+                })
+            }
+            Dialect::Anthropic => {
+                let Some(model) = v["model"].as_str() else { return bad("model: Field required") };
+                if !v["max_tokens"].is_u64() {
+                    return bad("max_tokens: Field required");
+                }
+                let Some(msgs) = v["messages"].as_array() else { return bad("messages: Field required") };
+                if msgs.iter().any(|m| m["role"] != "user" && m["role"] != "assistant") {
+                    return bad("messages: roles must be user or assistant");
+                }
+                let last_is_result = msgs
+                    .last()
+                    .and_then(|m| m["content"].as_array())
+                    .is_some_and(|b| b.iter().any(|b| b["type"] == "tool_result"));
+                Ok(ChatRequest {
+                    dialect,
+                    model: model.to_string(),
+                    stream: v["stream"].as_bool().unwrap_or(false),
+                    include_usage: true,
+                    prompt_tokens,
+                    tool: (!last_is_result)
+                        .then(|| v.pointer("/tools/0/name").and_then(Value::as_str).map(str::to_string))
+                        .flatten(),
+                })
+            }
+            Dialect::Gemini => {
+                let (model, stream) = url_model.unwrap_or(("gemini", false));
+                let Some(contents) = v["contents"].as_array() else { return bad("contents: required") };
+                if contents.iter().any(|c| c["role"] != "user" && c["role"] != "model") {
+                    return bad("Please use a valid role: user, model.");
+                }
+                let last_is_result = contents
+                    .last()
+                    .and_then(|c| c["parts"].as_array())
+                    .is_some_and(|p| p.iter().any(|p| p.get("functionResponse").is_some()));
+                Ok(ChatRequest {
+                    dialect,
+                    model: model.to_string(),
+                    stream,
+                    include_usage: true,
+                    prompt_tokens,
+                    tool: (!last_is_result)
+                        .then(|| {
+                            v.pointer("/tools/0/functionDeclarations/0/name")
+                                .and_then(Value::as_str)
+                                .map(str::to_string)
+                        })
+                        .flatten(),
+                })
+            }
         }
-        Ok(ChatRequest {
-            model,
-            stream: v.get("stream").and_then(|s| s.as_bool()).unwrap_or(false),
-            include_usage: v.pointer("/stream_options/include_usage").and_then(|b| b.as_bool()).unwrap_or(false),
-            // Roughly four bytes per token, like the usual estimate.
-            prompt_tokens: body.len().div_ceil(4),
-        })
     }
 }
 
-/// The i-th token of every answer; answers are "t0 t1 t2 ...".
+/// The i-th token of every answer.
 pub fn token(i: usize) -> String {
     if i == 0 { "t0".into() } else { format!(" t{i}") }
 }
 
-fn usage_json(req: &ChatRequest, completion: usize) -> String {
-    format!(
-        r#"{{"prompt_tokens":{},"completion_tokens":{},"total_tokens":{}}}"#,
-        req.prompt_tokens,
-        completion,
-        req.prompt_tokens + completion
-    )
-}
+const TOOL_ARGS: &str = r#"{"query":"t0"}"#;
 
+/// A whole (non-streamed) answer body.
 pub fn completion(req: &ChatRequest, id: &str, tokens: usize) -> String {
-    let content: String = (0..tokens).map(token).collect();
-    format!(
-        r#"{{"id":"{id}","object":"chat.completion","created":1700000000,"model":{model},"choices":[{{"index":0,"message":{{"role":"assistant","content":{content},"refusal":null}},"logprobs":null,"finish_reason":"stop"}}],"usage":{usage},"system_fingerprint":"fp_mock"}}"#,
-        model = serde_json::Value::from(req.model.as_str()),
-        content = serde_json::Value::from(content),
-        usage = usage_json(req, tokens),
-    )
-}
-
-/// One `data:` event of a stream; `delta` is raw JSON.
-fn chunk(req: &ChatRequest, id: &str, delta: &str, finish: Option<&str>) -> String {
-    let mut s = String::with_capacity(200);
-    let _ = write!(
-        s,
-        r#"data: {{"id":"{id}","object":"chat.completion.chunk","created":1700000000,"model":{},"choices":[{{"index":0,"delta":{delta},"logprobs":null,"finish_reason":{}}}]"#,
-        serde_json::Value::from(req.model.as_str()),
-        finish.map_or("null".to_string(), |f| format!("\"{f}\"")),
-    );
-    if req.include_usage {
-        s.push_str(r#","usage":null"#);
+    let text: String = (0..tokens).map(token).collect();
+    let (p, c) = (req.prompt_tokens, tokens);
+    match req.dialect {
+        Dialect::OpenAi => {
+            let (message, finish) = match &req.tool {
+                Some(name) => (
+                    json!({"role":"assistant","content":null,"refusal":null,"tool_calls":[{"id":format!("call_{id}"),"type":"function","function":{"name":name,"arguments":TOOL_ARGS}}]}),
+                    "tool_calls",
+                ),
+                None => (json!({"role":"assistant","content":text,"refusal":null}), "stop"),
+            };
+            json!({"id":id,"object":"chat.completion","created":1700000000,"model":req.model,
+                "choices":[{"index":0,"message":message,"logprobs":null,"finish_reason":finish}],
+                "usage":{"prompt_tokens":p,"completion_tokens":c,"total_tokens":p+c},"system_fingerprint":"fp_mock"})
+            .to_string()
+        }
+        Dialect::Anthropic => {
+            let (content, stop) = match &req.tool {
+                Some(name) => (
+                    json!([{"type":"tool_use","id":format!("toolu_{id}"),"name":name,"input":{"query":"t0"}}]),
+                    "tool_use",
+                ),
+                None => (json!([{"type":"text","text":text}]), "end_turn"),
+            };
+            json!({"id":format!("msg_{id}"),"type":"message","role":"assistant","model":req.model,"content":content,
+                "stop_reason":stop,"stop_sequence":null,
+                "usage":{"input_tokens":p,"output_tokens":c,"cache_creation_input_tokens":0,"cache_read_input_tokens":0}})
+            .to_string()
+        }
+        Dialect::Gemini => {
+            let parts = match &req.tool {
+                Some(name) => json!([{"functionCall":{"name":name,"args":{"query":"t0"}}}]),
+                None => json!([{"text":text}]),
+            };
+            json!({"candidates":[{"content":{"role":"model","parts":parts},"finishReason":"STOP","index":0}],
+                "usageMetadata":{"promptTokenCount":p,"candidatesTokenCount":c,"totalTokenCount":p+c},
+                "modelVersion":req.model,"responseId":id})
+            .to_string()
+        }
     }
-    s.push_str("}\n\n");
-    s
 }
 
-/// The events of a streamed answer, in order, each a complete SSE event.
-pub fn stream_events<'a>(req: &'a ChatRequest, id: &str, tokens: usize) -> impl Iterator<Item = String> + 'a {
-    let id = id.to_string();
-    let first = std::iter::once(chunk(req, &id, r#"{"role":"assistant","content":""}"#, None));
-    let id2 = id.clone();
-    let body = (0..tokens).map(move |i| {
-        let delta = format!(r#"{{"content":{}}}"#, serde_json::Value::from(token(i)));
-        chunk(req, &id2, &delta, None)
-    });
-    let id3 = id.clone();
-    let finish = std::iter::once(chunk(req, &id3, "{}", Some("stop")));
-    let usage = req.include_usage.then(|| {
-        format!(
-            r#"data: {{"id":"{id}","object":"chat.completion.chunk","created":1700000000,"model":{},"choices":[],"usage":{}}}"#,
-            serde_json::Value::from(req.model.as_str()),
-            usage_json(req, tokens)
-        ) + "\n\n"
-    });
-    first.chain(body).chain(finish).chain(usage).chain(std::iter::once("data: [DONE]\n\n".to_string()))
+fn sse(event: Option<&str>, data: &Value) -> String {
+    match event {
+        Some(e) => format!("event: {e}\ndata: {data}\n\n"),
+        None => format!("data: {data}\n\n"),
+    }
 }
 
-pub fn error_json(status: u16, message: &str) -> String {
-    let (kind, code) = match status {
-        401 => ("invalid_request_error", "invalid_api_key"),
-        404 => ("invalid_request_error", "not_found"),
-        429 => ("rate_limit_exceeded", "rate_limit_exceeded"),
-        400 => ("invalid_request_error", "bad_request"),
-        _ => ("server_error", "server_error"),
-    };
-    format!(
-        r#"{{"error":{{"message":{},"type":"{kind}","param":null,"code":"{code}"}}}}"#,
-        serde_json::Value::from(message)
-    )
+/// The events of a streamed answer, in order, each a complete SSE event. Tokens are the
+/// paced part: the server sleeps between events.
+pub fn stream_events(req: &ChatRequest, id: &str, tokens: usize) -> Vec<String> {
+    let (p, c) = (req.prompt_tokens, tokens);
+    let mut ev = Vec::with_capacity(tokens + 6);
+    match req.dialect {
+        Dialect::OpenAi => {
+            let chunk = |delta: Value, finish: Option<&str>| {
+                let mut v = json!({"id":id,"object":"chat.completion.chunk","created":1700000000,"model":req.model,
+                    "choices":[{"index":0,"delta":delta,"logprobs":null,"finish_reason":finish}]});
+                if req.include_usage {
+                    v["usage"] = Value::Null;
+                }
+                sse(None, &v)
+            };
+            match &req.tool {
+                Some(name) => {
+                    ev.push(chunk(json!({"role":"assistant","content":null,"tool_calls":[{"index":0,"id":format!("call_{id}"),"type":"function","function":{"name":name,"arguments":""}}]}), None));
+                    for frag in [&TOOL_ARGS[..6], &TOOL_ARGS[6..]] {
+                        ev.push(chunk(json!({"tool_calls":[{"index":0,"function":{"arguments":frag}}]}), None));
+                    }
+                    ev.push(chunk(json!({}), Some("tool_calls")));
+                }
+                None => {
+                    ev.push(chunk(json!({"role":"assistant","content":""}), None));
+                    ev.extend((0..tokens).map(|i| chunk(json!({"content":token(i)}), None)));
+                    ev.push(chunk(json!({}), Some("stop")));
+                }
+            }
+            if req.include_usage {
+                ev.push(sse(
+                    None,
+                    &json!({"id":id,"object":"chat.completion.chunk","created":1700000000,"model":req.model,
+                    "choices":[],"usage":{"prompt_tokens":p,"completion_tokens":c,"total_tokens":p+c}}),
+                ));
+            }
+            ev.push("data: [DONE]\n\n".to_string());
+        }
+        Dialect::Anthropic => {
+            ev.push(sse(Some("message_start"), &json!({"type":"message_start","message":{"id":format!("msg_{id}"),"type":"message","role":"assistant",
+                "model":req.model,"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":p,"output_tokens":1}}})));
+            let stop = match &req.tool {
+                Some(name) => {
+                    ev.push(sse(
+                        Some("content_block_start"),
+                        &json!({"type":"content_block_start","index":0,
+                        "content_block":{"type":"tool_use","id":format!("toolu_{id}"),"name":name,"input":{}}}),
+                    ));
+                    for frag in [&TOOL_ARGS[..6], &TOOL_ARGS[6..]] {
+                        ev.push(sse(
+                            Some("content_block_delta"),
+                            &json!({"type":"content_block_delta","index":0,
+                            "delta":{"type":"input_json_delta","partial_json":frag}}),
+                        ));
+                    }
+                    "tool_use"
+                }
+                None => {
+                    ev.push(sse(
+                        Some("content_block_start"),
+                        &json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}),
+                    ));
+                    ev.push(sse(Some("ping"), &json!({"type":"ping"})));
+                    ev.extend((0..tokens).map(|i| {
+                        sse(
+                            Some("content_block_delta"),
+                            &json!({"type":"content_block_delta","index":0,
+                        "delta":{"type":"text_delta","text":token(i)}}),
+                        )
+                    }));
+                    "end_turn"
+                }
+            };
+            ev.push(sse(Some("content_block_stop"), &json!({"type":"content_block_stop","index":0})));
+            ev.push(sse(Some("message_delta"), &json!({"type":"message_delta","delta":{"stop_reason":stop,"stop_sequence":null},"usage":{"output_tokens":c}})));
+            ev.push(sse(Some("message_stop"), &json!({"type":"message_stop"})));
+        }
+        Dialect::Gemini => {
+            let chunk = |parts: Value, last: bool| {
+                let mut v = json!({"candidates":[{"content":{"role":"model","parts":parts},"index":0}],
+                    "usageMetadata":{"promptTokenCount":p,"totalTokenCount":p},"modelVersion":req.model,"responseId":id});
+                if last {
+                    v["candidates"][0]["finishReason"] = json!("STOP");
+                    v["usageMetadata"] = json!({"promptTokenCount":p,"candidatesTokenCount":c,"totalTokenCount":p+c});
+                }
+                // Gemini's SSE uses CRLF line ends (protocols.md §3.4).
+                format!("data: {v}\r\n\r\n")
+            };
+            match &req.tool {
+                Some(name) => ev.push(chunk(json!([{"functionCall":{"name":name,"args":{"query":"t0"}}}]), true)),
+                None => {
+                    for i in 0..tokens {
+                        ev.push(chunk(json!([{"text":token(i)}]), i + 1 == tokens));
+                    }
+                    if tokens == 0 {
+                        ev.push(chunk(json!([{"text":""}]), true));
+                    }
+                }
+            }
+        }
+    }
+    ev
+}
+
+/// An error body in `dialect` for `status`.
+pub fn error_json(dialect: Dialect, status: u16, message: &str) -> String {
+    match dialect {
+        Dialect::OpenAi => {
+            let (kind, code) = match status {
+                401 => ("invalid_request_error", "invalid_api_key"),
+                404 => ("invalid_request_error", "not_found"),
+                429 => ("rate_limit_exceeded", "rate_limit_exceeded"),
+                400 => ("invalid_request_error", "bad_request"),
+                _ => ("server_error", "server_error"),
+            };
+            json!({"error":{"message":message,"type":kind,"param":null,"code":code}}).to_string()
+        }
+        Dialect::Anthropic => {
+            let kind = match status {
+                400 => "invalid_request_error",
+                401 => "authentication_error",
+                403 => "permission_error",
+                404 => "not_found_error",
+                429 => "rate_limit_error",
+                529 => "overloaded_error",
+                _ => "api_error",
+            };
+            json!({"type":"error","error":{"type":kind,"message":message},"request_id":"req_mock"}).to_string()
+        }
+        Dialect::Gemini => {
+            let st = match status {
+                400 => "INVALID_ARGUMENT",
+                403 => "PERMISSION_DENIED",
+                404 => "NOT_FOUND",
+                429 => "RESOURCE_EXHAUSTED",
+                503 => "UNAVAILABLE",
+                504 => "DEADLINE_EXCEEDED",
+                _ => "INTERNAL",
+            };
+            json!({"error":{"code":status,"message":message,"status":st}}).to_string()
+        }
+    }
 }

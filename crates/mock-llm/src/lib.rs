@@ -62,7 +62,7 @@ impl Default for MockConfig {
 /// What the mock last received, for tests that check what the gateway forwarded.
 #[derive(Debug, Clone, Default)]
 pub struct SeenRequest {
-    /// Request target.
+    /// Request target (path and query).
     pub path: String,
     /// Header fields as (lower-case name, value).
     pub headers: Vec<(String, String)>,

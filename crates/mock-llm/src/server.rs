@@ -12,7 +12,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use switchyard_http::head::{BodyFraming, Limits, Method};
 use switchyard_http::{ChunkedDecoder, parse_request, write};
 
-use crate::chat::{self, ChatRequest};
+use crate::chat::{self, ChatRequest, Dialect};
 use crate::{MockConfig, MockServer, SeenRequest};
 
 struct Ctx {
@@ -141,7 +141,7 @@ async fn serve<S: AsyncReadRent + AsyncWriteRent>(mut s: S, ctx: Rc<Ctx>) {
                 Ok(None) => {}
                 Err(e) => {
                     let mut out = Vec::new();
-                    let body = chat::error_json(e.status(), &e.to_string());
+                    let body = chat::error_json(Dialect::OpenAi, e.status(), &e.to_string());
                     write::simple_response(&mut out, e.status(), "application/json", &[], body.as_bytes(), true);
                     let _ = send(&mut s, out).await;
                     return;
@@ -182,7 +182,6 @@ async fn serve<S: AsyncReadRent + AsyncWriteRent>(mut s: S, ctx: Rc<Ctx>) {
             }
         };
         let path = String::from_utf8_lossy(&buf[head.path.clone()]).into_owned();
-        let path = path.split('?').next().unwrap_or("").to_string();
         let hdrs: Vec<(String, String)> = headers
             .iter()
             .map(|h| {
@@ -200,16 +199,63 @@ async fn serve<S: AsyncReadRent + AsyncWriteRent>(mut s: S, ctx: Rc<Ctx>) {
     }
 }
 
+/// Which dialect a path speaks, with Gemini's model and streaming flag from the URL.
+fn route(method: Method, path: &str, query: &str) -> Option<(Dialect, Option<(String, bool)>)> {
+    if method != Method::Post {
+        return None;
+    }
+    match path {
+        "/v1/chat/completions" => Some((Dialect::OpenAi, None)),
+        "/v1/messages" => Some((Dialect::Anthropic, None)),
+        _ => {
+            let rest = path.strip_prefix("/v1beta/models/")?;
+            let (model, action) = rest.rsplit_once(':')?;
+            let stream = match action {
+                "generateContent" => false,
+                "streamGenerateContent" => true,
+                _ => return None,
+            };
+            let _ = query;
+            Some((Dialect::Gemini, Some((model.to_string(), stream))))
+        }
+    }
+}
+
+fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
+    query.split('&').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// Whether the request carries the key the mock requires, the way its dialect sends keys.
+fn authorised(cfg: &MockConfig, d: Dialect, seen: &SeenRequest, query: &str) -> bool {
+    let Some(key) = &cfg.require_key else { return true };
+    let bearer = seen.header("authorization") == Some(format!("Bearer {key}").as_str());
+    match d {
+        Dialect::OpenAi => bearer,
+        Dialect::Anthropic => bearer || seen.header("x-api-key") == Some(key.as_str()),
+        Dialect::Gemini => {
+            seen.header("x-goog-api-key") == Some(key.as_str()) || query_param(query, "key") == Some(key.as_str())
+        }
+    }
+}
+
+async fn send_error<S: AsyncWriteRent>(s: &mut S, d: Dialect, status: u16, msg: &str, extra: &[(&str, &str)]) -> bool {
+    let mut out = Vec::new();
+    let b = chat::error_json(d, status, msg);
+    write::simple_response(&mut out, status, "application/json", extra, b.as_bytes(), false);
+    send(s, out).await.is_ok()
+}
+
 /// Answers one request; false when the connection must close afterwards.
 async fn respond<S: AsyncWriteRent>(
     s: &mut S,
     ctx: &Ctx,
     method: Method,
-    path: &str,
+    target: &str,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 ) -> bool {
     let cfg = &ctx.cfg;
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let mut out = Vec::with_capacity(1024);
     match (method, path) {
         (Method::Get, "/healthz") => {
@@ -221,33 +267,35 @@ async fn respond<S: AsyncWriteRent>(
             write::simple_response(&mut out, 200, "application/json", &[], b, false);
             return send(s, out).await.is_ok();
         }
-        (Method::Post, "/v1/chat/completions") => {}
-        _ => {
-            let b = chat::error_json(404, &format!("no route for {path}"));
-            write::simple_response(&mut out, 404, "application/json", &[], b.as_bytes(), false);
-            return send(s, out).await.is_ok();
-        }
+        _ => {}
     }
-    let seen = SeenRequest { path: path.to_string(), headers, body };
-    if let Some(key) = &cfg.require_key {
-        let ok = seen.header("authorization") == Some(format!("Bearer {key}").as_str());
-        if !ok {
-            let b = chat::error_json(401, "Incorrect API key provided.");
-            write::simple_response(&mut out, 401, "application/json", &[], b.as_bytes(), false);
-            return send(s, out).await.is_ok();
-        }
+    let Some((dialect, url_model)) = route(method, path, query) else {
+        return send_error(s, Dialect::OpenAi, 404, &format!("no route for {path}"), &[]).await;
+    };
+    let seen = SeenRequest { path: target.to_string(), headers, body };
+    if !authorised(cfg, dialect, &seen, query) {
+        return match dialect {
+            // Gemini answers a bad key with 400 INVALID_ARGUMENT (API_KEY_INVALID).
+            Dialect::Gemini => {
+                send_error(s, dialect, 400, "API key not valid. Please pass a valid API key. (API_KEY_INVALID)", &[])
+                    .await
+            }
+            _ => send_error(s, dialect, 401, "Incorrect API key provided.", &[]).await,
+        };
     }
-    let req = ChatRequest::parse(&seen.body);
+    if dialect == Dialect::Anthropic && seen.header("anthropic-version").is_none() {
+        return send_error(s, dialect, 400, "anthropic-version: header is required", &[]).await;
+    }
+    if url_model.as_ref().is_some_and(|(_, stream)| *stream) && query_param(query, "alt") != Some("sse") {
+        return send_error(s, dialect, 400, "mock-llm streams Gemini only with alt=sse", &[]).await;
+    }
+    let req = ChatRequest::parse(dialect, &seen.body, url_model.as_ref().map(|(m, st)| (m.as_str(), *st)));
     if let Ok(mut v) = ctx.seen.lock() {
         v.push(seen);
     }
     let req = match req {
         Ok(r) => r,
-        Err(m) => {
-            let b = chat::error_json(400, &m);
-            write::simple_response(&mut out, 400, "application/json", &[], b.as_bytes(), false);
-            return send(s, out).await.is_ok();
-        }
+        Err(m) => return send_error(s, dialect, 400, &m, &[]).await,
     };
     if cfg.hang_rate > 0.0 && ctx.roll() < cfg.hang_rate {
         monoio::time::sleep(Duration::from_secs(3600)).await;
@@ -258,14 +306,12 @@ async fn respond<S: AsyncWriteRent>(
     }
     if cfg.fail_rate > 0.0 && ctx.roll() < cfg.fail_rate {
         let status = cfg.fail_status;
-        let b = chat::error_json(status, &format!("mock failure {status}"));
         let extra: &[(&str, &str)] = if status == 429 { &[("retry-after", "1")] } else { &[] };
-        write::simple_response(&mut out, status, "application/json", extra, b.as_bytes(), false);
-        return send(s, out).await.is_ok();
+        return send_error(s, dialect, status, &format!("mock failure {status}"), extra).await;
     }
     let id = ctx.next_id.get();
     ctx.next_id.set(id + 1);
-    let id = format!("chatcmpl-mock{id}");
+    let id = format!("mock{id}");
     if !req.stream {
         let b = chat::completion(&req, &id, cfg.tokens);
         if cfg.close_delimited {
@@ -290,7 +336,7 @@ async fn respond<S: AsyncWriteRent>(
         write::header(&mut out, b"transfer-encoding", b"chunked");
     }
     out.extend_from_slice(b"\r\n");
-    for (i, ev) in chat::stream_events(&req, &id, cfg.tokens).enumerate() {
+    for (i, ev) in chat::stream_events(&req, &id, cfg.tokens).iter().enumerate() {
         if cfg.drop_after == Some(i) {
             if !out.is_empty() {
                 let _ = send(s, out).await;

@@ -157,6 +157,9 @@ pub struct ProviderConfig {
     /// Key sent upstream; may be empty for servers without auth.
     #[serde(default)]
     pub api_key: Option<String>,
+    /// Several keys, chosen per request in proportion to their weights (with or instead of `api_key`).
+    #[serde(default)]
+    pub api_keys: Vec<WeightedKey>,
     /// Extra headers sent on every upstream request.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -164,6 +167,17 @@ pub struct ProviderConfig {
     pub connect_timeout_ms: Option<u64>,
     /// Overrides `upstream.request_timeout_ms`.
     pub request_timeout_ms: Option<u64>,
+}
+
+/// One of several provider keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightedKey {
+    /// The key.
+    pub key: String,
+    /// Relative share of requests.
+    #[serde(default = "one")]
+    pub weight: u32,
 }
 
 fn default_dialect() -> Dialect {
@@ -250,12 +264,6 @@ impl Config {
         for (name, p) in &self.providers {
             let field = |f: &str| format!("providers.{name}.{f}");
             Endpoint::parse(&p.base_url).map_err(|m| ConfigError::new(field("base_url"), m))?;
-            if p.dialect != Dialect::Openai {
-                return Err(ConfigError::new(
-                    field("dialect"),
-                    "only \"openai\" is supported by this build (anthropic and gemini translation is not built yet)",
-                ));
-            }
             for (k, v) in &p.headers {
                 if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
                     return Err(ConfigError::new(field("headers"), format!("invalid header name `{k}`")));
@@ -268,6 +276,17 @@ impl Config {
                 && k.bytes().any(|b| b.is_ascii_control())
             {
                 return Err(ConfigError::new(field("api_key"), "contains control characters"));
+            }
+            for (i, k) in p.api_keys.iter().enumerate() {
+                if k.key.is_empty() || k.key.bytes().any(|b| b.is_ascii_control()) {
+                    return Err(ConfigError::new(
+                        field(&format!("api_keys[{i}].key")),
+                        "empty or contains control characters",
+                    ));
+                }
+                if k.weight == 0 {
+                    return Err(ConfigError::new(field(&format!("api_keys[{i}].weight")), "must be at least 1"));
+                }
             }
             for (f, v) in [("connect_timeout_ms", p.connect_timeout_ms), ("request_timeout_ms", p.request_timeout_ms)] {
                 if v == Some(0) {

@@ -2,7 +2,7 @@
 //! cooldown, all atomics. Targets that failed cool down, then come back through one probe.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 /// Why an attempt failed, for the cooldown it earns.
@@ -38,6 +38,11 @@ pub struct Health {
     attempts: AtomicU64,
     failed: AtomicU64,
     cooldowns: AtomicU64,
+    /// Tokens, cost and savings (nano-USD) of answered requests.
+    prompt_tokens: AtomicU64,
+    completion_tokens: AtomicU64,
+    cost_nusd: AtomicU64,
+    savings_nusd: AtomicI64,
 }
 
 impl Health {
@@ -103,6 +108,24 @@ impl Health {
         self.cooldowns.fetch_add(1, Relaxed);
         self.probing.store(false, Relaxed);
         self.observe(f64::NAN, true);
+    }
+
+    /// Adds one answered request's tokens, cost and savings (USD; savings may be negative).
+    pub fn record_usage(&self, prompt: u64, completion: u64, cost_usd: f64, savings_usd: f64) {
+        self.prompt_tokens.fetch_add(prompt, Relaxed);
+        self.completion_tokens.fetch_add(completion, Relaxed);
+        self.cost_nusd.fetch_add((cost_usd * 1e9).round() as u64, Relaxed);
+        self.savings_nusd.fetch_add((savings_usd * 1e9).round() as i64, Relaxed);
+    }
+
+    /// (prompt tokens, completion tokens, cost USD, savings USD) since start.
+    pub fn usage_totals(&self) -> (u64, u64, f64, f64) {
+        (
+            self.prompt_tokens.load(Relaxed),
+            self.completion_tokens.load(Relaxed),
+            self.cost_nusd.load(Relaxed) as f64 / 1e9,
+            self.savings_nusd.load(Relaxed) as f64 / 1e9,
+        )
     }
 
     /// Ends an attempt that was neither (the client went away first).

@@ -43,14 +43,37 @@ pub struct Provider {
     pub endpoint: Endpoint,
     /// Pool key (`scheme://host:port`).
     pub pool_key: String,
-    /// Precomputed upstream request-line path for chat completions.
-    pub chat_path: String,
-    /// Header lines (`name: value\r\n`) written on every request: host, auth, extras.
+    /// Path prefix of the base URL (e.g. `/v1`, `/v1beta`).
+    pub base_path: String,
+    /// Header lines (`name: value\r\n`) written on every request: host, dialect headers, extras.
     pub fixed_headers: Vec<u8>,
+    /// Auth header lines, one per key, with weights; chosen per request.
+    pub keys: Vec<(u32, Vec<u8>)>,
     /// Connect timeout in ms.
     pub connect_timeout_ms: u64,
     /// Whole-exchange deadline in ms.
     pub request_timeout_ms: u64,
+}
+
+impl Provider {
+    /// The auth header line for this request: keys are picked in proportion to their weights.
+    pub fn pick_key(&self, random: u64) -> &[u8] {
+        match self.keys.len() {
+            0 => &[],
+            1 => &self.keys[0].1,
+            _ => {
+                let total: u64 = self.keys.iter().map(|k| u64::from(k.0)).sum();
+                let mut r = random % total;
+                for (w, line) in &self.keys {
+                    if r < u64::from(*w) {
+                        return line;
+                    }
+                    r -= u64::from(*w);
+                }
+                &self.keys[0].1
+            }
+        }
+    }
 }
 
 impl fmt::Debug for Provider {
@@ -119,20 +142,39 @@ impl RouteTable {
             let endpoint = Endpoint::parse(&p.base_url).expect("validated");
             let mut fixed = Vec::new();
             push_header(&mut fixed, "host", &endpoint.host_header());
-            if let Some(k) = p.api_key.as_deref().filter(|k| !k.is_empty()) {
-                push_header(&mut fixed, "authorization", &format!("Bearer {k}"));
+            if p.dialect == Dialect::Anthropic && !p.headers.keys().any(|k| k.eq_ignore_ascii_case("anthropic-version"))
+            {
+                push_header(&mut fixed, "anthropic-version", "2023-06-01");
             }
             for (k, v) in &p.headers {
                 push_header(&mut fixed, k, v);
             }
+            let keys = p
+                .api_key
+                .iter()
+                .filter(|k| !k.is_empty())
+                .map(|k| (1, k))
+                .chain(p.api_keys.iter().map(|k| (k.weight, &k.key)))
+                .map(|(w, k)| {
+                    let mut line = Vec::new();
+                    match p.dialect {
+                        Dialect::Openai => push_header(&mut line, "authorization", &format!("Bearer {k}")),
+                        Dialect::Anthropic => push_header(&mut line, "x-api-key", k),
+                        // A header, not `?key=`, keeps the key out of URLs and logs.
+                        Dialect::Gemini => push_header(&mut line, "x-goog-api-key", k),
+                    }
+                    (w, line)
+                })
+                .collect();
             index.insert(name.clone(), providers.len());
             providers.push(Provider {
                 name: name.clone(),
                 dialect: p.dialect,
                 pool_key: endpoint.pool_key(),
-                chat_path: format!("{}/chat/completions", endpoint.path),
+                base_path: endpoint.path.clone(),
                 endpoint,
                 fixed_headers: fixed,
+                keys,
                 connect_timeout_ms: p.connect_timeout_ms.unwrap_or(cfg.upstream.connect_timeout_ms),
                 request_timeout_ms: p.request_timeout_ms.unwrap_or(cfg.upstream.request_timeout_ms),
             });
@@ -334,10 +376,11 @@ provider = "a"
         assert_eq!(t.resolve("gpt-4o").unwrap().upstream_model, "gpt-4o");
         assert!(t.resolve("nope").is_none());
         let p = &t.providers[fast.provider];
-        assert_eq!(p.chat_path, "/v1/chat/completions");
+        assert_eq!(p.base_path, "/v1");
         assert_eq!(p.pool_key, "https://api.example.com:443");
         let h = String::from_utf8(p.fixed_headers.clone()).unwrap();
-        assert_eq!(h, "host: api.example.com\r\nauthorization: Bearer sk-1\r\nOpenAI-Organization: org-1\r\n");
+        assert_eq!(h, "host: api.example.com\r\nOpenAI-Organization: org-1\r\n");
+        assert_eq!(p.keys, vec![(1, b"authorization: Bearer sk-1\r\n".to_vec())]);
         assert!(!format!("{:?}", Secret("sk-1".into())).contains("sk-1"));
         assert!(!format!("{t:?}").contains("sk-1"), "Debug of the table must not leak keys");
         let models = String::from_utf8(t.models_json.clone()).unwrap();

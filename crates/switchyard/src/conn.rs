@@ -9,6 +9,8 @@ use switchyard_core::ApiError;
 use switchyard_http::head::{BodyFraming, HeaderRef, Limits, Method, RequestHead};
 use switchyard_http::{ChunkedDecoder, parse_request, write};
 
+use switchyard_providers::{Dialect, ErrorKind, UpstreamError};
+
 use crate::io::{read_append, write_all};
 use crate::live::Live;
 use crate::proxy;
@@ -90,7 +92,11 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
         let outcome = match (head.method, path) {
             (Method::Post, b"/v1/chat/completions") => {
                 let hdrs = proxy::ReqHeaders { buf: &buf, fields: &headers };
-                proxy::chat(&w, &live, &mut client, body_bytes, hdrs, keep, &mut b).await
+                proxy::chat(&w, &live, &mut client, body_bytes, hdrs, Dialect::OpenAi, keep, &mut b).await
+            }
+            (Method::Post, b"/v1/messages") => {
+                let hdrs = proxy::ReqHeaders { buf: &buf, fields: &headers };
+                proxy::chat(&w, &live, &mut client, body_bytes, hdrs, Dialect::Anthropic, keep, &mut b).await
             }
             (Method::Get, b"/v1/models") => {
                 send_body(&mut client, &mut b.out, "application/json", &live.table.models_json, keep).await
@@ -102,7 +108,7 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
             (Method::Get, b"/healthz") => {
                 send_body(&mut client, &mut b.out, "application/json", br#"{"status":"ok"}"#, keep).await
             }
-            (_, b"/v1/chat/completions" | b"/v1/models" | b"/healthz" | b"/metrics") => {
+            (_, b"/v1/chat/completions" | b"/v1/messages" | b"/v1/models" | b"/healthz" | b"/metrics") => {
                 let e = ApiError::status(405, "method not allowed for this path");
                 send_error(&mut client, &mut b.out, &e, None, keep).await
             }
@@ -237,6 +243,8 @@ pub struct Tags<'a> {
     pub provider: Option<&'a str>,
     /// `x-switchyard-route`.
     pub route: Option<&'a str>,
+    /// The client's dialect, for the shape of error bodies.
+    pub dialect: Dialect,
 }
 
 impl Tags<'_> {
@@ -263,7 +271,14 @@ pub async fn send_error(
     tags: Option<&Tags<'_>>,
     keep: Outcome,
 ) -> Outcome {
-    let body = e.to_openai_json();
+    let body = match tags.map_or(Dialect::OpenAi, |t| t.dialect) {
+        Dialect::Anthropic => serde_json::to_vec(
+            &UpstreamError { kind: ErrorKind::from_status(e.status), message: e.message.clone() }
+                .render(Dialect::Anthropic),
+        )
+        .unwrap_or_default(),
+        _ => e.to_openai_json(),
+    };
     out.clear();
     write::status_line(out, e.status);
     write::header(out, b"content-type", b"application/json");

@@ -10,15 +10,18 @@ static GLOBAL: MiMalloc = MiMalloc;
 mod admin;
 mod conn;
 mod demo;
+mod exchange;
 mod io;
 mod live;
 mod log;
 mod metrics;
 mod proxy;
+mod relay;
 mod server;
 mod tls;
 mod tools;
 mod train;
+mod translate;
 mod upstream;
 mod worker;
 

@@ -41,6 +41,21 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
     series("switchyard_upstream_latency_ewma_seconds", "EWMA of time to response head.", "gauge", &|t| {
         format!("{:.6}", t.health.latency_us() / 1e6)
     });
+    series("switchyard_prompt_tokens_total", "Prompt tokens of answered requests.", "counter", &|t| {
+        t.health.usage_totals().0.to_string()
+    });
+    series("switchyard_completion_tokens_total", "Completion tokens of answered requests.", "counter", &|t| {
+        t.health.usage_totals().1.to_string()
+    });
+    series("switchyard_cost_usd_total", "Cost of answered requests at the configured prices.", "counter", &|t| {
+        format!("{:.9}", t.health.usage_totals().2)
+    });
+    series(
+        "switchyard_savings_usd_total",
+        "What the same tokens would have cost on the route's baseline model, minus the cost.",
+        "counter",
+        &|t| format!("{:.9}", t.health.usage_totals().3),
+    );
     s.into_bytes()
 }
 

@@ -1,24 +1,30 @@
-//! Forwarding a chat completion to its provider and relaying the answer as it arrives.
+//! A chat request from either client dialect: decide, then try the plan's targets in order,
+//! each in its own dialect, until one answers; only the final answer (or the last failure)
+//! reaches the client. Same dialect on both sides is the fast path: the body is forwarded with
+//! only `model` rewritten.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
-use switchyard_core::config::{RetryConfig, RetryOn};
+use serde_json::Value;
+use switchyard_core::balancer::next_random;
+use switchyard_core::config::{Dialect as ConfigDialect, RetryConfig, RetryOn};
 use switchyard_core::health::Failure;
+use switchyard_core::json::top_level_value_span;
 use switchyard_core::view::rewrite_model;
-use switchyard_core::{ApiError, Provider, RequestView};
-use switchyard_http::head::{HeaderRef, Limits, ResponseFraming, ResponseHead};
-use switchyard_http::{ChunkedDecoder, parse_response, write};
+use switchyard_core::{ApiError, Provider, RequestView, Target};
+use switchyard_http::head::HeaderRef;
+use switchyard_http::write;
+use switchyard_providers::{Dialect, Usage, request as translate_request};
 
 use crate::conn::{Buffers, Outcome, Tags, send_error};
-use crate::io::write_all;
+use crate::exchange::{exchange, retry_after_ms};
 use crate::live::Live;
-use crate::upstream::{UpError, UpStream, connect};
+use crate::relay::relay;
+use crate::translate::{Exchange, relay_events, relay_whole, usage_of};
+use crate::upstream::UpError;
 use crate::worker::Worker;
-
-/// Largest upstream response head accepted.
-const MAX_UPSTREAM_HEAD: usize = 64 * 1024;
 
 /// Route name reported when the client named a model.
 const DIRECT_ROUTE: &str = "direct";
@@ -37,22 +43,50 @@ impl ReqHeaders<'_> {
     }
 }
 
-/// Handles `POST /v1/chat/completions`: decide, then try the plan's targets in order until
-/// one answers; only the final answer (or the last failure) reaches the client.
+/// The provider dialect of a configured provider.
+pub fn dialect_of(p: &Provider) -> Dialect {
+    match p.dialect {
+        ConfigDialect::Openai => Dialect::OpenAi,
+        ConfigDialect::Anthropic => Dialect::Anthropic,
+        ConfigDialect::Gemini => Dialect::Gemini,
+    }
+}
+
+/// The client's body, read once, in the forms the attempts need.
+struct ClientBody<'a> {
+    dialect: Dialect,
+    raw: &'a [u8],
+    /// The request in OpenAI shape (parsed lazily for OpenAI clients: only cross-dialect needs it).
+    hub: Option<Value>,
+}
+
+impl ClientBody<'_> {
+    fn hub(&mut self) -> Result<&Value, ApiError> {
+        if self.hub.is_none() {
+            let v = serde_json::from_slice(self.raw).map_err(|e| ApiError::bad_request(e.to_string(), None))?;
+            self.hub = Some(v);
+        }
+        Ok(self.hub.as_ref().expect("just set"))
+    }
+}
+
+/// Handles `POST /v1/chat/completions` (OpenAI clients) and `POST /v1/messages` (Anthropic).
+#[allow(clippy::too_many_arguments)]
 pub async fn chat(
     w: &Worker,
     live: &Arc<Live>,
     client: &mut TcpStream,
     body: &[u8],
     headers: ReqHeaders<'_>,
+    dialect: Dialect,
     keep: Outcome,
     b: &mut Buffers,
 ) -> Outcome {
     let request_id = w.request_id();
-    let bare = Tags { request_id: &request_id, model: None, provider: None, route: None };
-    let view = match RequestView::parse(body, &mut b.scratch) {
+    let bare = Tags { request_id: &request_id, model: None, provider: None, route: None, dialect };
+    let (view, mut cb) = match client_view(body, dialect, &mut b.scratch) {
         Ok(v) => v,
-        Err(e) => return send_error(client, &mut b.out, &e.into(), Some(&bare), keep).await,
+        Err(e) => return send_error(client, &mut b.out, &e, Some(&bare), keep).await,
     };
     let table = &live.table;
     let decided = {
@@ -77,9 +111,19 @@ pub async fn chat(
         }
         let target = &table.targets[ti];
         let p = &table.providers[target.provider];
+        let up = dialect_of(p);
         let final_attempt = n + 1 == attempts;
+        let key = p.pick_key(next_random(&mut w.decide_scratch.borrow_mut().rng));
         let mut req = std::mem::take(&mut b.up_req);
-        build_request(&mut req, p, body, &view, &target.upstream_model_json, view.stream, &mut b.scratch);
+        let injected = match build_request(&mut req, p, up, key, target, &view, &mut cb, &mut b.scratch) {
+            Ok(i) => i,
+            Err(e) => {
+                // This target cannot express the request (e.g. `n > 1` for Anthropic): try the next.
+                b.up_req = req;
+                last_error = Some((e, ti));
+                continue;
+            }
+        };
         let deadline = (now + Duration::from_millis(p.request_timeout_ms)).min(budget_end);
         target.health.begin();
         match exchange(w, live, p, req, deadline, &mut b.up_resp, &mut b.up_headers).await {
@@ -100,7 +144,7 @@ pub async fn chat(
                     break;
                 }
             }
-            Ok((mut up, head, req)) => {
+            Ok((mut conn, head, req)) => {
                 b.up_req = req;
                 let failure = match head.status {
                     429 => {
@@ -124,10 +168,30 @@ pub async fn chat(
                     model: Some(&target.name),
                     provider: Some(&p.name),
                     route: Some(route_name),
+                    dialect,
                 };
-                let (outcome, reusable) = relay(client, &mut up, &head, b, &tags, keep, deadline).await;
+                let x = Exchange {
+                    client: dialect,
+                    upstream: up,
+                    include_usage: view.include_usage,
+                    drop_usage_chunk: injected,
+                    model: &target.upstream_model,
+                };
+                let sse = (200..300).contains(&head.status) && is_event_stream(&b.up_resp, &b.up_headers);
+                let ok = (200..300).contains(&head.status);
+                let (outcome, reusable, usage) = if sse {
+                    relay_events(client, &mut conn, &head, b, &tags, keep, deadline, &x).await
+                } else if up == dialect {
+                    let (o, r) = relay(client, &mut conn, &head, b, &tags, keep, deadline, ok).await;
+                    (o, r, if ok { usage_of(up, &b.body) } else { None })
+                } else {
+                    relay_whole(client, &mut conn, &head, b, &tags, keep, deadline, &x).await
+                };
                 if reusable {
-                    w.pool.put(&p.pool_key, up, live.upstream.pool_max_idle);
+                    w.pool.put(&p.pool_key, conn, live.upstream.pool_max_idle);
+                }
+                if let Some(u) = usage {
+                    account(table, route.map(|r| r.baseline), target, &u);
                 }
                 return outcome;
             }
@@ -141,296 +205,117 @@ pub async fn chat(
         model: Some(&target.name),
         provider: Some(&table.providers[target.provider].name),
         route: Some(route_name),
+        dialect,
     };
     send_error(client, &mut b.out, &e, Some(&tags), keep).await
 }
 
-/// `retry-after-ms` or `retry-after` (seconds) of an upstream response, in ms.
-fn retry_after_ms(buf: &[u8], headers: &[HeaderRef]) -> Option<u64> {
-    let num = |name: &str| {
-        switchyard_http::header_value(buf, headers, name)
-            .and_then(|v| std::str::from_utf8(v).ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|v| v.is_finite() && *v >= 0.0)
-    };
-    num("retry-after-ms").map(|ms| ms as u64).or_else(|| num("retry-after").map(|s| (s * 1000.0) as u64))
+/// Records tokens, cost and savings against the route's baseline model.
+fn account(table: &switchyard_core::RouteTable, baseline: Option<usize>, target: &Target, u: &Usage) {
+    let cost = u.cost(target.input_price, target.output_price);
+    let base = baseline.map_or(target, |b| &table.targets[b]);
+    let savings = u.cost(base.input_price, base.output_price) - cost;
+    target.health.record_usage(u.prompt, u.completion, cost, savings);
 }
 
-/// Writes the upstream request: head with provider auth, then the body with `model` rewritten.
+fn is_event_stream(buf: &[u8], headers: &[HeaderRef]) -> bool {
+    switchyard_http::header_value(buf, headers, "content-type").is_some_and(|v| v.starts_with(b"text/event-stream"))
+}
+
+/// The routing view of a client body, and the body in the forms attempts need.
+fn client_view<'a>(
+    body: &'a [u8],
+    dialect: Dialect,
+    scratch: &mut Vec<u8>,
+) -> Result<(RequestView, ClientBody<'a>), ApiError> {
+    match dialect {
+        Dialect::Anthropic => {
+            let v: Value = serde_json::from_slice(body).map_err(|e| {
+                ApiError::bad_request(format!("We could not parse the JSON body of your request: {e}"), None)
+            })?;
+            if !v.is_object() {
+                return Err(ApiError::bad_request("The request body must be a JSON object.", None));
+            }
+            if !v["model"].is_string() {
+                return Err(ApiError::bad_request("model: Field required", Some("model")));
+            }
+            if !v["max_tokens"].is_u64() {
+                return Err(ApiError::bad_request("max_tokens: Field required", Some("max_tokens")));
+            }
+            let hub =
+                translate_request::anthropic_to_openai(&v).map_err(|e| ApiError::bad_request(e.to_string(), None))?;
+            let hub_bytes = serde_json::to_vec(&hub).unwrap_or_default();
+            let mut view = RequestView::parse(&hub_bytes, scratch)?;
+            // The fast path splices the model into the client's own body.
+            view.model_span = top_level_value_span(body, "model");
+            Ok((view, ClientBody { dialect, raw: body, hub: Some(hub) }))
+        }
+        _ => Ok((RequestView::parse(body, scratch)?, ClientBody { dialect, raw: body, hub: None })),
+    }
+}
+
+/// Writes the upstream request for `target` in its dialect. Returns whether the gateway asked
+/// for `include_usage` on the client's behalf (its extra chunk must then be dropped).
+#[allow(clippy::too_many_arguments)]
 fn build_request(
     req: &mut Vec<u8>,
     p: &Provider,
-    body: &[u8],
+    up: Dialect,
+    key: &[u8],
+    target: &Target,
     view: &RequestView,
-    model_json: &[u8],
-    stream: bool,
+    cb: &mut ClientBody<'_>,
     scratch: &mut Vec<u8>,
-) {
+) -> Result<bool, ApiError> {
+    scratch.clear();
+    let mut injected = false;
+    if up == cb.dialect {
+        rewrite_model(cb.raw, view, &target.upstream_model_json, scratch);
+        // Usage drives cost: ask an OpenAI upstream for it when the client did not.
+        if up == Dialect::OpenAi && view.stream && top_level_value_span(scratch, "stream_options").is_none() {
+            if let Some(brace) = scratch.iter().position(|&c| c == b'{') {
+                scratch.splice(brace + 1..brace + 1, br#""stream_options":{"include_usage":true},"#.iter().copied());
+                injected = true;
+            }
+        }
+    } else {
+        let model = &target.upstream_model;
+        let hub = cb.hub()?;
+        let body = match up {
+            Dialect::Anthropic => translate_request::openai_to_anthropic(hub, model),
+            Dialect::Gemini => translate_request::openai_to_gemini(hub),
+            Dialect::OpenAi => {
+                let mut v = hub.clone();
+                v["model"] = Value::String(model.clone());
+                if view.stream && !view.include_usage {
+                    v["stream_options"] = serde_json::json!({"include_usage": true});
+                    injected = true;
+                }
+                Ok(v)
+            }
+        }
+        .map_err(|e| ApiError::bad_request(e.to_string(), None))?;
+        serde_json::to_writer(&mut *scratch, &body).map_err(|e| ApiError::status(500, e.to_string()))?;
+    }
     req.clear();
     req.extend_from_slice(b"POST ");
-    req.extend_from_slice(p.chat_path.as_bytes());
+    req.extend_from_slice(p.base_path.as_bytes());
+    match up {
+        Dialect::OpenAi => req.extend_from_slice(b"/chat/completions"),
+        Dialect::Anthropic => req.extend_from_slice(b"/messages"),
+        Dialect::Gemini => {
+            req.extend_from_slice(b"/models/");
+            req.extend_from_slice(target.upstream_model.as_bytes());
+            req.extend_from_slice(if view.stream { b":streamGenerateContent?alt=sse" } else { b":generateContent" });
+        }
+    }
     req.extend_from_slice(b" HTTP/1.1\r\n");
     req.extend_from_slice(&p.fixed_headers);
+    req.extend_from_slice(key);
     req.extend_from_slice(b"content-type: application/json\r\n");
-    req.extend_from_slice(if stream { b"accept: text/event-stream\r\n" } else { b"accept: application/json\r\n" });
-    match &view.model_span {
-        Some(span) => {
-            write::content_length(req, (body.len() - span.len() + model_json.len()) as u64);
-            req.extend_from_slice(b"\r\n");
-            rewrite_model(body, view, model_json, req);
-        }
-        None => {
-            scratch.clear();
-            rewrite_model(body, view, model_json, scratch);
-            write::content_length(req, scratch.len() as u64);
-            req.extend_from_slice(b"\r\n");
-            req.extend_from_slice(scratch);
-        }
-    }
-}
-
-/// Sends the request and reads the response head, retrying once on a fresh connection when a
-/// pooled one turns out to be closed before any response byte.
-async fn exchange(
-    w: &Worker,
-    live: &Live,
-    p: &Provider,
-    mut req: Vec<u8>,
-    deadline: Instant,
-    rbuf: &mut Vec<u8>,
-    headers: &mut Vec<HeaderRef>,
-) -> Result<(UpStream, ResponseHead, Vec<u8>), UpError> {
-    let max_idle = Duration::from_millis(live.upstream.pool_idle_timeout_ms);
-    let mut pooled = w.pool.take(&p.pool_key, max_idle);
-    loop {
-        let reused = pooled.is_some();
-        let mut s = match pooled.take() {
-            Some(s) => s,
-            None => connect(&w.shared.dns, live, p).await?,
-        };
-        let left = deadline.saturating_duration_since(Instant::now());
-        let (r, back) = monoio::time::timeout(left, s.write_all(req)).await.map_err(|_| UpError::Timeout)?;
-        req = back;
-        if let Err(e) = r {
-            if reused {
-                continue;
-            }
-            return Err(UpError::Send(e));
-        }
-        rbuf.clear();
-        let limits = Limits { max_head_bytes: MAX_UPSTREAM_HEAD };
-        let head = loop {
-            match parse_response(rbuf, limits, headers, false) {
-                // Interim 1xx heads (other than 101) are skipped.
-                Ok(Some(h)) if (100..200).contains(&h.status) && h.status != 101 => {
-                    rbuf.drain(..h.head_len);
-                    continue;
-                }
-                Ok(Some(h)) => break Some(h),
-                Ok(None) => {}
-                Err(e) => return Err(UpError::BadResponse(e.to_string())),
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match monoio::time::timeout(left, s.read_append(rbuf)).await {
-                Ok(Ok(0)) if reused && rbuf.is_empty() => break None,
-                Ok(Ok(0)) => return Err(UpError::Closed),
-                Ok(Ok(_)) => {}
-                Ok(Err(_)) if reused && rbuf.is_empty() => break None,
-                Ok(Err(e)) => return Err(UpError::Recv(e)),
-                Err(_) => return Err(UpError::Timeout),
-            }
-        };
-        match head {
-            Some(h) => return Ok((s, h, req)),
-            None => continue, // stale pooled connection: retry on a new one
-        }
-    }
-}
-
-/// Hop-by-hop and framing headers that are not copied from the upstream response.
-fn skip_header(name: &[u8]) -> bool {
-    const SKIP: [&[u8]; 8] = [
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"transfer-encoding",
-        b"content-length",
-        b"te",
-        b"trailer",
-        b"upgrade",
-    ];
-    SKIP.iter().any(|s| name.eq_ignore_ascii_case(s))
-        || (name.len() > 13 && name[..13].eq_ignore_ascii_case(b"x-switchyard-"))
-}
-
-/// Relays the response to the client; returns the outcome and whether the upstream
-/// connection can go back to the pool.
-async fn relay(
-    client: &mut TcpStream,
-    up: &mut UpStream,
-    head: &ResponseHead,
-    b: &mut Buffers,
-    tags: &Tags<'_>,
-    keep: Outcome,
-    deadline: Instant,
-) -> (Outcome, bool) {
-    let rbuf = &mut b.up_resp;
-    let out = &mut b.out;
-    out.clear();
-    write::status_line(out, head.status);
-    let mut sse = false;
-    for h in &b.up_headers {
-        let name = &rbuf[h.name.clone()];
-        if skip_header(name) {
-            continue;
-        }
-        let value = &rbuf[h.value.clone()];
-        if name.eq_ignore_ascii_case(b"content-type") && value.starts_with(b"text/event-stream") {
-            sse = true;
-        }
-        write::header(out, name, value);
-    }
-    tags.write(out);
-    match head.framing {
-        ResponseFraming::Empty if head.status == 204 || head.status == 304 => {}
-        ResponseFraming::Empty => write::content_length(out, 0),
-        ResponseFraming::Length(n) => write::content_length(out, n),
-        ResponseFraming::Chunked | ResponseFraming::UntilClose => write::header(out, b"transfer-encoding", b"chunked"),
-    }
-    if keep == Outcome::Close {
-        write::header(out, b"connection", b"close");
-    }
-    out.extend_from_slice(b"\r\n");
-    let body_start = head.head_len;
-    match head.framing {
-        ResponseFraming::Empty => {
-            let reusable = head.keep_alive && rbuf.len() == body_start;
-            (flush(client, out).await.map_or(Outcome::Close, |_| keep), reusable)
-        }
-        ResponseFraming::Length(n) => {
-            relay_length(client, up, rbuf, out, body_start, n, keep, head.keep_alive, deadline).await
-        }
-        ResponseFraming::Chunked | ResponseFraming::UntilClose => {
-            relay_chunked(client, up, rbuf, out, head, sse, keep, deadline).await
-        }
-    }
-}
-
-async fn flush(client: &mut TcpStream, out: &mut Vec<u8>) -> std::io::Result<()> {
-    let (r, back) = write_all(client, std::mem::take(out)).await;
-    *out = back;
-    out.clear();
-    r
-}
-
-/// Content-Length bodies pass through byte for byte.
-#[allow(clippy::too_many_arguments)]
-async fn relay_length(
-    client: &mut TcpStream,
-    up: &mut UpStream,
-    rbuf: &mut Vec<u8>,
-    out: &mut Vec<u8>,
-    body_start: usize,
-    n: u64,
-    keep: Outcome,
-    up_keep_alive: bool,
-    deadline: Instant,
-) -> (Outcome, bool) {
-    let have = (rbuf.len() - body_start) as u64;
-    let first = have.min(n) as usize;
-    let mut extra = have > n;
-    out.extend_from_slice(&rbuf[body_start..body_start + first]);
-    if flush(client, out).await.is_err() {
-        return (Outcome::Close, false);
-    }
-    let mut remaining = n - first as u64;
-    while remaining > 0 {
-        rbuf.clear();
-        let left = deadline.saturating_duration_since(Instant::now());
-        match monoio::time::timeout(left, up.read_append(rbuf)).await {
-            Ok(Ok(k)) if k > 0 => {
-                if k as u64 > remaining {
-                    rbuf.truncate(remaining as usize);
-                    extra = true;
-                }
-                remaining -= rbuf.len() as u64;
-                let (r, back) = write_all(client, std::mem::take(rbuf)).await;
-                *rbuf = back;
-                if r.is_err() {
-                    return (Outcome::Close, false);
-                }
-            }
-            // The body was cut short: the client cannot be told except by closing.
-            _ => return (Outcome::Close, false),
-        }
-    }
-    (keep, up_keep_alive && !extra)
-}
-
-/// Chunked and close-delimited bodies are decoded and re-chunked per read, so each upstream
-/// read (an SSE event, usually) reaches the client at once, and a failure mid-stream can
-/// still end the client's stream cleanly with an error event.
-#[allow(clippy::too_many_arguments)]
-async fn relay_chunked(
-    client: &mut TcpStream,
-    up: &mut UpStream,
-    rbuf: &mut Vec<u8>,
-    out: &mut Vec<u8>,
-    head: &ResponseHead,
-    sse: bool,
-    keep: Outcome,
-    deadline: Instant,
-) -> (Outcome, bool) {
-    let chunked = head.framing == ResponseFraming::Chunked;
-    let mut dec = ChunkedDecoder::new();
-    let mut pos = head.head_len;
-    let failure: &str = loop {
-        if chunked {
-            let mut ok = true;
-            let fed = dec.feed(&rbuf[pos..], |d| write::chunk(out, d));
-            match fed {
-                Ok(n) => pos += n,
-                Err(_) => ok = false,
-            }
-            if !ok {
-                break "the upstream sent an invalid chunked body";
-            }
-            if dec.is_done() {
-                out.extend_from_slice(write::LAST_CHUNK);
-                let reusable = head.keep_alive && pos == rbuf.len();
-                let outcome = flush(client, out).await.map_or(Outcome::Close, |_| keep);
-                return (outcome, reusable);
-            }
-        } else {
-            write::chunk(out, &rbuf[pos..]);
-        }
-        if !out.is_empty() && flush(client, out).await.is_err() {
-            return (Outcome::Close, false);
-        }
-        rbuf.clear();
-        pos = 0;
-        let left = deadline.saturating_duration_since(Instant::now());
-        match monoio::time::timeout(left, up.read_append(rbuf)).await {
-            Ok(Ok(0)) if !chunked => {
-                out.extend_from_slice(write::LAST_CHUNK);
-                return (flush(client, out).await.map_or(Outcome::Close, |_| keep), false);
-            }
-            Ok(Ok(0)) => break "the upstream closed the stream early",
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => break "the upstream connection failed mid-stream",
-            Err(_) => break "the upstream did not finish before the deadline",
-        }
-    };
-    if !sse {
-        // Not an event stream: truncation can only be signalled by closing.
-        return (Outcome::Close, false);
-    }
-    let e = ApiError::status(502, failure);
-    let mut event = b"data: ".to_vec();
-    event.extend_from_slice(&e.to_openai_json());
-    event.extend_from_slice(b"\n\n");
-    out.clear();
-    write::chunk(out, &event);
-    out.extend_from_slice(write::LAST_CHUNK);
-    (flush(client, out).await.map_or(Outcome::Close, |_| keep), false)
+    req.extend_from_slice(if view.stream { b"accept: text/event-stream\r\n" } else { b"accept: application/json\r\n" });
+    write::content_length(req, scratch.len() as u64);
+    req.extend_from_slice(b"\r\n");
+    req.extend_from_slice(scratch);
+    Ok(injected)
 }

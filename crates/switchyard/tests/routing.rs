@@ -369,7 +369,7 @@ fn route_dry_run_uses_the_server_decisions() {
             assert!(l.get(k).is_some(), "{k} missing in {l}");
         }
     }
-    assert_eq!((lines[1]["strategy"].as_str(), lines[1]["model"].as_str()), (Some("rules"), Some("mock-strong")));
+    assert_eq!((lines[1]["strategy"].as_str(), lines[1]["model"].as_str()), (Some("rules"), Some("mock-anthropic")));
     assert_eq!(lines[1]["score"], serde_json::Value::Null);
     assert_eq!((lines[2]["route"].as_str(), lines[2]["strategy"].as_str()), (Some("direct"), Some("direct")));
     assert_eq!(lines[3]["matched"], "legal");

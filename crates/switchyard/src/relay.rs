@@ -1,0 +1,218 @@
+//! Relaying an upstream response to the client byte for byte (same dialect), re-chunking
+//! chunked and close-delimited bodies per read so each SSE event is sent as it arrives.
+
+use std::time::Instant;
+
+use monoio::net::TcpStream;
+use switchyard_core::ApiError;
+use switchyard_http::head::{ResponseFraming, ResponseHead};
+use switchyard_http::{ChunkedDecoder, write};
+
+use crate::conn::{Buffers, Outcome, Tags};
+use crate::io::write_all;
+use crate::upstream::UpStream;
+
+/// Hop-by-hop and framing headers that are not copied from the upstream response.
+pub fn skip_header(name: &[u8]) -> bool {
+    const SKIP: [&[u8]; 8] = [
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"transfer-encoding",
+        b"content-length",
+        b"te",
+        b"trailer",
+        b"upgrade",
+    ];
+    SKIP.iter().any(|s| name.eq_ignore_ascii_case(s))
+        || (name.len() > 13 && name[..13].eq_ignore_ascii_case(b"x-switchyard-"))
+}
+
+/// Relays the response to the client; returns the outcome and whether the upstream
+/// connection can go back to the pool.
+pub async fn relay(
+    client: &mut TcpStream,
+    up: &mut UpStream,
+    head: &ResponseHead,
+    b: &mut Buffers,
+    tags: &Tags<'_>,
+    keep: Outcome,
+    deadline: Instant,
+    capture: bool,
+) -> (Outcome, bool) {
+    let rbuf = &mut b.up_resp;
+    let out = &mut b.out;
+    // A copy of a length-delimited body, for the usage it reports.
+    let cap = &mut b.body;
+    cap.clear();
+    let cap = if capture { Some(cap) } else { None };
+    out.clear();
+    write::status_line(out, head.status);
+    let mut sse = false;
+    for h in &b.up_headers {
+        let name = &rbuf[h.name.clone()];
+        if skip_header(name) {
+            continue;
+        }
+        let value = &rbuf[h.value.clone()];
+        if name.eq_ignore_ascii_case(b"content-type") && value.starts_with(b"text/event-stream") {
+            sse = true;
+        }
+        write::header(out, name, value);
+    }
+    tags.write(out);
+    match head.framing {
+        ResponseFraming::Empty if head.status == 204 || head.status == 304 => {}
+        ResponseFraming::Empty => write::content_length(out, 0),
+        ResponseFraming::Length(n) => write::content_length(out, n),
+        ResponseFraming::Chunked | ResponseFraming::UntilClose => write::header(out, b"transfer-encoding", b"chunked"),
+    }
+    if keep == Outcome::Close {
+        write::header(out, b"connection", b"close");
+    }
+    out.extend_from_slice(b"\r\n");
+    let body_start = head.head_len;
+    match head.framing {
+        ResponseFraming::Empty => {
+            let reusable = head.keep_alive && rbuf.len() == body_start;
+            (flush(client, out).await.map_or(Outcome::Close, |_| keep), reusable)
+        }
+        ResponseFraming::Length(n) => {
+            relay_length(client, up, rbuf, out, body_start, n, keep, head.keep_alive, deadline, cap).await
+        }
+        ResponseFraming::Chunked | ResponseFraming::UntilClose => {
+            relay_chunked(client, up, rbuf, out, head, sse, keep, deadline).await
+        }
+    }
+}
+
+pub async fn flush(client: &mut TcpStream, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let (r, back) = write_all(client, std::mem::take(out)).await;
+    *out = back;
+    out.clear();
+    r
+}
+
+/// Content-Length bodies pass through byte for byte.
+#[allow(clippy::too_many_arguments)]
+async fn relay_length(
+    client: &mut TcpStream,
+    up: &mut UpStream,
+    rbuf: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    body_start: usize,
+    n: u64,
+    keep: Outcome,
+    up_keep_alive: bool,
+    deadline: Instant,
+    mut capture: Option<&mut Vec<u8>>,
+) -> (Outcome, bool) {
+    /// Bodies larger than this are not copied for usage.
+    const MAX_CAPTURE: u64 = 1 << 20;
+    if n > MAX_CAPTURE {
+        capture = None;
+    }
+    let have = (rbuf.len() - body_start) as u64;
+    let first = have.min(n) as usize;
+    let mut extra = have > n;
+    out.extend_from_slice(&rbuf[body_start..body_start + first]);
+    if let Some(c) = capture.as_deref_mut() {
+        c.extend_from_slice(&rbuf[body_start..body_start + first]);
+    }
+    if flush(client, out).await.is_err() {
+        return (Outcome::Close, false);
+    }
+    let mut remaining = n - first as u64;
+    while remaining > 0 {
+        rbuf.clear();
+        let left = deadline.saturating_duration_since(Instant::now());
+        match monoio::time::timeout(left, up.read_append(rbuf)).await {
+            Ok(Ok(k)) if k > 0 => {
+                if k as u64 > remaining {
+                    rbuf.truncate(remaining as usize);
+                    extra = true;
+                }
+                remaining -= rbuf.len() as u64;
+                if let Some(c) = capture.as_deref_mut() {
+                    c.extend_from_slice(rbuf);
+                }
+                let (r, back) = write_all(client, std::mem::take(rbuf)).await;
+                *rbuf = back;
+                if r.is_err() {
+                    return (Outcome::Close, false);
+                }
+            }
+            // The body was cut short: the client cannot be told except by closing.
+            _ => return (Outcome::Close, false),
+        }
+    }
+    (keep, up_keep_alive && !extra)
+}
+
+/// Chunked and close-delimited bodies are decoded and re-chunked per read, so each upstream
+/// read (an SSE event, usually) reaches the client at once, and a failure mid-stream can
+/// still end the client's stream cleanly with an error event.
+#[allow(clippy::too_many_arguments)]
+async fn relay_chunked(
+    client: &mut TcpStream,
+    up: &mut UpStream,
+    rbuf: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    head: &ResponseHead,
+    sse: bool,
+    keep: Outcome,
+    deadline: Instant,
+) -> (Outcome, bool) {
+    let chunked = head.framing == ResponseFraming::Chunked;
+    let mut dec = ChunkedDecoder::new();
+    let mut pos = head.head_len;
+    let failure: &str = loop {
+        if chunked {
+            let mut ok = true;
+            let fed = dec.feed(&rbuf[pos..], |d| write::chunk(out, d));
+            match fed {
+                Ok(n) => pos += n,
+                Err(_) => ok = false,
+            }
+            if !ok {
+                break "the upstream sent an invalid chunked body";
+            }
+            if dec.is_done() {
+                out.extend_from_slice(write::LAST_CHUNK);
+                let reusable = head.keep_alive && pos == rbuf.len();
+                let outcome = flush(client, out).await.map_or(Outcome::Close, |_| keep);
+                return (outcome, reusable);
+            }
+        } else {
+            write::chunk(out, &rbuf[pos..]);
+        }
+        if !out.is_empty() && flush(client, out).await.is_err() {
+            return (Outcome::Close, false);
+        }
+        rbuf.clear();
+        pos = 0;
+        let left = deadline.saturating_duration_since(Instant::now());
+        match monoio::time::timeout(left, up.read_append(rbuf)).await {
+            Ok(Ok(0)) if !chunked => {
+                out.extend_from_slice(write::LAST_CHUNK);
+                return (flush(client, out).await.map_or(Outcome::Close, |_| keep), false);
+            }
+            Ok(Ok(0)) => break "the upstream closed the stream early",
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => break "the upstream connection failed mid-stream",
+            Err(_) => break "the upstream did not finish before the deadline",
+        }
+    };
+    if !sse {
+        // Not an event stream: truncation can only be signalled by closing.
+        return (Outcome::Close, false);
+    }
+    let e = ApiError::status(502, failure);
+    let mut event = b"data: ".to_vec();
+    event.extend_from_slice(&e.to_openai_json());
+    event.extend_from_slice(b"\n\n");
+    out.clear();
+    write::chunk(out, &event);
+    out.extend_from_slice(write::LAST_CHUNK);
+    (flush(client, out).await.map_or(Outcome::Close, |_| keep), false)
+}

@@ -1,0 +1,363 @@
+//! Responses that need more than byte relaying: SSE streams (event by event: passed through
+//! with usage observed, or translated between dialects) and whole bodies or errors of another
+//! dialect than the client's.
+
+use std::time::Instant;
+
+use memchr::memmem;
+use monoio::net::TcpStream;
+use serde_json::Value;
+use switchyard_core::json::top_level_value_span;
+use switchyard_http::head::{ResponseFraming, ResponseHead};
+use switchyard_http::{ChunkedDecoder, SseDecoder, write};
+use switchyard_providers::{Completion, Delta, Dialect, StreamDecoder, StreamEncoder, UpstreamError, Usage};
+
+use crate::conn::{Buffers, Outcome, Tags};
+use crate::relay::{flush, skip_header};
+use crate::upstream::UpStream;
+
+/// Largest non-streamed upstream body read whole for translation.
+const MAX_WHOLE_BODY: usize = 32 * 1024 * 1024;
+
+/// What the client asked for, and of whom.
+pub struct Exchange<'a> {
+    /// The client's dialect.
+    pub client: Dialect,
+    /// The upstream's dialect.
+    pub upstream: Dialect,
+    /// The client's OpenAI `stream_options.include_usage`.
+    pub include_usage: bool,
+    /// The gateway added `include_usage` upstream: drop the usage chunk it causes.
+    pub drop_usage_chunk: bool,
+    /// Model name for translated answers when the upstream gives none.
+    pub model: &'a str,
+}
+
+/// Reads a response body of any framing, piece by piece, de-chunked.
+pub struct BodyReader {
+    framing: ResponseFraming,
+    remaining: u64,
+    dec: ChunkedDecoder,
+    first: Option<usize>,
+    clean_end: bool,
+}
+
+impl BodyReader {
+    /// A reader for the body after `head` (whose first bytes may already be in the buffer).
+    pub fn new(head: &ResponseHead) -> Self {
+        BodyReader {
+            framing: head.framing,
+            remaining: match head.framing {
+                ResponseFraming::Length(n) => n,
+                _ => 0,
+            },
+            dec: ChunkedDecoder::new(),
+            first: Some(head.head_len),
+            clean_end: false,
+        }
+    }
+
+    /// Whether the body ended exactly (the connection can be reused if the upstream allows).
+    pub fn clean_end(&self) -> bool {
+        self.clean_end
+    }
+
+    /// Appends the next piece of body to `out`; Ok(false) once the body has ended.
+    pub async fn next(
+        &mut self,
+        up: &mut UpStream,
+        rbuf: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+        deadline: Instant,
+    ) -> Result<bool, &'static str> {
+        let start = match self.first.take() {
+            Some(p) => p,
+            None => {
+                if self.finished() {
+                    return Ok(false);
+                }
+                rbuf.clear();
+                let left = deadline.saturating_duration_since(Instant::now());
+                match monoio::time::timeout(left, up.read_append(rbuf)).await {
+                    Ok(Ok(0)) if self.framing == ResponseFraming::UntilClose => {
+                        self.clean_end = false;
+                        self.framing = ResponseFraming::Empty;
+                        return Ok(false);
+                    }
+                    Ok(Ok(0)) => return Err("the upstream closed the stream early"),
+                    Ok(Ok(_)) => 0,
+                    Ok(Err(_)) => return Err("the upstream connection failed mid-stream"),
+                    Err(_) => return Err("the upstream did not finish before the deadline"),
+                }
+            }
+        };
+        let data = &rbuf[start..];
+        match self.framing {
+            ResponseFraming::Length(_) => {
+                let take = data.len().min(self.remaining as usize);
+                out.extend_from_slice(&data[..take]);
+                self.remaining -= take as u64;
+                if self.remaining == 0 {
+                    self.clean_end = take == data.len();
+                }
+            }
+            ResponseFraming::Chunked => {
+                let used = self
+                    .dec
+                    .feed(data, |d| out.extend_from_slice(d))
+                    .map_err(|_| "the upstream sent an invalid chunked body")?;
+                if self.dec.is_done() {
+                    self.clean_end = used == data.len();
+                }
+            }
+            ResponseFraming::UntilClose => out.extend_from_slice(data),
+            ResponseFraming::Empty => self.clean_end = data.is_empty(),
+        }
+        Ok(!self.finished())
+    }
+
+    fn finished(&self) -> bool {
+        match self.framing {
+            ResponseFraming::Length(_) => self.remaining == 0,
+            ResponseFraming::Chunked => self.dec.is_done(),
+            ResponseFraming::UntilClose => false,
+            ResponseFraming::Empty => true,
+        }
+    }
+}
+
+/// Upstream header lines worth passing on to a client of another dialect.
+fn passed_headers(rbuf: &[u8], b: &Buffers) -> Vec<u8> {
+    let mut out = Vec::new();
+    for h in &b.up_headers {
+        let name = &rbuf[h.name.clone()];
+        // Rate-limit and retry headers are passed on; the rest describes the other dialect.
+        let pass = name.eq_ignore_ascii_case(b"retry-after")
+            || name.eq_ignore_ascii_case(b"retry-after-ms")
+            || (name.len() > 11 && name[..11].eq_ignore_ascii_case(b"x-ratelimit"))
+            || (name.len() > 20 && name[..20].eq_ignore_ascii_case(b"anthropic-ratelimit-"));
+        if pass && !skip_header(name) {
+            write::header(&mut out, name, &rbuf[h.value.clone()]);
+        }
+    }
+    out
+}
+
+/// Writes the client head for a translated or filtered response.
+fn head(out: &mut Vec<u8>, status: u16, content_type: &[u8], passed: &[u8], tags: &Tags<'_>, keep: Outcome) {
+    out.clear();
+    write::status_line(out, status);
+    write::header(out, b"content-type", content_type);
+    out.extend_from_slice(passed);
+    tags.write(out);
+    if keep == Outcome::Close {
+        write::header(out, b"connection", b"close");
+    }
+}
+
+/// Relays an SSE stream event by event; returns the outcome, upstream reuse and usage seen.
+pub async fn relay_events(
+    client: &mut TcpStream,
+    up: &mut UpStream,
+    resp: &ResponseHead,
+    b: &mut Buffers,
+    tags: &Tags<'_>,
+    keep: Outcome,
+    deadline: Instant,
+    x: &Exchange<'_>,
+) -> (Outcome, bool, Option<Usage>) {
+    let mut out = std::mem::take(&mut b.out);
+    head(&mut out, 200, b"text/event-stream", &passed_headers(&b.up_resp, b), tags, keep);
+    write::header(&mut out, b"cache-control", b"no-cache");
+    write::header(&mut out, b"transfer-encoding", b"chunked");
+    out.extend_from_slice(b"\r\n");
+    let translate = x.client != x.upstream;
+    let mut dec = StreamDecoder::new(x.upstream, x.model);
+    let mut enc = StreamEncoder::new(x.client, x.include_usage, x.model);
+    let mut sse = SseDecoder::new();
+    let mut reader = BodyReader::new(resp);
+    let mut piece = std::mem::take(&mut b.body);
+    let mut events = Vec::with_capacity(4096);
+    let mut deltas: Vec<Delta> = Vec::new();
+    let mut usage = None;
+    let mut rbuf = std::mem::take(&mut b.up_resp);
+    let failure = loop {
+        piece.clear();
+        let more = match reader.next(up, &mut rbuf, &mut piece, deadline).await {
+            Ok(m) => m,
+            Err(e) => break Some(e),
+        };
+        sse.push(&piece);
+        events.clear();
+        let mut bad = None;
+        while let Some(ev) = sse.next_event() {
+            let name = ev.event();
+            let data = ev.data().unwrap_or_default();
+            let has_usage =
+                memmem::find(&data, b"\"usage\":{").is_some() || memmem::find(&data, b"\"usage\": {").is_some();
+            if translate || x.upstream == Dialect::Anthropic || has_usage {
+                deltas.clear();
+                if let Err(e) = dec.event(name, &data, &mut deltas) {
+                    bad = Some(e);
+                    break;
+                }
+                for d in &deltas {
+                    if let Delta::Usage(u) = d {
+                        usage = Some(*u);
+                    }
+                    if translate {
+                        enc.push(d, &mut events);
+                    }
+                }
+            }
+            if !translate {
+                // Same dialect: pass the event on untouched, except the usage chunk the
+                // gateway asked for on the client's behalf.
+                let usage_only = x.drop_usage_chunk && memmem::find(&data, b"\"choices\":[]").is_some();
+                if !usage_only {
+                    events.extend_from_slice(ev.raw);
+                }
+                if data.as_ref() == b"[DONE]" || name == Some(b"message_stop") {
+                    dec.event(name, &data, &mut deltas).ok();
+                }
+            }
+        }
+        if bad.is_some() {
+            break Some("the upstream sent an invalid stream event");
+        }
+        if !more {
+            deltas.clear();
+            dec.end(&mut deltas);
+            for d in &deltas {
+                if let Delta::Usage(u) = d {
+                    usage = Some(*u);
+                }
+                if translate {
+                    enc.push(d, &mut events);
+                }
+            }
+            if !dec.complete() {
+                break Some("the upstream stream ended without finishing");
+            }
+            if translate {
+                enc.finish(&mut events);
+            }
+            write::chunk(&mut out, &events);
+            out.extend_from_slice(write::LAST_CHUNK);
+            break None;
+        }
+        write::chunk(&mut out, &events);
+        if !out.is_empty() && flush(client, &mut out).await.is_err() {
+            b.out = out;
+            b.body = piece;
+            b.up_resp = rbuf;
+            return (Outcome::Close, false, usage);
+        }
+    };
+    if let Some(reason) = failure {
+        // After the first byte nothing can be retried: end the client's stream with an error
+        // event in its own dialect, then end the body cleanly.
+        events.clear();
+        let mut e = StreamEncoder::new(x.client, false, x.model);
+        e.push(&Delta::Start { id: "error".into(), model: x.model.into() }, &mut Vec::new());
+        e.error("api_error", reason, &mut events);
+        write::chunk(&mut out, &events);
+        out.extend_from_slice(write::LAST_CHUNK);
+    }
+    let outcome = flush(client, &mut out).await.map_or(Outcome::Close, |_| keep);
+    let reusable = failure.is_none() && resp.keep_alive && reader.clean_end();
+    b.out = out;
+    b.body = piece;
+    b.up_resp = rbuf;
+    (outcome, reusable, usage)
+}
+
+/// Reads a whole body (bounded) for translation.
+async fn read_whole(
+    up: &mut UpStream,
+    resp: &ResponseHead,
+    b: &mut Buffers,
+    deadline: Instant,
+) -> Result<(Vec<u8>, bool), &'static str> {
+    let mut reader = BodyReader::new(resp);
+    let mut body = Vec::new();
+    let mut rbuf = std::mem::take(&mut b.up_resp);
+    let result = loop {
+        match reader.next(up, &mut rbuf, &mut body, deadline).await {
+            Ok(true) if body.len() > MAX_WHOLE_BODY => break Err("the upstream answer is too large to translate"),
+            Ok(true) => {}
+            Ok(false) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    b.up_resp = rbuf;
+    result.map(|_| (body, resp.keep_alive && reader.clean_end()))
+}
+
+/// Translates a whole (non-streamed) answer or error into the client's dialect.
+pub async fn relay_whole(
+    client: &mut TcpStream,
+    up: &mut UpStream,
+    resp: &ResponseHead,
+    b: &mut Buffers,
+    tags: &Tags<'_>,
+    keep: Outcome,
+    deadline: Instant,
+    x: &Exchange<'_>,
+) -> (Outcome, bool, Option<Usage>) {
+    // Captured before the body is read: reading reuses the buffer the header offsets point into.
+    let passed = passed_headers(&b.up_resp, b);
+    let (body, reusable) = match read_whole(up, resp, b, deadline).await {
+        Ok(v) => v,
+        Err(e) => (Vec::from(e.as_bytes()), false),
+    };
+    let (status, json, usage) = if (200..300).contains(&resp.status) {
+        let parsed: Result<Completion, String> =
+            serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string()).and_then(|v| {
+                match x.upstream {
+                    Dialect::OpenAi => Completion::from_openai(&v),
+                    Dialect::Anthropic => Completion::from_anthropic(&v),
+                    Dialect::Gemini => Completion::from_gemini(&v, x.model),
+                }
+                .map_err(|e| e.to_string())
+            });
+        match parsed {
+            Ok(c) => {
+                let v = match x.client {
+                    Dialect::Anthropic => c.to_anthropic(),
+                    _ => c.to_openai(),
+                };
+                (200, v, Some(c.usage))
+            }
+            Err(e) => {
+                let err = UpstreamError {
+                    kind: switchyard_providers::ErrorKind::Server,
+                    message: format!("invalid upstream answer: {e}"),
+                };
+                (502, err.render(x.client), None)
+            }
+        }
+    } else {
+        let err = UpstreamError::parse(x.upstream, resp.status, &body);
+        (err.kind.status(x.client), err.render(x.client), None)
+    };
+    let bytes = serde_json::to_vec(&json).unwrap_or_default();
+    let mut out = std::mem::take(&mut b.out);
+    head(&mut out, status, b"application/json", &passed, tags, keep);
+    write::content_length(&mut out, bytes.len() as u64);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&bytes);
+    let outcome = flush(client, &mut out).await.map_or(Outcome::Close, |_| keep);
+    b.out = out;
+    (outcome, reusable, usage)
+}
+
+/// Usage in a whole same-dialect body (read from the relayed copy).
+pub fn usage_of(dialect: Dialect, body: &[u8]) -> Option<Usage> {
+    let span = top_level_value_span(body, "usage")?;
+    let v: Value = serde_json::from_slice(&body[span]).ok()?;
+    Some(match dialect {
+        Dialect::Anthropic => Usage::from_anthropic(&v),
+        _ => Usage::from_openai(&v),
+    })
+}
