@@ -200,7 +200,7 @@ async fn serve<S: AsyncReadRent + AsyncWriteRent>(mut s: S, ctx: Rc<Ctx>) {
 }
 
 /// Which dialect a path speaks, with Gemini's model and streaming flag from the URL.
-fn route(method: Method, path: &str, query: &str) -> Option<(Dialect, Option<(String, bool)>)> {
+fn route(method: Method, path: &str) -> Option<(Dialect, Option<(String, bool)>)> {
     if method != Method::Post {
         return None;
     }
@@ -215,7 +215,6 @@ fn route(method: Method, path: &str, query: &str) -> Option<(Dialect, Option<(St
                 "streamGenerateContent" => true,
                 _ => return None,
             };
-            let _ = query;
             Some((Dialect::Gemini, Some((model.to_string(), stream))))
         }
     }
@@ -269,7 +268,7 @@ async fn respond<S: AsyncWriteRent>(
         }
         _ => {}
     }
-    let Some((dialect, url_model)) = route(method, path, query) else {
+    let Some((dialect, url_model)) = route(method, path) else {
         return send_error(s, Dialect::OpenAi, 404, &format!("no route for {path}"), &[]).await;
     };
     let seen = SeenRequest { path: target.to_string(), headers, body };

@@ -272,11 +272,13 @@ fn build_request(
     if up == cb.dialect {
         rewrite_model(cb.raw, view, &target.upstream_model_json, scratch);
         // Usage drives cost: ask an OpenAI upstream for it when the client did not.
-        if up == Dialect::OpenAi && view.stream && top_level_value_span(scratch, "stream_options").is_none() {
-            if let Some(brace) = scratch.iter().position(|&c| c == b'{') {
-                scratch.splice(brace + 1..brace + 1, br#""stream_options":{"include_usage":true},"#.iter().copied());
-                injected = true;
-            }
+        if up == Dialect::OpenAi
+            && view.stream
+            && top_level_value_span(scratch, "stream_options").is_none()
+            && let Some(brace) = scratch.iter().position(|&c| c == b'{')
+        {
+            scratch.splice(brace + 1..brace + 1, br#""stream_options":{"include_usage":true},"#.iter().copied());
+            injected = true;
         }
     } else {
         let model = &target.upstream_model;

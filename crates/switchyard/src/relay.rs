@@ -30,6 +30,7 @@ pub fn skip_header(name: &[u8]) -> bool {
 
 /// Relays the response to the client; returns the outcome and whether the upstream
 /// connection can go back to the pool.
+#[allow(clippy::too_many_arguments)]
 pub async fn relay(
     client: &mut TcpStream,
     up: &mut UpStream,

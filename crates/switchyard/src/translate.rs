@@ -156,6 +156,7 @@ fn head(out: &mut Vec<u8>, status: u16, content_type: &[u8], passed: &[u8], tags
 }
 
 /// Relays an SSE stream event by event; returns the outcome, upstream reuse and usage seen.
+#[allow(clippy::too_many_arguments)]
 pub async fn relay_events(
     client: &mut TcpStream,
     up: &mut UpStream,
@@ -295,6 +296,7 @@ async fn read_whole(
 }
 
 /// Translates a whole (non-streamed) answer or error into the client's dialect.
+#[allow(clippy::too_many_arguments)]
 pub async fn relay_whole(
     client: &mut TcpStream,
     up: &mut UpStream,
