@@ -205,7 +205,8 @@ fn route(method: Method, path: &str) -> Option<(Dialect, Option<(String, bool)>)
         return None;
     }
     match path {
-        "/v1/chat/completions" => Some((Dialect::OpenAi, None)),
+        // Gemini's OpenAI-compatible endpoint is the OpenAI dialect under another prefix.
+        "/v1/chat/completions" | "/v1beta/openai/chat/completions" => Some((Dialect::OpenAi, None)),
         "/v1/messages" => Some((Dialect::Anthropic, None)),
         _ => {
             let rest = path.strip_prefix("/v1beta/models/")?;

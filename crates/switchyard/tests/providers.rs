@@ -169,3 +169,18 @@ fn weighted_provider_keys() {
     let metrics = c.get("/metrics").text();
     assert!(!metrics.contains("k3") && !metrics.contains("sk-o"));
 }
+
+#[test]
+fn gemini_through_its_openai_compatible_endpoint() {
+    let m = mock(MockConfig { tokens: 2, ..Default::default() });
+    let extra = format!(
+        "[providers.gc]\ndialect = \"openai\"\nbase_url = \"{}/v1beta/openai\"\napi_key = \"sk-gc\"\n[models.gc]\nprovider = \"gc\"\nmodel = \"gemini-2.0-flash\"\n",
+        m.base_url()
+    );
+    let gw = Gateway::start(&config(&m.base_url(), &extra));
+    let r = gw.client().post("/v1/chat/completions", &chat_body("gc", true));
+    assert_eq!(r.streamed_content(), "t0 t1");
+    let seen = m.seen();
+    assert_eq!(seen[0].path, "/v1beta/openai/chat/completions");
+    assert_eq!(seen[0].header("authorization"), Some("Bearer sk-gc"));
+}
