@@ -40,6 +40,8 @@ pub struct Buffers {
     pub up_resp: Vec<u8>,
     /// Header offsets of the upstream response.
     pub up_headers: Vec<HeaderRef>,
+    /// When the first byte of the current response was written to the client.
+    pub first_write: std::cell::Cell<Option<Instant>>,
 }
 
 enum HeadRead {

@@ -35,7 +35,7 @@ pub async fn exchange(
     deadline: Instant,
     rbuf: &mut Vec<u8>,
     headers: &mut Vec<HeaderRef>,
-) -> Result<(UpStream, ResponseHead, Vec<u8>), UpError> {
+) -> Result<(UpStream, ResponseHead, Vec<u8>, Instant), UpError> {
     let max_idle = Duration::from_millis(live.upstream.pool_idle_timeout_ms);
     let mut pooled = w.pool.take(&p.pool_key, max_idle);
     loop {
@@ -46,6 +46,7 @@ pub async fn exchange(
         };
         let left = deadline.saturating_duration_since(Instant::now());
         let (r, back) = monoio::time::timeout(left, s.write_all(req)).await.map_err(|_| UpError::Timeout)?;
+        let sent = Instant::now();
         req = back;
         if let Err(e) = r {
             if reused {
@@ -77,7 +78,7 @@ pub async fn exchange(
             }
         };
         match head {
-            Some(h) => return Ok((s, h, req)),
+            Some(h) => return Ok((s, h, req, sent)),
             None => continue, // stale pooled connection: retry on a new one
         }
     }

@@ -101,6 +101,8 @@ pub struct Shared {
     pub health: Arc<HealthRegistry>,
     /// Zero of the millisecond clock health cooldowns use.
     pub epoch: std::time::Instant,
+    /// Per-worker histograms of the gateway's own time per request.
+    pub overhead: Box<[crate::overhead::Histogram]>,
 }
 
 impl Shared {

@@ -15,6 +15,7 @@ mod io;
 mod live;
 mod log;
 mod metrics;
+mod overhead;
 mod proxy;
 mod relay;
 mod server;

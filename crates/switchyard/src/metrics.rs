@@ -15,6 +15,29 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
     s.push_str("# TYPE switchyard_config_reloads_total counter\n");
     let _ = writeln!(s, "switchyard_config_reloads_total{{result=\"ok\"}} {ok}");
     let _ = writeln!(s, "switchyard_config_reloads_total{{result=\"failed\"}} {failed}");
+    let m = crate::overhead::Merged::of(shared.overhead.iter());
+    s.push_str(
+        "# HELP switchyard_overhead_seconds Time spent inside the gateway per request, upstream wait excluded.\n",
+    );
+    s.push_str("# TYPE switchyard_overhead_seconds histogram\n");
+    for le_us in [1u64, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000] {
+        let _ = writeln!(
+            s,
+            "switchyard_overhead_seconds_bucket{{le=\"{}\"}} {}",
+            le_us as f64 / 1e6,
+            m.count_le(le_us * 1000)
+        );
+    }
+    let _ = writeln!(s, "switchyard_overhead_seconds_bucket{{le=\"+Inf\"}} {}", m.count());
+    let _ = writeln!(s, "switchyard_overhead_seconds_sum {:.9}", m.sum_seconds());
+    let _ = writeln!(s, "switchyard_overhead_seconds_count {}", m.count());
+    s.push_str(
+        "# HELP switchyard_overhead_quantile_seconds Quantiles of switchyard_overhead_seconds (bucket upper bounds).\n",
+    );
+    s.push_str("# TYPE switchyard_overhead_quantile_seconds gauge\n");
+    for q in [0.5, 0.9, 0.99, 0.999] {
+        let _ = writeln!(s, "switchyard_overhead_quantile_seconds{{quantile=\"{q}\"}} {:.9}", m.quantile(q));
+    }
     let now = shared.now_ms();
     let mut series = |name: &str, help: &str, kind: &str, value: &dyn Fn(&switchyard_core::Target) -> String| {
         let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");

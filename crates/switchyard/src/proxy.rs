@@ -82,6 +82,7 @@ pub async fn chat(
     keep: Outcome,
     b: &mut Buffers,
 ) -> Outcome {
+    let ready = Instant::now();
     let request_id = w.request_id();
     let bare = Tags { request_id: &request_id, model: None, provider: None, route: None, dialect };
     let (view, mut cb) = match client_view(body, dialect, &mut b.scratch) {
@@ -144,7 +145,8 @@ pub async fn chat(
                     break;
                 }
             }
-            Ok((mut conn, head, req)) => {
+            Ok((mut conn, head, req, sent)) => {
+                let head_at = Instant::now();
                 b.up_req = req;
                 let failure = match head.status {
                     429 => {
@@ -178,6 +180,7 @@ pub async fn chat(
                     model: &target.upstream_model,
                 };
                 let sse = (200..300).contains(&head.status) && is_event_stream(&b.up_resp, &b.up_headers);
+                b.first_write.set(None);
                 let ok = (200..300).contains(&head.status);
                 let (outcome, reusable, usage) = if sse {
                     relay_events(client, &mut conn, &head, b, &tags, keep, deadline, &x).await
@@ -189,6 +192,12 @@ pub async fn chat(
                 };
                 if reusable {
                     w.pool.put(&p.pool_key, conn, live.upstream.pool_max_idle);
+                }
+                // Own time: request ready → upstream write done, upstream head → client head
+                // written. Retried requests are left out: their first leg holds upstream waits.
+                if let (0, Some(first)) = (n, b.first_write.get()) {
+                    let own = sent.duration_since(ready) + first.duration_since(head_at);
+                    w.shared.overhead[w.index].record(own.as_nanos() as u64);
                 }
                 if let Some(u) = usage {
                     account(table, route.map(|r| r.baseline), target, &u);

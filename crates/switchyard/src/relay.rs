@@ -1,6 +1,7 @@
 //! Relaying an upstream response to the client byte for byte (same dialect), re-chunking
 //! chunked and close-delimited bodies per read so each SSE event is sent as it arrives.
 
+use std::cell::Cell;
 use std::time::Instant;
 
 use monoio::net::TcpStream;
@@ -43,6 +44,7 @@ pub async fn relay(
 ) -> (Outcome, bool) {
     let rbuf = &mut b.up_resp;
     let out = &mut b.out;
+    let mark = &b.first_write;
     // A copy of a length-delimited body, for the usage it reports.
     let cap = &mut b.body;
     cap.clear();
@@ -76,21 +78,25 @@ pub async fn relay(
     match head.framing {
         ResponseFraming::Empty => {
             let reusable = head.keep_alive && rbuf.len() == body_start;
-            (flush(client, out).await.map_or(Outcome::Close, |_| keep), reusable)
+            (flush(client, out, mark).await.map_or(Outcome::Close, |_| keep), reusable)
         }
         ResponseFraming::Length(n) => {
-            relay_length(client, up, rbuf, out, body_start, n, keep, head.keep_alive, deadline, cap).await
+            relay_length(client, up, rbuf, out, body_start, n, keep, head.keep_alive, deadline, cap, mark).await
         }
         ResponseFraming::Chunked | ResponseFraming::UntilClose => {
-            relay_chunked(client, up, rbuf, out, head, sse, keep, deadline).await
+            relay_chunked(client, up, rbuf, out, head, sse, keep, deadline, mark).await
         }
     }
 }
 
-pub async fn flush(client: &mut TcpStream, out: &mut Vec<u8>) -> std::io::Result<()> {
+/// Writes `out` to the client; the first successful write of a response is timed in `mark`.
+pub async fn flush(client: &mut TcpStream, out: &mut Vec<u8>, mark: &Cell<Option<Instant>>) -> std::io::Result<()> {
     let (r, back) = write_all(client, std::mem::take(out)).await;
     *out = back;
     out.clear();
+    if r.is_ok() && mark.get().is_none() {
+        mark.set(Some(Instant::now()));
+    }
     r
 }
 
@@ -107,6 +113,7 @@ async fn relay_length(
     up_keep_alive: bool,
     deadline: Instant,
     mut capture: Option<&mut Vec<u8>>,
+    mark: &Cell<Option<Instant>>,
 ) -> (Outcome, bool) {
     /// Bodies larger than this are not copied for usage.
     const MAX_CAPTURE: u64 = 1 << 20;
@@ -120,7 +127,7 @@ async fn relay_length(
     if let Some(c) = capture.as_deref_mut() {
         c.extend_from_slice(&rbuf[body_start..body_start + first]);
     }
-    if flush(client, out).await.is_err() {
+    if flush(client, out, mark).await.is_err() {
         return (Outcome::Close, false);
     }
     let mut remaining = n - first as u64;
@@ -163,6 +170,7 @@ async fn relay_chunked(
     sse: bool,
     keep: Outcome,
     deadline: Instant,
+    mark: &Cell<Option<Instant>>,
 ) -> (Outcome, bool) {
     let chunked = head.framing == ResponseFraming::Chunked;
     let mut dec = ChunkedDecoder::new();
@@ -181,13 +189,13 @@ async fn relay_chunked(
             if dec.is_done() {
                 out.extend_from_slice(write::LAST_CHUNK);
                 let reusable = head.keep_alive && pos == rbuf.len();
-                let outcome = flush(client, out).await.map_or(Outcome::Close, |_| keep);
+                let outcome = flush(client, out, mark).await.map_or(Outcome::Close, |_| keep);
                 return (outcome, reusable);
             }
         } else {
             write::chunk(out, &rbuf[pos..]);
         }
-        if !out.is_empty() && flush(client, out).await.is_err() {
+        if !out.is_empty() && flush(client, out, mark).await.is_err() {
             return (Outcome::Close, false);
         }
         rbuf.clear();
@@ -196,7 +204,7 @@ async fn relay_chunked(
         match monoio::time::timeout(left, up.read_append(rbuf)).await {
             Ok(Ok(0)) if !chunked => {
                 out.extend_from_slice(write::LAST_CHUNK);
-                return (flush(client, out).await.map_or(Outcome::Close, |_| keep), false);
+                return (flush(client, out, mark).await.map_or(Outcome::Close, |_| keep), false);
             }
             Ok(Ok(0)) => break "the upstream closed the stream early",
             Ok(Ok(_)) => {}
@@ -215,5 +223,5 @@ async fn relay_chunked(
     out.clear();
     write::chunk(out, &event);
     out.extend_from_slice(write::LAST_CHUNK);
-    (flush(client, out).await.map_or(Outcome::Close, |_| keep), false)
+    (flush(client, out, mark).await.map_or(Outcome::Close, |_| keep), false)
 }

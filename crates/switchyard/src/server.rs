@@ -12,6 +12,7 @@ use switchyard_core::Config;
 use switchyard_core::health::HealthRegistry;
 
 use crate::live::{Dns, Live, Shared};
+use crate::overhead::Histogram;
 use crate::worker::{self, Worker};
 
 /// Where the configuration comes from, so SIGHUP can read it again.
@@ -108,7 +109,12 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     let live = Live::build(&cfg, &source, &health)?;
     let dns = Dns::default();
     dns.refresh(&live.hosts());
+    let workers = match cfg.server.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
     let shared = Arc::new(Shared {
+        overhead: (0..workers).map(|_| Histogram::default()).collect(),
         live: ArcSwap::from_pointee(live),
         dns,
         shutdown: AtomicBool::new(false),
@@ -121,10 +127,6 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     });
 
     let addr: SocketAddr = cfg.server.listen.parse().map_err(|_| "server.listen: invalid address")?;
-    let workers = match cfg.server.workers {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
     let first = bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let bound = first.local_addr().map_err(|e| e.to_string())?;
     let mut listeners = vec![first];

@@ -248,7 +248,7 @@ pub async fn relay_events(
             break None;
         }
         write::chunk(&mut out, &events);
-        if !out.is_empty() && flush(client, &mut out).await.is_err() {
+        if !out.is_empty() && flush(client, &mut out, &b.first_write).await.is_err() {
             b.out = out;
             b.body = piece;
             b.up_resp = rbuf;
@@ -265,7 +265,7 @@ pub async fn relay_events(
         write::chunk(&mut out, &events);
         out.extend_from_slice(write::LAST_CHUNK);
     }
-    let outcome = flush(client, &mut out).await.map_or(Outcome::Close, |_| keep);
+    let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
     let reusable = failure.is_none() && resp.keep_alive && reader.clean_end();
     b.out = out;
     b.body = piece;
@@ -349,7 +349,7 @@ pub async fn relay_whole(
     write::content_length(&mut out, bytes.len() as u64);
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&bytes);
-    let outcome = flush(client, &mut out).await.map_or(Outcome::Close, |_| keep);
+    let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
     b.out = out;
     (outcome, reusable, usage)
 }

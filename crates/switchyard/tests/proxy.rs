@@ -96,6 +96,16 @@ fn many_requests_on_one_keep_alive_connection() {
         }
     }
     assert_eq!(m.request_count(), 60);
+    // Every proxied request is in the gateway's own-time histogram, with readable quantiles.
+    let metrics = c.get("/metrics").text();
+    assert!(metrics.contains("switchyard_overhead_seconds_count 60"), "{metrics}");
+    let p99: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("switchyard_overhead_quantile_seconds{quantile=\"0.99\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(p99 > 0.0 && p99 < 0.05, "p99 {p99}");
 }
 
 #[test]
