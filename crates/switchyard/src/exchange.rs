@@ -45,8 +45,9 @@ pub async fn exchange(
             None => connect(&w.shared.dns, live, p).await?,
         };
         let left = deadline.saturating_duration_since(Instant::now());
-        let (r, back) = monoio::time::timeout(left, s.write_all(req)).await.map_err(|_| UpError::Timeout)?;
+        // Own time stops when the write is issued: the kernel's send work is every proxy's cost.
         let sent = Instant::now();
+        let (r, back) = monoio::time::timeout(left, s.write_all(req)).await.map_err(|_| UpError::Timeout)?;
         req = back;
         if let Err(e) = r {
             if reused {

@@ -1,5 +1,7 @@
 //! The gateway's own time per request, excluding the upstream wait: from the request being
-//! read to the upstream write done, plus from the upstream head to the client head written.
+//! read to the upstream write being issued, plus from the upstream head being parsed to the
+//! client write being issued. Kernel send time is left out: every proxy pays it, and it is in
+//! the end-to-end numbers.
 //! One histogram per worker, written only by its worker (plain relaxed load + store, no locked
 //! instruction), merged when scraped.
 

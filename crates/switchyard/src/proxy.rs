@@ -193,8 +193,8 @@ pub async fn chat(
                 if reusable {
                     w.pool.put(&p.pool_key, conn, live.upstream.pool_max_idle);
                 }
-                // Own time: request ready → upstream write done, upstream head → client head
-                // written. Retried requests are left out: their first leg holds upstream waits.
+                // Own time: request ready → upstream write issued, upstream head parsed → client
+                // write issued. Retried requests are left out: their first leg holds upstream waits.
                 if let (0, Some(first)) = (n, b.first_write.get()) {
                     let own = sent.duration_since(ready) + first.duration_since(head_at);
                     w.shared.overhead[w.index].record(own.as_nanos() as u64);

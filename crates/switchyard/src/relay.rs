@@ -89,14 +89,14 @@ pub async fn relay(
     }
 }
 
-/// Writes `out` to the client; the first successful write of a response is timed in `mark`.
+/// Writes `out` to the client; the moment the first write of a response is issued goes in `mark`.
 pub async fn flush(client: &mut TcpStream, out: &mut Vec<u8>, mark: &Cell<Option<Instant>>) -> std::io::Result<()> {
+    if mark.get().is_none() {
+        mark.set(Some(Instant::now()));
+    }
     let (r, back) = write_all(client, std::mem::take(out)).await;
     *out = back;
     out.clear();
-    if r.is_ok() && mark.get().is_none() {
-        mark.set(Some(Instant::now()));
-    }
     r
 }
 

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Records the gateway under load with perf and renders flamegraphs with inferno:
+#   flamegraphs/nonstreaming.svg  5,000 req/s of 1 KB chat completions (oha, fixed rate)
+#   flamegraphs/streaming.svg     1,000 concurrent streams of 200 tokens (sseload)
+# Needs perf (linux-perf) and installs inferno as a tool (it is CDDL-licensed: never linked).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+cargo build --release --bins -q
+command -v perf >/dev/null || apt-get install -y -q linux-perf >/dev/null
+command -v inferno-flamegraph >/dev/null || cargo install inferno --locked -q
+command -v oha >/dev/null || cargo install oha --locked -q
+bin=$root/target/release
+tmp=$(mktemp -d)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+mport=$(free_port); gport=$(free_port)
+taskset -c 1 "$bin/mock-llm" --listen "127.0.0.1:$mport" --tokens 200 --token-interval-ms 10 2>/dev/null &
+mock=$!
+MOCK_URL="http://127.0.0.1:$mport" "$bin/switchyard" --config loadtest/gateway.toml --listen "127.0.0.1:$gport" 2>/dev/null &
+gw=$!
+trap 'kill $mock $gw 2>/dev/null || true' EXIT
+sleep 0.5
+python3 -c "import json; print(json.dumps({'model':'bench','messages':[{'role':'user','content':'x'*960}]}))" >"$tmp/body.json"
+
+record() { # name, then the load command
+    local name=$1
+    shift
+    perf record -F 2000 --call-graph dwarf,16384 -p "$gw" -o "$tmp/$name.data" -- sleep 8 2>/dev/null &
+    local rec=$!
+    sleep 0.5
+    "$@" >/dev/null 2>&1 || true
+    wait $rec || true
+    perf script -i "$tmp/$name.data" 2>/dev/null | inferno-collapse-perf >"$tmp/$name.folded"
+    inferno-flamegraph --title "switchyard: $name" <"$tmp/$name.folded" >"flamegraphs/$name.svg"
+    echo "flamegraphs/$name.svg"
+}
+record nonstreaming taskset -c 1 oha --no-tui -z 7s -q 5000 -c 64 -m POST -H 'content-type: application/json' \
+    -D "$tmp/body.json" "http://127.0.0.1:$gport/v1/chat/completions"
+record streaming taskset -c 1 "$bin/sseload" --addr "127.0.0.1:$gport" --model bench --concurrency 1000 \
+    --requests-per-conn 3 --expect-tokens 200

@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Turns the raw outputs of loadtest/run.sh into results.json, results.md and latency.svg."""
+
+import glob
+import json
+import os
+import re
+import sys
+
+raw, out = sys.argv[1], sys.argv[2]
+os.makedirs(out, exist_ok=True)
+
+
+def oha(path):
+    """p50/p90/p99/p99.9 (µs), achieved rate and error share from an oha JSON report."""
+    try:
+        d = json.load(open(path))
+    except (OSError, ValueError):
+        return None
+    s, lp = d["summary"], d.get("latencyPercentiles", {})
+    us = lambda k: round(lp[k] * 1e6, 1) if lp.get(k) is not None else None
+    codes = d.get("statusCodeDistribution", {})
+    total = sum(codes.values()) + sum(d.get("errorDistribution", {}).values())
+    bad = total - codes.get("200", 0)
+    return {"p50_us": us("p50"), "p90_us": us("p90"), "p99_us": us("p99"), "p999_us": us("p99.9"),
+            "rps": round(s.get("requestsPerSec", 0), 1), "requests": total,
+            "error_share": round(bad / total, 4) if total else 1.0}
+
+
+fixed = []
+for path in sorted(glob.glob(f"{raw}/fixed-*.json")):
+    target, body, rate = re.match(r".*/fixed-(\w+)-(\w+)-(\d+)\.json", path).groups()
+    r = oha(path)
+    if r:
+        fixed.append({"target": target, "body": body, "rate": int(rate), **r})
+
+added = []
+for f in fixed:
+    if f["target"] == "direct":
+        continue
+    d = next((x for x in fixed if x["target"] == "direct" and x["body"] == f["body"] and x["rate"] == f["rate"]), None)
+    if d and f["p50_us"] is not None and d["p50_us"] is not None:
+        added.append({"proxy": f["target"], "body": f["body"], "rate": f["rate"],
+                      **{f"added_{k}": round(f[k] - d[k], 1) for k in ("p50_us", "p90_us", "p99_us", "p999_us")}})
+
+saturation = {}
+for path in glob.glob(f"{raw}/sat-*.json"):
+    target, rate = re.match(r".*/sat-(\w+)-(\d+)\.json", path).groups()
+    r = oha(path)
+    if r and r["error_share"] < 0.01 and r["rps"] >= 0.95 * int(rate):
+        saturation[target] = max(saturation.get(target, 0), int(rate))
+direct_sat = saturation.get("direct")
+sat = {t: {"max_rps": v, "ratio_to_direct": round(v / direct_sat, 2) if direct_sat else None} for t, v in saturation.items()}
+
+streams = {}
+for path in glob.glob(f"{raw}/stream-*.json"):
+    t = re.match(r".*/stream-(\w+)\.json", path).group(1)
+    try:
+        streams[t] = json.load(open(path))
+    except ValueError:
+        pass
+stream = {}
+if "direct" in streams and "switchyard" in streams:
+    d, g = streams["direct"], streams["switchyard"]
+    stream = {
+        "streams": g["ok"] + g["errors"], "errors": g["errors"],
+        "ttft_p50_us": g["ttft_us"]["p50"], "ttft_p99_us": g["ttft_us"]["p99"],
+        "added_ttft_p50_us": g["ttft_us"]["p50"] - d["ttft_us"]["p50"],
+        "added_ttft_p99_us": g["ttft_us"]["p99"] - d["ttft_us"]["p99"],
+        "gap_p50_us": g["gap_us"]["p50"], "added_gap_p50_us": g["gap_us"]["p50"] - d["gap_us"]["p50"],
+        "added_gap_p99_us": g["gap_us"]["p99"] - d["gap_us"]["p99"],
+    }
+try:
+    stream["gateway_peak_rss_mib"] = round(int(open(f"{raw}/gateway-peak-rss-kib").read()) / 1024, 1)
+except (OSError, ValueError):
+    pass
+
+def buckets(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r'switchyard_overhead_seconds_bucket\{le="([^"]+)"\} (\d+)', line)
+        if m:
+            out[float("inf") if m.group(1) == "+Inf" else float(m.group(1))] = int(m.group(2))
+    return out
+
+
+def delta_quantiles(before, after):
+    """Quantiles (bucket upper bounds, µs) of the requests between two scrapes."""
+    b, a = buckets(before), buckets(after)
+    d = sorted((le, a[le] - b.get(le, 0)) for le in a)
+    n = d[-1][1] if d else 0
+    q = {"requests": n}
+    for name, p in (("p50_us", 0.5), ("p90_us", 0.9), ("p99_us", 0.99), ("p99.9_us", 0.999)):
+        q[name] = next((round(le * 1e6, 1) if le != float("inf") else None for le, c in d if c >= p * n), None)
+    return q
+
+
+overhead = {}
+for path in sorted(glob.glob(f"{raw}/metrics-before-*.txt")):
+    key = re.match(r".*/metrics-before-(\w+-\d+)\.txt", path).group(1)
+    try:
+        overhead[key] = delta_quantiles(path, path.replace("metrics-before", "metrics-after"))
+    except OSError:
+        pass
+
+result = {"fixed_rate": fixed, "added_over_direct": added, "saturation": sat, "streaming": stream,
+          "gateway_internal_overhead": overhead}
+json.dump(result, open(f"{out}/results.json", "w"), indent=2)
+
+md = ["# Load test results", "", "`loadtest/run.sh`; gateway and nginx pinned to CPU 0, mock and load generators to CPU 1.", "",
+      "## Fixed rate (open loop), latency in µs", "",
+      "| body | rate | target | p50 | p90 | p99 | p99.9 | achieved rps | errors |", "|---|---|---|---|---|---|---|---|---|"]
+for f in fixed:
+    md.append(f"| {f['body']} | {f['rate']} | {f['target']} | {f['p50_us']} | {f['p90_us']} | {f['p99_us']} | {f['p999_us']} | {f['rps']} | {f['error_share']:.2%} |")
+md += ["", "## Added over direct, µs", "", "| body | rate | proxy | p50 | p90 | p99 | p99.9 |", "|---|---|---|---|---|---|---|"]
+for a in added:
+    md.append(f"| {a['body']} | {a['rate']} | {a['proxy']} | {a['added_p50_us']} | {a['added_p90_us']} | {a['added_p99_us']} | {a['added_p999_us']} |")
+md += ["", "## Saturation (1 KB, highest fixed rate with < 1 % errors and ≥ 95 % achieved)", "",
+       "| target | max rps | ratio to direct |", "|---|---|---|"]
+for t, v in sorted(sat.items()):
+    md.append(f"| {t} | {v['max_rps']} | {v['ratio_to_direct']} |")
+md += ["", "## Streaming: 1,000 concurrent streams × 200 tokens, 10 ms apart", ""]
+md += [f"- {k}: {v}" for k, v in stream.items()]
+md += ["", "## Gateway's own time per request, µs (`switchyard_overhead_seconds`, bucket upper bounds)", "",
+       "| run | requests | p50 | p90 | p99 | p99.9 |", "|---|---|---|---|---|---|"]
+for k, v in overhead.items():
+    md.append(f"| {k} | {v['requests']} | {v['p50_us']} | {v['p90_us']} | {v['p99_us']} | {v['p99.9_us']} |")
+open(f"{out}/results.md", "w").write("\n".join(md) + "\n")
+
+# Grouped bars: added p50 and p99 per scenario, nginx vs switchyard.
+scen = [(b, r) for b in ("1k", "16k") for r in (1000, 5000)]
+proxies = [p for p in ("nginx", "switchyard", "litellm") if any(a["proxy"] == p for a in added)]
+vals = [a[k] for a in added for k in ("added_p50_us", "added_p99_us")] or [1]
+top = max(max(vals), 1) * 1.15
+W, H, left, bottom = 900, 420, 70, 60
+plot_w, plot_h = W - left - 20, H - bottom - 50
+colors = {"nginx": "#4c72b0", "switchyard": "#dd8452", "litellm": "#55a868"}
+svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
+       f'<text x="{W/2}" y="20" text-anchor="middle" font-size="15">Latency added over direct (µs): p50 solid, p99 light</text>']
+for i in range(5):
+    y = bottom - 10 + plot_h - plot_h * i / 4
+    svg.append(f'<line x1="{left}" x2="{W-20}" y1="{y}" y2="{y}" stroke="#ddd"/>')
+    svg.append(f'<text x="{left-6}" y="{y+4}" text-anchor="end">{top*i/4:.0f}</text>')
+group_w = plot_w / max(len(scen), 1)
+bar_w = group_w / (2 * max(len(proxies), 1) + 1)
+for gi, (b, r) in enumerate(scen):
+    x0 = left + gi * group_w + bar_w / 2
+    for pi, p in enumerate(proxies):
+        a = next((a for a in added if a["proxy"] == p and a["body"] == b and a["rate"] == r), None)
+        if not a:
+            continue
+        for k, (key, op) in enumerate((("added_p50_us", 1.0), ("added_p99_us", 0.45))):
+            v = max(a[key], 0)
+            h = plot_h * v / top
+            x = x0 + (pi * 2 + k) * bar_w
+            y = bottom - 10 + plot_h - h
+            svg.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w*0.9:.1f}" height="{h:.1f}" fill="{colors[p]}" fill-opacity="{op}"/>')
+            svg.append(f'<text x="{x+bar_w*0.45:.1f}" y="{y-3:.1f}" text-anchor="middle" font-size="10">{a[key]:.0f}</text>')
+    svg.append(f'<text x="{left + gi*group_w + group_w/2:.1f}" y="{H-25}" text-anchor="middle">{b} body, {r} rps</text>')
+for pi, p in enumerate(proxies):
+    svg.append(f'<rect x="{left + pi*130}" y="{H-15}" width="12" height="12" fill="{colors[p]}"/>')
+    svg.append(f'<text x="{left + pi*130 + 16}" y="{H-5}">{p}</text>')
+svg.append("</svg>")
+open(f"{out}/latency.svg", "w").write("\n".join(svg))
+print(open(f"{out}/results.md").read())

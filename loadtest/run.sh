@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The speed harness (design.md §5): direct to the mock, through nginx (a bare keep-alive
+# hop) and through switchyard, in the same run, at fixed rates (open loop, oha with latency
+# correction), 1 KB and 16 KB bodies; saturation; 1,000 concurrent streams timed per event.
+# The gateway and nginx are pinned to CPU 0, the mock and the load generators to CPU 1.
+#
+#   loadtest/run.sh            full run (~6 min)
+#   QUICK=1 loadtest/run.sh    3-second points, for a smoke test
+#   LITELLM=1 loadtest/run.sh  also LiteLLM's proxy (pinned version from PyPI) as a fourth arm
+#   OUT=dir loadtest/run.sh    write the results elsewhere (default loadtest/results)
+#
+# Writes loadtest/results/{results.json,results.md,latency.svg}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+dur=${DURATION:-10}
+sat_dur=5
+[ -n "${QUICK:-}" ] && dur=3 && sat_dur=2
+
+cargo build --release --bins -q
+command -v nginx >/dev/null || apt-get install -y -q nginx-light >/dev/null
+command -v oha >/dev/null || cargo install oha --locked -q
+bin=$root/target/release
+tmp=$(mktemp -d)
+mkdir -p "$tmp/raw"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+mport=$(free_port); gport=$(free_port); nport=$(free_port)
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+taskset -c 1 "$bin/mock-llm" --listen "127.0.0.1:$mport" --threads 1 --tokens 200 --token-interval-ms 10 2>"$tmp/mock.log" &
+pids+=($!)
+# GATEWAY_ENV="MONOIO_FORCE_LEGACY_DRIVER=1" measures the epoll driver instead of io_uring.
+env ${GATEWAY_ENV:-} MOCK_URL="http://127.0.0.1:$mport" "$bin/switchyard" --config loadtest/gateway.toml --listen "127.0.0.1:$gport" 2>"$tmp/gw.log" &
+gw_pid=$!
+pids+=($gw_pid)
+sed -e "s|@DIR@|$tmp|g" -e "s|@PORT@|$nport|g" -e "s|@MOCK_PORT@|$mport|g" loadtest/nginx.conf.in >"$tmp/nginx.conf"
+taskset -c 0 nginx -c "$tmp/nginx.conf" &
+pids+=($!)
+
+targets="direct=http://127.0.0.1:$mport nginx=http://127.0.0.1:$nport switchyard=http://127.0.0.1:$gport"
+if [ -n "${LITELLM:-}" ]; then
+    lport=$(free_port)
+    python3 -m venv "$root/target/litellm-venv" && "$root/target/litellm-venv/bin/pip" install -q 'litellm[proxy]==1.74.0'
+    cat >"$tmp/litellm.yaml" <<YAML
+model_list:
+  - model_name: bench
+    litellm_params: { model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$mport/v1", api_key: sk-bench }
+YAML
+    taskset -c 0 "$root/target/litellm-venv/bin/litellm" --config "$tmp/litellm.yaml" --port "$lport" >"$tmp/litellm.log" 2>&1 &
+    pids+=($!)
+    targets="$targets litellm=http://127.0.0.1:$lport"
+fi
+
+for _ in $(seq 100); do
+    ok=1
+    for t in $targets; do curl -sf -o /dev/null "${t#*=}/v1/models" || ok=0; done
+    [ $ok = 1 ] && break
+    sleep 0.2
+done
+
+python3 - "$tmp" <<'PY'
+import json, sys
+for size, name in [(1024, "1k"), (16384, "16k")]:
+    base = {"model": "bench", "messages": [{"role": "user", "content": ""}]}
+    pad = size - len(json.dumps(base))
+    base["messages"][0]["content"] = "x" * pad
+    open(f"{sys.argv[1]}/body_{name}.json", "w").write(json.dumps(base))
+PY
+
+oha_run() { # target url body rate seconds out
+    taskset -c 1 oha --no-tui --output-format json -z "${5}s" -q "$4" -c 64 --latency-correction \
+        -m POST -H 'content-type: application/json' -D "$tmp/body_$3.json" "$2/v1/chat/completions" >"$6" 2>/dev/null || true
+}
+
+echo "fixed-rate loads (${dur}s each)"
+for body in 1k 16k; do
+    for rate in 1000 5000; do
+        for t in $targets; do
+            echo "  $body $rate rps ${t%%=*}"
+            # Scrapes around the switchyard run isolate its share of the own-time histogram.
+            [ "${t%%=*}" = switchyard ] && curl -s "http://127.0.0.1:$gport/metrics" >"$tmp/raw/metrics-before-$body-$rate.txt"
+            oha_run "${t%%=*}" "${t#*=}" "$body" "$rate" "$dur" "$tmp/raw/fixed-${t%%=*}-$body-$rate.json"
+            [ "${t%%=*}" = switchyard ] && curl -s "http://127.0.0.1:$gport/metrics" >"$tmp/raw/metrics-after-$body-$rate.txt"
+        done
+    done
+done
+
+echo "saturation (1k bodies, ${sat_dur}s per step)"
+for t in $targets; do
+    for rate in 5000 10000 15000 20000 25000 30000 40000; do
+        out="$tmp/raw/sat-${t%%=*}-$rate.json"
+        oha_run "${t%%=*}" "${t#*=}" 1k "$rate" "$sat_dur" "$out"
+        python3 -c "
+import json,sys; d=json.load(open('$out')); s=d['summary']
+sys.exit(0 if s['successRate']>=0.99 and s['requestsPerSec']>=0.95*$rate else 1)" || break
+    done
+done
+
+echo "streaming: 1,000 concurrent streams of 200 tokens, 10 ms apart"
+for t in direct=http://127.0.0.1:$mport switchyard=http://127.0.0.1:$gport; do
+    addr=${t#*=http://}
+    taskset -c 1 "$bin/sseload" --addr "$addr" --model bench --concurrency 1000 --requests-per-conn 1 \
+        --expect-tokens 200 >"$tmp/raw/stream-${t%%=*}.json" || true
+done
+grep VmHWM "/proc/$gw_pid/status" | awk '{print $2}' >"$tmp/raw/gateway-peak-rss-kib"
+curl -s "http://127.0.0.1:$gport/metrics" >"$tmp/raw/gateway-metrics.txt"
+nproc >"$tmp/raw/cores"
+python3 loadtest/report.py "$tmp/raw" "${OUT:-loadtest/results}"
+echo "results: ${OUT:-loadtest/results}/results.md"
