@@ -75,6 +75,8 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Pin worker N to CPU N.
     pub pin_cpus: bool,
+    /// I/O driver: io_uring with epoll fallback, or one of them.
+    pub io: IoDriver,
     /// Largest request head, bytes (431 above).
     pub max_head_bytes: usize,
     /// Largest request body, bytes (413 above).
@@ -93,6 +95,7 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8080".into(),
             workers: 0,
             pin_cpus: false,
+            io: IoDriver::Auto,
             max_head_bytes: 16 * 1024,
             max_body_bytes: 8 * 1024 * 1024,
             head_timeout_ms: 10_000,
@@ -100,6 +103,17 @@ impl Default for ServerConfig {
             idle_timeout_ms: 60_000,
         }
     }
+}
+
+/// Which monoio driver the workers use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IoDriver {
+    /// io_uring where the kernel allows it, else epoll (`MONOIO_FORCE_LEGACY_DRIVER=1` forces epoll).
+    #[default]
+    Auto,
+    /// epoll always.
+    Epoll,
 }
 
 /// `[upstream]`: defaults for every provider connection.

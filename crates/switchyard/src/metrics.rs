@@ -20,13 +20,14 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
         "# HELP switchyard_overhead_seconds Time spent inside the gateway per request, upstream wait excluded.\n",
     );
     s.push_str("# TYPE switchyard_overhead_seconds histogram\n");
-    for le_us in [1u64, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000] {
-        let _ = writeln!(
-            s,
-            "switchyard_overhead_seconds_bucket{{le=\"{}\"}} {}",
-            le_us as f64 / 1e6,
-            m.count_le(le_us * 1000)
-        );
+    // Fine buckets so p50/p99 read from any two scrapes are within a few hundred ns.
+    for le_ns in [
+        500u64, 1_000, 1_500, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000, 12_000, 15_000, 20_000, 25_000, 30_000,
+        40_000, 50_000, 75_000, 100_000, 150_000, 200_000, 300_000, 500_000, 1_000_000, 2_000_000, 5_000_000,
+        10_000_000,
+    ] {
+        let _ =
+            writeln!(s, "switchyard_overhead_seconds_bucket{{le=\"{}\"}} {}", le_ns as f64 / 1e9, m.count_le(le_ns));
     }
     let _ = writeln!(s, "switchyard_overhead_seconds_bucket{{le=\"+Inf\"}} {}", m.count());
     let _ = writeln!(s, "switchyard_overhead_seconds_sum {:.9}", m.sum_seconds());

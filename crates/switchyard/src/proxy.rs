@@ -263,6 +263,9 @@ fn client_view<'a>(
     }
 }
 
+/// Asks an OpenAI upstream for usage when the client did not (usage drives cost).
+const INJECT_USAGE: &[u8] = br#""stream_options":{"include_usage":true},"#;
+
 /// Writes the upstream request for `target` in its dialect. Returns whether the gateway asked
 /// for `include_usage` on the client's behalf (its extra chunk must then be dropped).
 #[allow(clippy::too_many_arguments)]
@@ -276,19 +279,30 @@ fn build_request(
     cb: &mut ClientBody<'_>,
     scratch: &mut Vec<u8>,
 ) -> Result<bool, ApiError> {
+    req.clear();
+    if up == cb.dialect
+        && let Some(span) = &view.model_span
+    {
+        // Fast path: the client's bytes with the model spliced in, written straight after the
+        // head (one copy of the body).
+        let raw = cb.raw;
+        let inject = up == Dialect::OpenAi && view.stream && top_level_value_span(raw, "stream_options").is_none();
+        let len =
+            raw.len() - span.len() + target.upstream_model_json.len() + if inject { INJECT_USAGE.len() } else { 0 };
+        write_head(req, p, up, key, target, view.stream, len);
+        let start = req.len();
+        rewrite_model(raw, view, &target.upstream_model_json, req);
+        if inject && let Some(brace) = req[start..].iter().position(|&c| c == b'{') {
+            let at = start + brace + 1;
+            req.splice(at..at, INJECT_USAGE.iter().copied());
+        }
+        return Ok(inject);
+    }
     scratch.clear();
     let mut injected = false;
     if up == cb.dialect {
+        // The model key was spelled with escapes: re-serialised by rewrite_model.
         rewrite_model(cb.raw, view, &target.upstream_model_json, scratch);
-        // Usage drives cost: ask an OpenAI upstream for it when the client did not.
-        if up == Dialect::OpenAi
-            && view.stream
-            && top_level_value_span(scratch, "stream_options").is_none()
-            && let Some(brace) = scratch.iter().position(|&c| c == b'{')
-        {
-            scratch.splice(brace + 1..brace + 1, br#""stream_options":{"include_usage":true},"#.iter().copied());
-            injected = true;
-        }
     } else {
         let model = &target.upstream_model;
         let hub = cb.hub()?;
@@ -308,7 +322,13 @@ fn build_request(
         .map_err(|e| ApiError::bad_request(e.to_string(), None))?;
         serde_json::to_writer(&mut *scratch, &body).map_err(|e| ApiError::status(500, e.to_string()))?;
     }
-    req.clear();
+    write_head(req, p, up, key, target, view.stream, scratch.len());
+    req.extend_from_slice(scratch);
+    Ok(injected)
+}
+
+/// Request line and headers for `up`'s endpoint.
+fn write_head(req: &mut Vec<u8>, p: &Provider, up: Dialect, key: &[u8], target: &Target, stream: bool, len: usize) {
     req.extend_from_slice(b"POST ");
     req.extend_from_slice(p.base_path.as_bytes());
     match up {
@@ -317,16 +337,14 @@ fn build_request(
         Dialect::Gemini => {
             req.extend_from_slice(b"/models/");
             req.extend_from_slice(target.upstream_model.as_bytes());
-            req.extend_from_slice(if view.stream { b":streamGenerateContent?alt=sse" } else { b":generateContent" });
+            req.extend_from_slice(if stream { b":streamGenerateContent?alt=sse" } else { b":generateContent" });
         }
     }
     req.extend_from_slice(b" HTTP/1.1\r\n");
     req.extend_from_slice(&p.fixed_headers);
     req.extend_from_slice(key);
     req.extend_from_slice(b"content-type: application/json\r\n");
-    req.extend_from_slice(if view.stream { b"accept: text/event-stream\r\n" } else { b"accept: application/json\r\n" });
-    write::content_length(req, scratch.len() as u64);
+    req.extend_from_slice(if stream { b"accept: text/event-stream\r\n" } else { b"accept: application/json\r\n" });
+    write::content_length(req, len as u64);
     req.extend_from_slice(b"\r\n");
-    req.extend_from_slice(scratch);
-    Ok(injected)
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use switchyard_core::Config;
+use switchyard_core::config::IoDriver;
 use switchyard_core::health::HealthRegistry;
 
 use crate::live::{Dns, Live, Shared};
@@ -141,32 +142,41 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
         let shared = shared.clone();
         let tx = tx.clone();
         let pin = cfg.server.pin_cpus;
+        let io = cfg.server.io;
         let t = std::thread::Builder::new()
             .name(format!("switchyard-w{i}"))
             .spawn(move || {
                 if pin && monoio::utils::bind_to_cpu_set([i % cores]).is_err() {
                     crate::warn!("worker {i}: cannot pin to CPU {}", i % cores);
                 }
-                let mut rt = match monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
-                    .enable_timer()
-                    .with_entries(4096)
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        crate::error!("worker {i}: cannot build runtime: {e}");
-                        let _ = tx.send("failed");
-                        return;
-                    }
-                };
-                let driver = match &rt {
-                    monoio::FusionRuntime::Uring(_) => "io_uring",
-                    monoio::FusionRuntime::Legacy(_) => "epoll",
-                };
-                let _ = tx.send(driver);
-                drop(tx);
                 let w = Rc::new(Worker::new(shared, i));
-                rt.block_on(worker::run(listener, w));
+                let fail = |e: std::io::Error| {
+                    crate::error!("worker {i}: cannot build runtime: {e}");
+                    let _ = tx.send("failed");
+                };
+                if io == IoDriver::Epoll {
+                    match monoio::RuntimeBuilder::<monoio::LegacyDriver>::new().enable_timer().build() {
+                        Ok(mut rt) => {
+                            let _ = tx.send("epoll");
+                            drop(tx);
+                            rt.block_on(worker::run(listener, w));
+                        }
+                        Err(e) => fail(e),
+                    }
+                    return;
+                }
+                match monoio::RuntimeBuilder::<monoio::FusionDriver>::new().enable_timer().with_entries(4096).build() {
+                    Ok(mut rt) => {
+                        let driver = match &rt {
+                            monoio::FusionRuntime::Uring(_) => "io_uring",
+                            monoio::FusionRuntime::Legacy(_) => "epoll",
+                        };
+                        let _ = tx.send(driver);
+                        drop(tx);
+                        rt.block_on(worker::run(listener, w));
+                    }
+                    Err(e) => fail(e),
+                }
             })
             .map_err(|e| format!("cannot spawn worker: {e}"))?;
         threads.push(t);

@@ -2,6 +2,7 @@
 //! with usage observed, or translated between dialects) and whole bodies or errors of another
 //! dialect than the client's.
 
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use memchr::memmem;
@@ -15,6 +16,11 @@ use switchyard_providers::{Completion, Delta, Dialect, StreamDecoder, StreamEnco
 use crate::conn::{Buffers, Outcome, Tags};
 use crate::relay::{flush, skip_header};
 use crate::upstream::UpStream;
+
+// Searchers built once: constructing one per event showed up at ~3 % of the streaming profile.
+static USAGE: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\"usage\":{"));
+static USAGE_SPACED: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\"usage\": {"));
+static NO_CHOICES: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\"choices\":[]"));
 
 /// Largest non-streamed upstream body read whole for translation.
 const MAX_WHOLE_BODY: usize = 32 * 1024 * 1024;
@@ -194,8 +200,7 @@ pub async fn relay_events(
         while let Some(ev) = sse.next_event() {
             let name = ev.event();
             let data = ev.data().unwrap_or_default();
-            let has_usage =
-                memmem::find(&data, b"\"usage\":{").is_some() || memmem::find(&data, b"\"usage\": {").is_some();
+            let has_usage = USAGE.find(&data).is_some() || USAGE_SPACED.find(&data).is_some();
             if translate || x.upstream == Dialect::Anthropic || has_usage {
                 deltas.clear();
                 if let Err(e) = dec.event(name, &data, &mut deltas) {
@@ -214,7 +219,7 @@ pub async fn relay_events(
             if !translate {
                 // Same dialect: pass the event on untouched, except the usage chunk the
                 // gateway asked for on the client's behalf.
-                let usage_only = x.drop_usage_chunk && memmem::find(&data, b"\"choices\":[]").is_some();
+                let usage_only = x.drop_usage_chunk && NO_CHOICES.find(&data).is_some();
                 if !usage_only {
                     events.extend_from_slice(ev.raw);
                 }

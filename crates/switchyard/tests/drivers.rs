@@ -69,3 +69,11 @@ fn tls_upstream_on_epoll_driver() {
     assert_eq!(r.status, 200);
     let _ = std::fs::remove_file(ca);
 }
+
+#[test]
+fn epoll_driver_by_config() {
+    let m = mock_for_drivers();
+    let gw = Gateway::start(&basic_config(&m.base_url(), "io = \"epoll\"\n"));
+    assert!(gw.log_text().contains("driver=epoll"), "{}", gw.log_text());
+    exercise(&gw, &m);
+}
