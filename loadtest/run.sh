@@ -15,10 +15,19 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 dur=${DURATION:-10}
 sat_dur=5
+rates="1000 5000"
+sat_rates="5000 10000 15000 20000 25000 30000 40000"
+streams=1000
+tokens=200
 [ -n "${QUICK:-}" ] && dur=3 && sat_dur=2
+# SMOKE=1: a few seconds of tiny loads, so the harness cannot rot (run by the test command).
+if [ -n "${SMOKE:-}" ]; then
+    dur=1 sat_dur=1 rates="200" sat_rates="500" streams=20 tokens=20
+fi
 
 cargo build --release --bins -q
-command -v nginx >/dev/null || apt-get install -y -q nginx-light >/dev/null
+command -v nginx >/dev/null || apt-get install -y -q nginx-light >/dev/null \
+    || { apt-get update -q >/dev/null && apt-get install -y -q nginx-light >/dev/null; }
 command -v oha >/dev/null || cargo install oha --locked -q
 bin=$root/target/release
 tmp=$(mktemp -d)
@@ -29,7 +38,7 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-taskset -c 1 "$bin/mock-llm" --listen "127.0.0.1:$mport" --threads 1 --tokens 200 --token-interval-ms 10 2>"$tmp/mock.log" &
+taskset -c 1 "$bin/mock-llm" --listen "127.0.0.1:$mport" --threads 1 --tokens "$tokens" --token-interval-ms 10 2>"$tmp/mock.log" &
 pids+=($!)
 # GATEWAY_ENV="MONOIO_FORCE_LEGACY_DRIVER=1" measures the epoll driver instead of io_uring.
 env ${GATEWAY_ENV:-} MOCK_URL="http://127.0.0.1:$mport" "$bin/switchyard" --config loadtest/gateway.toml --listen "127.0.0.1:$gport" 2>"$tmp/gw.log" &
@@ -76,7 +85,7 @@ oha_run() { # target url body rate seconds out
 
 echo "fixed-rate loads (${dur}s each)"
 for body in 1k 16k; do
-    for rate in 1000 5000; do
+    for rate in $rates; do
         for t in $targets; do
             echo "  $body $rate rps ${t%%=*}"
             # Scrapes around the switchyard run isolate its share of the own-time histogram.
@@ -89,7 +98,7 @@ done
 
 echo "saturation (1k bodies, ${sat_dur}s per step)"
 for t in $targets; do
-    for rate in 5000 10000 15000 20000 25000 30000 40000; do
+    for rate in $sat_rates; do
         out="$tmp/raw/sat-${t%%=*}-$rate.json"
         oha_run "${t%%=*}" "${t#*=}" 1k "$rate" "$sat_dur" "$out"
         python3 -c "
@@ -98,11 +107,11 @@ sys.exit(0 if s['successRate']>=0.99 and s['requestsPerSec']>=0.95*$rate else 1)
     done
 done
 
-echo "streaming: 1,000 concurrent streams of 200 tokens, 10 ms apart"
+echo "streaming: $streams concurrent streams of $tokens tokens, 10 ms apart"
 for t in direct=http://127.0.0.1:$mport switchyard=http://127.0.0.1:$gport; do
     addr=${t#*=http://}
-    taskset -c 1 "$bin/sseload" --addr "$addr" --model bench --concurrency 1000 --requests-per-conn 1 \
-        --expect-tokens 200 >"$tmp/raw/stream-${t%%=*}.json" || true
+    taskset -c 1 "$bin/sseload" --addr "$addr" --model bench --concurrency "$streams" --requests-per-conn 1 \
+        --expect-tokens "$tokens" >"$tmp/raw/stream-${t%%=*}.json" || true
 done
 grep VmHWM "/proc/$gw_pid/status" | awk '{print $2}' >"$tmp/raw/gateway-peak-rss-kib"
 curl -s "http://127.0.0.1:$gport/metrics" >"$tmp/raw/gateway-metrics.txt"

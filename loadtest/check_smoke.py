@@ -1,0 +1,28 @@
+#!/usr/bin/env python3
+"""Checks that a harness run produced numbers for every arm (not what the numbers are)."""
+
+import json
+import sys
+
+r = json.load(open(sys.argv[1]))
+problems = []
+for target in ("direct", "nginx", "switchyard"):
+    rows = [f for f in r["fixed_rate"] if f["target"] == target]
+    if not rows or any(f["p50_us"] is None or f["p99_us"] is None or f["requests"] == 0 for f in rows):
+        problems.append(f"fixed-rate numbers missing for {target}: {rows}")
+for proxy in ("nginx", "switchyard"):
+    if not any(a["proxy"] == proxy and a["added_p50_us"] is not None for a in r["added_over_direct"]):
+        problems.append(f"no added-latency numbers for {proxy}")
+for target in ("direct", "nginx", "switchyard"):
+    if target not in r["saturation"]:
+        problems.append(f"no saturation point for {target}")
+s = r["streaming"]
+for k in ("streams", "ttft_p50_us", "added_gap_p50_us", "gateway_peak_rss_mib"):
+    if k not in s:
+        problems.append(f"streaming result lacks {k}: {s}")
+if not r["gateway_internal_overhead"] or not all(v["requests"] > 0 for v in r["gateway_internal_overhead"].values()):
+    problems.append(f"no internal overhead numbers: {r['gateway_internal_overhead']}")
+if problems:
+    print("\n".join(problems))
+    sys.exit(1)
+print("load-test smoke: every arm produced numbers")
