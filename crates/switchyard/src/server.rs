@@ -165,7 +165,16 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
                     }
                     return;
                 }
-                match monoio::RuntimeBuilder::<monoio::FusionDriver>::new().enable_timer().with_entries(4096).build() {
+                // COOP_TASKRUN: completions are processed when the worker next enters the kernel
+                // instead of by interrupting it; the worker is the ring's only submitter.
+                let mut urb = io_uring::IoUring::builder();
+                urb.setup_single_issuer().setup_defer_taskrun();
+                match monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+                    .enable_timer()
+                    .with_entries(4096)
+                    .uring_builder(urb)
+                    .build()
+                {
                     Ok(mut rt) => {
                         let driver = match &rt {
                             monoio::FusionRuntime::Uring(_) => "io_uring",
