@@ -53,12 +53,8 @@ pub fn top_level_value_span(json: &[u8], key: &str) -> Option<std::ops::Range<us
         match json[i] {
             b'"' => {
                 let start = i;
-                i += 1;
-                while i < n && json[i] != b'"' {
-                    i += if json[i] == b'\\' { 2 } else { 1 };
-                }
-                let end = i; // closing quote
-                i += 1;
+                let end = string_end(json, i + 1); // closing quote
+                i = end + 1;
                 if depth == 1 && expect_key {
                     expect_key = false;
                     if &json[start + 1..end.min(n)] == key.as_bytes() {
@@ -91,28 +87,34 @@ pub fn top_level_value_span(json: &[u8], key: &str) -> Option<std::ops::Range<us
     found
 }
 
+/// Index of the quote closing a string whose contents start at `from` (or `json.len()`).
+/// Jumps between quotes and backslashes with memchr: a 16 KB string is skipped in well under a
+/// microsecond instead of one byte per step.
+fn string_end(json: &[u8], mut from: usize) -> usize {
+    while let Some(p) = memchr::memchr2(b'"', b'\\', json.get(from..).unwrap_or(&[])) {
+        let at = from + p;
+        if json[at] == b'"' {
+            return at;
+        }
+        from = at + 2;
+    }
+    json.len()
+}
+
 /// End (exclusive) of the JSON value starting at `start`.
 fn value_end(json: &[u8], start: usize) -> Option<usize> {
     let n = json.len();
     let mut i = start;
     match *json.get(start)? {
         b'"' => {
-            i += 1;
-            while i < n && json[i] != b'"' {
-                i += if json[i] == b'\\' { 2 } else { 1 };
-            }
-            (i < n).then_some(i + 1)
+            let end = string_end(json, i + 1);
+            (end < n).then_some(end + 1)
         }
         b'{' | b'[' => {
             let mut depth = 0usize;
             while i < n {
                 match json[i] {
-                    b'"' => {
-                        i += 1;
-                        while i < n && json[i] != b'"' {
-                            i += if json[i] == b'\\' { 2 } else { 1 };
-                        }
-                    }
+                    b'"' => i = string_end(json, i + 1),
                     b'{' | b'[' => depth += 1,
                     b'}' | b']' => {
                         depth -= 1;
@@ -161,6 +163,15 @@ mod tests {
         assert_eq!(&j[r], br#"{"k":[1,2]}"#);
         let j = br#"{"model":12}"#;
         assert_eq!(&j[top_level_value_span(j, "model").unwrap()], b"12");
+    }
+
+    #[test]
+    fn long_strings_with_escapes_are_skipped_whole() {
+        let long = format!("{}\\\"{}\\\\{}", "x".repeat(5000), "y".repeat(3000), "z".repeat(100));
+        let j = format!(r#"{{"messages":[{{"content":"{long}"}}],"note":"{long}","model":"m\"x","stream":true}}"#);
+        let r = top_level_value_span(j.as_bytes(), "model").unwrap();
+        assert_eq!(&j.as_bytes()[r], br#""m\"x""#);
+        assert!(top_level_value_span(br#"{"model":"unterminated"#, "model").is_none());
     }
 
     #[test]

@@ -184,6 +184,8 @@ async fn read_body(
                 return Err(Some(too_large()));
             }
             let end = start + n as usize;
+            // Room for the whole body up front: one read per arrival, not one per 16 KB.
+            buf.reserve(end.saturating_sub(buf.len()));
             if head.expect_continue && buf.len() < end {
                 send_raw(client, &mut b.out, write::CONTINUE).await.map_err(|_| None)?;
             }
