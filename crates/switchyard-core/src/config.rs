@@ -47,6 +47,26 @@ pub struct Config {
     pub routes: BTreeMap<String, RouteConfig>,
     /// The admin listener (off unless configured).
     pub admin: Option<AdminConfig>,
+    /// The decision log (off unless configured).
+    pub log: Option<LogConfig>,
+}
+
+/// `[log]`: one JSON line per request, written by a background thread.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `stdout` or a file path (appended; reopened on SIGHUP for logrotate).
+    pub decisions: String,
+    /// Also write the prompt text (off: only a hash of it).
+    #[serde(default)]
+    pub include_prompt: bool,
+    /// Records waiting for the writer; when full, records are dropped and counted.
+    #[serde(default = "default_log_capacity")]
+    pub capacity: usize,
+}
+
+fn default_log_capacity() -> usize {
+    65_536
 }
 
 /// `[admin]`: control endpoints on their own listener.
@@ -343,6 +363,14 @@ impl Config {
                 return Err(ConfigError::new(format!("routes.{name}"), "a route cannot share its name with a model"));
             }
             r.validate(name, &self.models)?;
+        }
+        if let Some(l) = &self.log {
+            if l.decisions.is_empty() {
+                return Err(ConfigError::new("log.decisions", "must be `stdout` or a file path"));
+            }
+            if l.capacity == 0 {
+                return Err(ConfigError::new("log.capacity", "must be at least 1"));
+            }
         }
         if let Some(a) = &self.admin {
             let addr: std::net::SocketAddr = a

@@ -107,10 +107,33 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
                 let body = crate::metrics::render(&w.shared, &live);
                 send_body(&mut client, &mut b.out, "text/plain; version=0.0.4", &body, keep).await
             }
+            (Method::Get, b"/readyz") => {
+                if w.draining() {
+                    let e = ApiError::status(503, "draining: shutting down");
+                    send_error(&mut client, &mut b.out, &e, None, keep).await
+                } else {
+                    send_body(&mut client, &mut b.out, "application/json", br#"{"status":"ready"}"#, keep).await
+                }
+            }
+            (Method::Post, b"/v1/feedback") => match feedback(&w, body_bytes) {
+                Ok(()) => {
+                    send_body(&mut client, &mut b.out, "application/json", br#"{"status":"recorded"}"#, keep).await
+                }
+                Err(e) => send_error(&mut client, &mut b.out, &e, None, keep).await,
+            },
             (Method::Get, b"/healthz") => {
                 send_body(&mut client, &mut b.out, "application/json", br#"{"status":"ok"}"#, keep).await
             }
-            (_, b"/v1/chat/completions" | b"/v1/messages" | b"/v1/models" | b"/healthz" | b"/metrics") => {
+            (
+                _,
+                b"/v1/chat/completions"
+                | b"/v1/messages"
+                | b"/v1/models"
+                | b"/v1/feedback"
+                | b"/healthz"
+                | b"/readyz"
+                | b"/metrics",
+            ) => {
                 let e = ApiError::status(405, "method not allowed for this path");
                 send_error(&mut client, &mut b.out, &e, None, keep).await
             }
@@ -135,6 +158,30 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
 
 /// Read buffers larger than this are released between requests.
 const MAX_IDLE_BUFFER: usize = 256 * 1024;
+
+/// `POST /v1/feedback`: `{"request_id": "...", "rating": "up" | "down" | number, "comment"?}`
+/// becomes a feedback record in the decision log, joined to its request by id.
+fn feedback(w: &Worker, body: &[u8]) -> Result<(), ApiError> {
+    let Some(log) = &w.shared.decisions else {
+        return Err(ApiError::status(501, "feedback needs the decision log: configure [log]"));
+    };
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}"), None))?;
+    let id = v["request_id"].as_str().filter(|s| !s.is_empty() && s.len() <= 64);
+    let Some(id) = id else { return Err(ApiError::bad_request("`request_id` is required", Some("request_id"))) };
+    let rating = match &v["rating"] {
+        serde_json::Value::String(s) if s == "up" || s == "down" => v["rating"].clone(),
+        serde_json::Value::Number(n) if n.as_f64().is_some_and(f64::is_finite) => v["rating"].clone(),
+        _ => return Err(ApiError::bad_request("`rating` must be \"up\", \"down\" or a number", Some("rating"))),
+    };
+    let comment: String = v["comment"].as_str().unwrap_or("").chars().take(2000).collect();
+    let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    log.send(
+        serde_json::json!({"type": "feedback", "ts_ms": ts, "request_id": id, "rating": rating, "comment": comment})
+            .to_string(),
+    );
+    Ok(())
+}
 
 async fn read_head(client: &mut TcpStream, buf: &mut Vec<u8>, headers: &mut Vec<HeaderRef>, live: &Live) -> HeadRead {
     let limits = Limits { max_head_bytes: live.server.max_head_bytes };

@@ -103,6 +103,8 @@ pub struct Shared {
     pub epoch: std::time::Instant,
     /// Per-worker histograms of the gateway's own time per request.
     pub overhead: Box<[crate::overhead::Histogram]>,
+    /// The decision log, when configured.
+    pub decisions: Option<crate::decisions::DecisionLog>,
 }
 
 impl Shared {

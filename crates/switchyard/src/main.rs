@@ -9,6 +9,7 @@ static GLOBAL: MiMalloc = MiMalloc;
 
 mod admin;
 mod conn;
+mod decisions;
 mod demo;
 mod exchange;
 mod io;

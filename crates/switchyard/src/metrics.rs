@@ -15,6 +15,12 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
     s.push_str("# TYPE switchyard_config_reloads_total counter\n");
     let _ = writeln!(s, "switchyard_config_reloads_total{{result=\"ok\"}} {ok}");
     let _ = writeln!(s, "switchyard_config_reloads_total{{result=\"failed\"}} {failed}");
+    if let Some(d) = &shared.decisions {
+        s.push_str("# HELP switchyard_decision_log_records_total Decision-log records by fate.\n");
+        s.push_str("# TYPE switchyard_decision_log_records_total counter\n");
+        let _ = writeln!(s, "switchyard_decision_log_records_total{{result=\"written\"}} {}", d.written.load(Relaxed));
+        let _ = writeln!(s, "switchyard_decision_log_records_total{{result=\"dropped\"}} {}", d.drops.load(Relaxed));
+    }
     let m = crate::overhead::Merged::of(shared.overhead.iter());
     s.push_str(
         "# HELP switchyard_overhead_seconds Time spent inside the gateway per request, upstream wait excluded.\n",

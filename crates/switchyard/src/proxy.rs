@@ -105,6 +105,7 @@ pub async fn chat(
     let budget_end = Instant::now() + Duration::from_millis(retry.budget_ms);
     let attempts = decision.plan.len().min(retry.attempts as usize);
     let mut last_error: Option<(ApiError, usize)> = None;
+    let mut tried: Vec<(usize, &'static str)> = Vec::with_capacity(attempts);
     for (n, &ti) in decision.plan.iter().take(attempts).enumerate() {
         let now = Instant::now();
         if now >= budget_end {
@@ -120,6 +121,7 @@ pub async fn chat(
             Ok(i) => i,
             Err(e) => {
                 // This target cannot express the request (e.g. `n > 1` for Anthropic): try the next.
+                tried.push((ti, "untranslatable"));
                 b.up_req = req;
                 last_error = Some((e, ti));
                 continue;
@@ -140,6 +142,14 @@ pub async fn chat(
                     Failure::Connect => RetryOn::Connect,
                     _ => RetryOn::ServerError,
                 };
+                tried.push((
+                    ti,
+                    match class {
+                        RetryOn::Timeout => "timeout",
+                        RetryOn::Connect => "connect_error",
+                        _ => "upstream_error",
+                    },
+                ));
                 last_error = Some((e.to_api(&p.name), ti));
                 if !retry.on.contains(&class) {
                     break;
@@ -155,6 +165,14 @@ pub async fn chat(
                     500..=599 => Some((Failure::ServerError, RetryOn::ServerError)),
                     _ => None,
                 };
+                tried.push((
+                    ti,
+                    match head.status {
+                        429 => "429",
+                        500..=599 => "5xx",
+                        _ => "answered",
+                    },
+                ));
                 match failure {
                     Some((f, class)) => {
                         target.health.failure(f, w.shared.now_ms());
@@ -202,12 +220,45 @@ pub async fn chat(
                 if let Some(u) = usage {
                     account(table, route.map(|r| r.baseline), target, &u);
                 }
+                if let Some(log) = &w.shared.decisions {
+                    let ttft = b.first_write.get().map(|t| t.duration_since(ready));
+                    let r = Record {
+                        request_id: &request_id,
+                        dialect,
+                        view: &view,
+                        decision: &decision,
+                        route: route_name,
+                        target: Some(ti),
+                        status: head.status,
+                        tried: &tried,
+                        ready,
+                        ttft,
+                        usage,
+                    };
+                    log.send(r.to_json(table, log.include_prompt));
+                }
                 return outcome;
             }
         }
     }
     let (e, ti) = last_error
         .unwrap_or_else(|| (ApiError::status(504, "retry budget exhausted before any attempt"), decision.plan[0]));
+    if let Some(log) = &w.shared.decisions {
+        let r = Record {
+            request_id: &request_id,
+            dialect,
+            view: &view,
+            decision: &decision,
+            route: route_name,
+            target: Some(ti),
+            status: e.status,
+            tried: &tried,
+            ready,
+            ttft: None,
+            usage: None,
+        };
+        log.send(r.to_json(table, log.include_prompt));
+    }
     let target = &table.targets[ti];
     let tags = Tags {
         request_id: &request_id,
@@ -217,6 +268,65 @@ pub async fn chat(
         dialect,
     };
     send_error(client, &mut b.out, &e, Some(&tags), keep).await
+}
+
+/// What the decision log keeps of one request.
+struct Record<'a> {
+    request_id: &'a str,
+    dialect: Dialect,
+    view: &'a RequestView,
+    decision: &'a switchyard_core::Decision,
+    route: &'a str,
+    target: Option<usize>,
+    status: u16,
+    tried: &'a [(usize, &'static str)],
+    ready: Instant,
+    ttft: Option<Duration>,
+    usage: Option<Usage>,
+}
+
+impl Record<'_> {
+    /// One JSON line. Never the prompt unless configured, never a key.
+    fn to_json(&self, table: &switchyard_core::RouteTable, include_prompt: bool) -> String {
+        let name = |i: usize| table.targets[i].name.as_str();
+        let provider = |i: usize| table.providers[table.targets[i].provider].name.as_str();
+        let target = self.target.map(|i| &table.targets[i]);
+        let (cost, savings) = match (self.usage, target) {
+            (Some(u), Some(t)) => {
+                let cost = u.cost(t.input_price, t.output_price);
+                let base = self.decision.route.map_or(t, |r| &table.targets[table.routes[r].baseline]);
+                (Some(cost), Some(u.cost(base.input_price, base.output_price) - cost))
+            }
+            _ => (None, None),
+        };
+        let mut v = serde_json::json!({
+            "type": "request",
+            "ts_ms": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+            "request_id": self.request_id,
+            "client": if self.dialect == Dialect::Anthropic { "anthropic" } else { "openai" },
+            "requested": self.view.model,
+            "prompt_hash": crate::decisions::prompt_hash(&self.view.system, &self.view.last_user),
+            "stream": self.view.stream,
+            "route": self.route,
+            "strategy": self.decision.strategy.as_str(),
+            "score": self.decision.score,
+            "matched": self.decision.matched,
+            "model": self.target.map(name),
+            "provider": self.target.map(provider),
+            "attempts": self.tried.iter().map(|(t, o)| serde_json::json!({"model": name(*t), "outcome": o})).collect::<Vec<_>>(),
+            "status": self.status,
+            "latency_ms": self.ready.elapsed().as_secs_f64() * 1e3,
+            "ttft_ms": self.ttft.map(|t| t.as_secs_f64() * 1e3),
+            "prompt_tokens": self.usage.map(|u| u.prompt),
+            "completion_tokens": self.usage.map(|u| u.completion),
+            "cost_usd": cost,
+            "savings_usd": savings,
+        });
+        if include_prompt {
+            v["prompt"] = serde_json::Value::String(self.view.last_user.clone());
+        }
+        v.to_string()
+    }
 }
 
 /// Records tokens, cost and savings against the route's baseline model.

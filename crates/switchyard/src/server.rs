@@ -114,8 +114,10 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
+    let decisions = cfg.log.as_ref().map(crate::decisions::DecisionLog::start).transpose()?;
     let shared = Arc::new(Shared {
         overhead: (0..workers).map(|_| Histogram::default()).collect(),
+        decisions,
         live: ArcSwap::from_pointee(live),
         dns,
         shutdown: AtomicBool::new(false),
@@ -223,6 +225,9 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     }
     for sig in signals.forever() {
         if sig == SIGHUP {
+            if let Some(d) = &shared.decisions {
+                d.reopen();
+            }
             let _ = control.reload();
         } else {
             crate::info!("signal {sig}: draining in-flight requests, then exiting");
@@ -232,6 +237,9 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     }
     for t in threads {
         let _ = t.join();
+    }
+    if let Some(d) = &shared.decisions {
+        d.drain(Duration::from_secs(5));
     }
     crate::info!("switchyard stopped");
     Ok(())

@@ -1,0 +1,136 @@
+//! Operations: the decision log, feedback, readiness while draining.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn log_config(base: &str, path: &str, extra: &str) -> String {
+    format!(
+        "{}\n[log]\ndecisions = \"{path}\"\n{extra}\n[routes.auto]\ntiers = [{{ name = \"only\", models = [\"m\"] }}]\n",
+        basic_config(base, "")
+    )
+}
+
+fn wait_lines(path: &std::path::Path, n: usize) -> Vec<serde_json::Value> {
+    let t = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<serde_json::Value> =
+            text.lines().map(|l| serde_json::from_str(l).expect("valid JSON line")).collect();
+        if lines.len() >= n || t.elapsed() > Duration::from_secs(5) {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn one_record_per_request_without_prompt_or_key_and_feedback_joins() {
+    let m = mock(MockConfig { tokens: 3, ..Default::default() });
+    let path = temp_path("decisions.jsonl");
+    let gw = Gateway::start(&log_config(&m.base_url(), path.to_str().unwrap(), ""));
+    let mut c = gw.client();
+    let secret = "SECRET-PROMPT-TEXT-4711";
+    let mut ids = Vec::new();
+    for (model, stream) in [("m", false), ("auto", true), ("auto", false), ("m", true)] {
+        let body =
+            format!(r#"{{"model":"{model}","stream":{stream},"messages":[{{"role":"user","content":"{secret}"}}]}}"#);
+        let r = c.post("/v1/chat/completions", &body);
+        assert_eq!(r.status, 200);
+        ids.push(r.header("x-switchyard-request-id").unwrap().to_string());
+    }
+    let records = wait_lines(&path, 4);
+    assert_eq!(records.len(), 4, "{records:?}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains(secret), "the prompt is never logged unless configured");
+    assert!(!text.contains("sk-test-provider-key"), "keys are never logged");
+    for (rec, id) in records.iter().zip(&ids) {
+        assert_eq!(rec["type"], "request");
+        assert_eq!(rec["request_id"], id.as_str());
+        assert_eq!(rec["model"], "m");
+        assert_eq!(rec["provider"], "mock");
+        assert_eq!(rec["status"], 200);
+        assert_eq!(rec["attempts"][0]["outcome"], "answered");
+        assert_eq!(rec["completion_tokens"], 3);
+        assert!(rec["cost_usd"].as_f64().unwrap() > 0.0);
+        assert_eq!(rec["prompt_hash"].as_str().unwrap().len(), 16);
+        assert!(rec["latency_ms"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(records[0]["route"], "direct");
+    assert_eq!((records[1]["route"].as_str(), records[1]["strategy"].as_str()), (Some("auto"), Some("default")));
+    assert_eq!(records[0]["prompt_hash"], records[1]["prompt_hash"], "same prompt, same hash");
+
+    // Feedback joins its request by id.
+    let r = c.post("/v1/feedback", &format!(r#"{{"request_id":"{}","rating":"down","comment":"wrong"}}"#, ids[2]));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let records = wait_lines(&path, 5);
+    let fb = records.iter().find(|r| r["type"] == "feedback").expect("feedback record");
+    assert_eq!(fb["request_id"], ids[2].as_str());
+    assert_eq!(fb["rating"], "down");
+    assert!(records.iter().any(|r| r["type"] == "request" && r["request_id"] == fb["request_id"]));
+    assert_openai_error(&c.post("/v1/feedback", r#"{"rating":"up"}"#), 400);
+    assert_openai_error(&c.post("/v1/feedback", r#"{"request_id":"x","rating":"meh"}"#), 400);
+    let metrics = c.get("/metrics").text();
+    assert!(metrics.contains("switchyard_decision_log_records_total{result=\"written\"} 5"), "{metrics}");
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn prompt_is_logged_only_when_asked() {
+    let m = mock(MockConfig::default());
+    let path = temp_path("decisions-prompt.jsonl");
+    let gw = Gateway::start(&log_config(&m.base_url(), path.to_str().unwrap(), "include_prompt = true"));
+    let body = r#"{"model":"m","messages":[{"role":"user","content":"opted-in prompt"}]}"#;
+    assert_eq!(gw.client().post("/v1/chat/completions", body).status, 200);
+    let records = wait_lines(&path, 1);
+    assert_eq!(records[0]["prompt"], "opted-in prompt");
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn a_full_log_channel_drops_and_counts_instead_of_blocking() {
+    let m = mock(MockConfig::default());
+    // A FIFO nobody reads: the writer thread blocks opening it, so the channel fills.
+    let fifo = temp_path("decisions.fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let gw = Gateway::start(&log_config(&m.base_url(), fifo.to_str().unwrap(), "capacity = 2"));
+    let mut c = gw.client();
+    let t = Instant::now();
+    for _ in 0..10 {
+        assert_eq!(c.post("/v1/chat/completions", &chat_body("m", false)).status, 200);
+    }
+    assert!(t.elapsed() < Duration::from_secs(5), "requests never wait for the log");
+    let metrics = c.get("/metrics").text();
+    let dropped: u64 = metrics
+        .lines()
+        .find(|l| l.starts_with("switchyard_decision_log_records_total{result=\"dropped\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!((7..=8).contains(&dropped), "dropped {dropped}");
+    drop(gw);
+    let _ = std::fs::remove_file(fifo);
+}
+
+#[test]
+fn readyz_turns_503_while_draining() {
+    let m = mock(MockConfig { tokens: 6, token_interval_ms: 100, ..Default::default() });
+    let mut gw = Gateway::start(&basic_config(&m.base_url(), ""));
+    let mut probe = gw.client();
+    assert_eq!(probe.get("/readyz").status, 200);
+    let addr = gw.addr;
+    let stream = std::thread::spawn(move || Client::connect(addr).post("/v1/chat/completions", &chat_body("m", true)));
+    std::thread::sleep(Duration::from_millis(200));
+    gw.signal("TERM");
+    std::thread::sleep(Duration::from_millis(150));
+    let r = probe.get("/readyz");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(stream.join().unwrap().streamed_content(), "t0 t1 t2 t3 t4 t5", "the stream in flight finished");
+    let t = Instant::now();
+    while gw.child.try_wait().unwrap().is_none() {
+        assert!(t.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
