@@ -18,6 +18,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
 (cd tests/sdk && "../../$venv/bin/python" -m unittest -v)
+(cd tests/deploy && "../../$venv/bin/python" -m unittest -v)
 
 # The speed harness must not rot: tiny loads, every arm must produce numbers.
 SMOKE=1 OUT=target/loadtest-smoke ./loadtest/run.sh >target/loadtest-smoke.log 2>&1 || { cat target/loadtest-smoke.log; exit 1; }
