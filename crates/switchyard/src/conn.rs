@@ -60,6 +60,7 @@ enum BodyRead {
 /// Serves one accepted connection until it closes.
 pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
     let _ = client.set_nodelay(true);
+    let _open = OpenConnection::new(&w);
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
     let mut headers: Vec<HeaderRef> = Vec::new();
     let mut b = Buffers::default();
@@ -153,6 +154,22 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
             buf = Vec::with_capacity(8 * 1024);
             b = Buffers::default();
         }
+    }
+}
+
+/// Counts a client connection as open while it lives.
+struct OpenConnection(Rc<Worker>);
+
+impl OpenConnection {
+    fn new(w: &Rc<Worker>) -> Self {
+        crate::stats::Gauges::bump(&w.shared.stats.gauges[w.index].open, 1);
+        OpenConnection(w.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        crate::stats::Gauges::bump(&self.0.shared.stats.gauges[self.0.index].open, -1);
     }
 }
 

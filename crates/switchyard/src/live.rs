@@ -23,16 +23,45 @@ pub struct Live {
     pub upstream: UpstreamConfig,
     /// TLS client for https providers.
     pub tls: monoio_rustls::TlsConnector,
+    /// Request counters by (route, target): index `(route + 1) * targets + target`, route 0 = direct.
+    pub counts: Vec<Arc<crate::stats::Counts>>,
+    /// Hash of the loaded configuration text.
+    pub config_hash: String,
+}
+
+impl Live {
+    /// Counters for a request answered by `target` through `route` (None = direct).
+    pub fn counts(&self, route: Option<usize>, target: usize) -> &crate::stats::Counts {
+        &self.counts[route.map_or(0, |r| r + 1) * self.table.targets.len() + target]
+    }
 }
 
 impl Live {
     /// Compiles a validated config (reads the CA file and weight files, so call it off the
     /// workers); health comes from `health` so it carries over reloads.
-    pub fn build(cfg: &Config, source: &Source, health: &HealthRegistry) -> Result<Live, String> {
+    pub fn build(
+        cfg: &Config,
+        source: &Source,
+        health: &HealthRegistry,
+        stats: &crate::stats::Stats,
+    ) -> Result<Live, String> {
         let tls =
             crate::tls::connector(cfg.upstream.ca_file.as_deref()).map_err(|e| format!("upstream.ca_file: {e}"))?;
         let table = RouteTable::compile(cfg, &|name| source.read_file(name), health).map_err(|e| e.to_string())?;
-        Ok(Live { table, server: cfg.server.clone(), upstream: cfg.upstream.clone(), tls })
+        let mut counts = Vec::with_capacity((table.routes.len() + 1) * table.targets.len());
+        for route in std::iter::once("direct").chain(table.routes.iter().map(|r| r.name.as_str())) {
+            for t in &table.targets {
+                counts.push(stats.counts(route, &t.name, &table.providers[t.provider].name));
+            }
+        }
+        Ok(Live {
+            table,
+            server: cfg.server.clone(),
+            upstream: cfg.upstream.clone(),
+            tls,
+            counts,
+            config_hash: source.hash(),
+        })
     }
 
     /// Host names the providers use.
@@ -105,6 +134,8 @@ pub struct Shared {
     pub overhead: Box<[crate::overhead::Histogram]>,
     /// The decision log, when configured.
     pub decisions: Option<crate::decisions::DecisionLog>,
+    /// Request counters, gauges and latency histograms.
+    pub stats: Arc<crate::stats::Stats>,
 }
 
 impl Shared {

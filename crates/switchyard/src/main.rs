@@ -20,6 +20,7 @@ mod overhead;
 mod proxy;
 mod relay;
 mod server;
+mod stats;
 mod tls;
 mod tools;
 mod train;
@@ -104,7 +105,7 @@ fn finish(result: Result<(), String>) -> ExitCode {
 
 fn check(source: &server::Source, path: &str) -> Result<(), String> {
     let cfg = source.load()?;
-    let live = live::Live::build(&cfg, source, &Default::default())?;
+    let live = live::Live::build(&cfg, source, &Default::default(), &stats::Stats::new(1))?;
     println!("{path}: OK ({} providers, {} models)", live.table.providers.len(), live.table.targets.len());
     Ok(())
 }

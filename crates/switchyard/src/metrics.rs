@@ -21,6 +21,61 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
         let _ = writeln!(s, "switchyard_decision_log_records_total{{result=\"written\"}} {}", d.written.load(Relaxed));
         let _ = writeln!(s, "switchyard_decision_log_records_total{{result=\"dropped\"}} {}", d.drops.load(Relaxed));
     }
+    let st = &shared.stats;
+    s.push_str("# HELP switchyard_requests_total Chat requests by route, model, provider and status class.\n");
+    s.push_str("# TYPE switchyard_requests_total counter\n");
+    let n = live.table.targets.len();
+    for (i, c) in live.counts.iter().enumerate() {
+        let totals = c.totals();
+        if totals.iter().all(|&v| v == 0) {
+            continue;
+        }
+        let route = match i / n {
+            0 => "direct",
+            r => live.table.routes[r - 1].name.as_str(),
+        };
+        let t = &live.table.targets[i % n];
+        for (k, v) in totals.iter().enumerate().filter(|(_, v)| **v > 0) {
+            let _ = writeln!(
+                s,
+                "switchyard_requests_total{{route=\"{}\",model=\"{}\",provider=\"{}\",status=\"{}\"}} {v}",
+                esc(route),
+                esc(&t.name),
+                esc(&live.table.providers[t.provider].name),
+                crate::stats::CLASSES[k]
+            );
+        }
+    }
+    for (k, v) in st.rejected.totals().iter().enumerate().filter(|(_, v)| **v > 0) {
+        let _ = writeln!(
+            s,
+            "switchyard_requests_total{{route=\"-\",model=\"-\",provider=\"-\",status=\"{}\"}} {v}",
+            crate::stats::CLASSES[k]
+        );
+    }
+    let sum = |f: &dyn Fn(&crate::stats::Gauges) -> i64| st.gauges.iter().map(f).sum::<i64>();
+    s.push_str(
+        "# HELP switchyard_inflight_requests Requests being handled.\n# TYPE switchyard_inflight_requests gauge\n",
+    );
+    let _ = writeln!(s, "switchyard_inflight_requests {}", sum(&|g| g.inflight.load(Relaxed)));
+    s.push_str(
+        "# HELP switchyard_open_connections Open client connections.\n# TYPE switchyard_open_connections gauge\n",
+    );
+    let _ = writeln!(s, "switchyard_open_connections {}", sum(&|g| g.open.load(Relaxed)));
+    s.push_str("# HELP switchyard_config_info The loaded configuration (hash of its text).\n# TYPE switchyard_config_info gauge\n");
+    let _ = writeln!(s, "switchyard_config_info{{hash=\"{}\"}} 1", live.config_hash);
+    histogram(
+        &mut s,
+        "switchyard_upstream_latency_seconds",
+        "Upstream time from request written to response head.",
+        &st.upstream_latency,
+    );
+    histogram(
+        &mut s,
+        "switchyard_time_to_first_byte_seconds",
+        "Time from request read to the first byte written to the client.",
+        &st.ttft,
+    );
     let m = crate::overhead::Merged::of(shared.overhead.iter());
     s.push_str(
         "# HELP switchyard_overhead_seconds Time spent inside the gateway per request, upstream wait excluded.\n",
@@ -87,6 +142,21 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
         &|t| format!("{:.9}", t.health.usage_totals().3),
     );
     s.into_bytes()
+}
+
+/// A Prometheus histogram (seconds) from per-worker histograms.
+fn histogram(s: &mut String, name: &str, help: &str, hs: &[crate::overhead::Histogram]) {
+    let m = crate::overhead::Merged::of(hs.iter());
+    let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} histogram");
+    for le_us in [
+        100u64, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
+        10_000_000,
+    ] {
+        let _ = writeln!(s, "{name}_bucket{{le=\"{}\"}} {}", le_us as f64 / 1e6, m.count_le(le_us * 1000));
+    }
+    let _ = writeln!(s, "{name}_bucket{{le=\"+Inf\"}} {}", m.count());
+    let _ = writeln!(s, "{name}_sum {:.9}", m.sum_seconds());
+    let _ = writeln!(s, "{name}_count {}", m.count());
 }
 
 /// Escapes a label value.

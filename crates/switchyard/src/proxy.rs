@@ -87,7 +87,10 @@ pub async fn chat(
     let bare = Tags { request_id: &request_id, model: None, provider: None, route: None, dialect };
     let (view, mut cb) = match client_view(body, dialect, &mut b.scratch) {
         Ok(v) => v,
-        Err(e) => return send_error(client, &mut b.out, &e, Some(&bare), keep).await,
+        Err(e) => {
+            w.shared.stats.rejected.add(w.index, e.status);
+            return send_error(client, &mut b.out, &e, Some(&bare), keep).await;
+        }
     };
     let table = &live.table;
     let decided = {
@@ -96,7 +99,10 @@ pub async fn chat(
     };
     let decision = match decided {
         Ok(d) => d,
-        Err(e) => return send_error(client, &mut b.out, &e, Some(&bare), keep).await,
+        Err(e) => {
+            w.shared.stats.rejected.add(w.index, e.status);
+            return send_error(client, &mut b.out, &e, Some(&bare), keep).await;
+        }
     };
     let route = decision.route.map(|r| &table.routes[r]);
     let route_name = route.map_or(DIRECT_ROUTE, |r| r.name.as_str());
@@ -220,6 +226,11 @@ pub async fn chat(
                 if let Some(u) = usage {
                     account(table, route.map(|r| r.baseline), target, &u);
                 }
+                live.counts(decision.route, ti).add(w.index, head.status);
+                w.shared.stats.upstream_latency[w.index].record(head_at.duration_since(sent).as_nanos() as u64);
+                if let Some(first) = b.first_write.get() {
+                    w.shared.stats.ttft[w.index].record(first.duration_since(ready).as_nanos() as u64);
+                }
                 if let Some(log) = &w.shared.decisions {
                     let ttft = b.first_write.get().map(|t| t.duration_since(ready));
                     let r = Record {
@@ -243,6 +254,7 @@ pub async fn chat(
     }
     let (e, ti) = last_error
         .unwrap_or_else(|| (ApiError::status(504, "retry budget exhausted before any attempt"), decision.plan[0]));
+    live.counts(decision.route, ti).add(w.index, e.status);
     if let Some(log) = &w.shared.decisions {
         let r = Record {
             request_id: &request_id,

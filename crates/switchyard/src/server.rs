@@ -48,6 +48,16 @@ impl Source {
 }
 
 impl Source {
+    /// FNV-1a of the configuration text, hex (the `switchyard_config_info` label).
+    pub fn hash(&self) -> String {
+        let text = match self {
+            Source::File(path) => std::fs::read(path).unwrap_or_default(),
+            Source::Inline { text, .. } => text.clone().into_bytes(),
+        };
+        let h = text.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        format!("{h:016x}")
+    }
+
     /// Reads a file the config names; relative names are relative to the config file.
     pub fn read_file(&self, name: &str) -> Result<Vec<u8>, String> {
         let path = match self {
@@ -106,18 +116,20 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT]).map_err(|e| e.to_string())?;
     let mut cfg = source.load()?;
     apply(&mut cfg, &overrides)?;
-    let health = Arc::new(HealthRegistry::default());
-    let live = Live::build(&cfg, &source, &health)?;
-    let dns = Dns::default();
-    dns.refresh(&live.hosts());
     let workers = match cfg.server.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
+    let health = Arc::new(HealthRegistry::default());
+    let stats = Arc::new(crate::stats::Stats::new(workers));
+    let live = Live::build(&cfg, &source, &health, &stats)?;
+    let dns = Dns::default();
+    dns.refresh(&live.hosts());
     let decisions = cfg.log.as_ref().map(crate::decisions::DecisionLog::start).transpose()?;
     let shared = Arc::new(Shared {
         overhead: (0..workers).map(|_| Histogram::default()).collect(),
         decisions,
+        stats,
         live: ArcSwap::from_pointee(live),
         dns,
         shutdown: AtomicBool::new(false),
@@ -265,7 +277,7 @@ impl Control {
         let shared = &self.shared;
         let result = self.source.load().and_then(|mut cfg| {
             apply(&mut cfg, &self.overrides)?;
-            let live = Live::build(&cfg, &self.source, &shared.health)?;
+            let live = Live::build(&cfg, &self.source, &shared.health, &shared.stats)?;
             // Resolve new hosts before the swap so no request meets an unknown host.
             let mut hosts = live.hosts();
             hosts.extend(shared.live.load().hosts());

@@ -36,6 +36,7 @@ pub struct InFlight(Rc<Worker>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.inflight.set(self.0.inflight.get() - 1);
+        crate::stats::Gauges::bump(&self.0.shared.stats.gauges[self.0.index].inflight, -1);
     }
 }
 
@@ -62,6 +63,7 @@ impl Worker {
     /// Counts a request as in flight until the guard drops.
     pub fn begin(self: &Rc<Self>) -> InFlight {
         self.inflight.set(self.inflight.get() + 1);
+        crate::stats::Gauges::bump(&self.shared.stats.gauges[self.index].inflight, 1);
         InFlight(self.clone())
     }
 

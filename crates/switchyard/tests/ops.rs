@@ -136,3 +136,46 @@ fn readyz_turns_503_while_draining() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn metrics_count_a_known_mix_exactly() {
+    let m = mock(MockConfig { tokens: 4, ..Default::default() });
+    let down = format!("http://127.0.0.1:{}", closed_port());
+    let cfg = format!(
+        "{}\n[providers.down]\nbase_url = \"{down}/v1\"\n[models.f]\nprovider = \"down\"\nmodel = \"gpt-4o\"\n[routes.auto]\ntiers = [{{ name = \"only\", models = [\"m\"] }}]\n",
+        basic_config(&m.base_url(), "")
+    );
+    let gw = Gateway::start(&cfg.replace("workers = 2", "workers = 1"));
+    let mut c = gw.client();
+    for _ in 0..3 {
+        assert_eq!(c.post("/v1/chat/completions", &chat_body("m", false)).status, 200);
+    }
+    assert_eq!(c.post("/v1/chat/completions", &chat_body("auto", false)).status, 200);
+    assert_eq!(c.post("/v1/chat/completions", &chat_body("auto", true)).status, 200);
+    assert_eq!(c.post("/v1/chat/completions", &chat_body("nope", false)).status, 404);
+    assert_eq!(c.post("/v1/chat/completions", "{not json").status, 400);
+    assert_eq!(c.post("/v1/chat/completions", &chat_body("f", false)).status, 502);
+    let text = c.get("/metrics").text();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{series} missing:\n{text}"))
+    };
+    assert_eq!(value(r#"switchyard_requests_total{route="direct",model="m",provider="mock",status="2xx"}"#), 3.0);
+    assert_eq!(value(r#"switchyard_requests_total{route="auto",model="m",provider="mock",status="2xx"}"#), 2.0);
+    assert_eq!(value(r#"switchyard_requests_total{route="direct",model="f",provider="down",status="5xx"}"#), 1.0);
+    assert_eq!(value(r#"switchyard_requests_total{route="-",model="-",provider="-",status="4xx"}"#), 2.0);
+    assert_eq!(text.lines().filter(|l| l.starts_with("switchyard_requests_total{")).count(), 4, "{text}");
+    assert_eq!(value(r#"switchyard_upstream_attempts_total{model="m",provider="mock"}"#), 5.0);
+    assert_eq!(value(r#"switchyard_upstream_failures_total{model="f",provider="down"}"#), 1.0);
+    assert_eq!(value(r#"switchyard_completion_tokens_total{model="m",provider="mock"}"#), 20.0);
+    assert_eq!(value("switchyard_upstream_latency_seconds_count"), 5.0);
+    assert_eq!(value("switchyard_time_to_first_byte_seconds_count"), 5.0);
+    assert_eq!(value("switchyard_overhead_seconds_count"), 5.0);
+    assert_eq!(value("switchyard_open_connections"), 1.0);
+    assert_eq!(value("switchyard_inflight_requests"), 1.0, "the scrape itself");
+    assert_eq!(value(r#"switchyard_config_reloads_total{result="ok"}"#), 0.0);
+    assert!(text.contains("switchyard_config_info{hash=\""), "{text}");
+}
