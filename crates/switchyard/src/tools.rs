@@ -74,7 +74,11 @@ pub fn route(args: &[String]) -> Result<(), String> {
 /// `switchyard calibrate --config FILE --route NAME --fraction X [--input FILE]`: the score
 /// threshold that sends about X of the sample prompts to the route's strongest tier.
 pub fn calibrate(args: &[String]) -> Result<(), String> {
-    let f = flags(args, &["--config", "--route", "--fraction", "--input"])?;
+    let f = flags(args, &["--config", "--route", "--fraction", "--input", "--log", "--target-negative"])?;
+    if let Some(log) = &f[4] {
+        let target: f64 = f[5].as_deref().unwrap_or("0.1").parse().map_err(|_| "--target-negative: not a number")?;
+        return calibrate_log(log, target);
+    }
     let config = f[0].clone().ok_or("--config FILE is required")?;
     let name = f[1].clone().ok_or("--route NAME is required")?;
     let fraction: f64 =
@@ -105,5 +109,88 @@ pub fn calibrate(args: &[String]) -> Result<(), String> {
     println!("# {n} prompts; {strong} ({:.1} %) score at or above the threshold", 100.0 * strong as f64 / n as f64);
     println!("# in [routes.{name}]:");
     println!("thresholds = [{threshold}]");
+    Ok(())
+}
+
+/// Whether a feedback rating is negative: "down", or a number below the middle of its scale
+/// (0–1 scale: < 0.5; 1–5 scale: < 3).
+fn negative(rating: &serde_json::Value) -> Option<bool> {
+    match rating {
+        serde_json::Value::String(s) => Some(s == "down"),
+        serde_json::Value::Number(n) => n.as_f64().map(|x| if x <= 1.0 { x < 0.5 } else { x < 3.0 }),
+        _ => None,
+    }
+}
+
+/// `switchyard calibrate --log FILE`: joins feedback to its requests and, per route, suggests
+/// a threshold under which the cheap tier's answers stop drawing negative feedback.
+pub fn calibrate_log(path: &str, target_negative: f64) -> Result<(), String> {
+    use std::collections::{BTreeMap, HashMap};
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    // request id -> (route, score, on a cheaper tier than the route's strongest)
+    let mut requests: HashMap<String, (String, Option<f64>, bool)> = HashMap::new();
+    let mut ratings: Vec<(String, bool)> = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("{path}:{}: {e}", i + 1))?;
+        let id = v["request_id"].as_str().unwrap_or_default().to_string();
+        match v["type"].as_str() {
+            Some("request") => {
+                let cheap = match (v["tier_index"].as_u64(), v["tiers"].as_u64()) {
+                    (Some(i), Some(n)) => i + 1 < n,
+                    _ => false,
+                };
+                requests.insert(id, (v["route"].as_str().unwrap_or("-").to_string(), v["score"].as_f64(), cheap));
+            }
+            Some("feedback") => {
+                if let Some(neg) = negative(&v["rating"]) {
+                    ratings.push((id, neg));
+                }
+            }
+            _ => {}
+        }
+    }
+    // route -> rated (score, tier, negative)
+    let mut by_route: BTreeMap<String, Vec<(Option<f64>, bool, bool)>> = BTreeMap::new();
+    let mut unjoined = 0;
+    for (id, neg) in &ratings {
+        match requests.get(id) {
+            Some((route, score, cheap)) => by_route.entry(route.clone()).or_default().push((*score, *cheap, *neg)),
+            None => unjoined += 1,
+        }
+    }
+    println!("# {} requests, {} ratings ({} without a matching request)", requests.len(), ratings.len(), unjoined);
+    for (route, rated) in &by_route {
+        let negatives = rated.iter().filter(|r| r.2).count();
+        println!("route {route}: {} rated, {negatives} negative", rated.len());
+        // Answers from below the route's strongest tier that a scorer placed there.
+        let mut cheap: Vec<(f64, bool)> = rated.iter().filter(|r| r.1).filter_map(|r| r.0.map(|s| (s, r.2))).collect();
+        if cheap.is_empty() {
+            println!("  no scored cheap-tier answers were rated: nothing to suggest");
+            continue;
+        }
+        cheap.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let bad = cheap.iter().filter(|c| c.1).count();
+        let share = bad as f64 / cheap.len() as f64;
+        println!("  cheap tier: {} rated, {bad} negative ({:.1} %)", cheap.len(), share * 100.0);
+        if share <= target_negative {
+            println!("  within the {:.0} % target: keep the threshold", target_negative * 100.0);
+            continue;
+        }
+        // The lowest cut below which the cheap tier's negative share meets the target; prompts
+        // scoring at or above it would go to the stronger tier.
+        let mut suggestion = None;
+        for k in (1..=cheap.len()).rev() {
+            let kept = &cheap[..k];
+            let neg = kept.iter().filter(|c| c.1).count() as f64 / k as f64;
+            if neg <= target_negative {
+                suggestion = Some(if k < cheap.len() { (cheap[k - 1].0 + cheap[k].0) / 2.0 } else { cheap[k - 1].0 });
+                break;
+            }
+        }
+        match suggestion {
+            Some(t) => println!("  suggest: lower the threshold to {t:.4} (thresholds = [{t:.4}] in [routes.{route}])"),
+            None => println!("  every rated cheap answer was negative: send this route to the strong tier"),
+        }
+    }
     Ok(())
 }

@@ -179,3 +179,50 @@ fn metrics_count_a_known_mix_exactly() {
     assert_eq!(value(r#"switchyard_config_reloads_total{result="ok"}"#), 0.0);
     assert!(text.contains("switchyard_config_info{hash=\""), "{text}");
 }
+
+#[test]
+fn calibrate_log_suggests_a_lower_threshold_when_cheap_answers_draw_complaints() {
+    // A real log: route `auto` scores by complexity with a cut at 0.9, so everything goes weak.
+    let m = mock(MockConfig::default());
+    let path = temp_path("calibrate.jsonl");
+    let cfg = format!(
+        "{}\n[models.big]\nprovider = \"mock\"\nmodel = \"gpt-4o\"\n[log]\ndecisions = \"{}\"\n\
+         [routes.auto]\ntiers = [{{ name = \"weak\", models = [\"m\"] }}, {{ name = \"strong\", models = [\"big\"] }}]\n\
+         thresholds = [0.9]\n[routes.auto.complexity]\n",
+        basic_config(&m.base_url(), ""),
+        path.display()
+    );
+    let gw = Gateway::start(&cfg);
+    let mut c = gw.client();
+    let prompts = [
+        "hi",
+        "thanks",
+        "what time is it",
+        "Explain why the algorithm is O(n log n), compare it with quicksort and derive the recurrence step by step.",
+        "Analyze the trade-offs, justify the design and evaluate the implications of each architecture choice.",
+        "Prove that the invariant holds, then explain why the optimization preserves it, step by step.",
+    ];
+    for (i, p) in prompts.iter().enumerate() {
+        let body = format!(r#"{{"model":"auto","messages":[{{"role":"user","content":"{p}"}}]}}"#);
+        let r = c.post("/v1/chat/completions", &body);
+        assert_eq!(r.header("x-switchyard-model"), Some("m"), "all weak at threshold 0.9");
+        let id = r.header("x-switchyard-request-id").unwrap().to_string();
+        // Users are unhappy with the cheap answers to the three hard prompts.
+        let rating = if i >= 3 { "down" } else { "up" };
+        let fb = c.post("/v1/feedback", &format!(r#"{{"request_id":"{id}","rating":"{rating}"}}"#));
+        assert_eq!(fb.status, 200);
+    }
+    wait_lines(&path, 12);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["calibrate", "--log"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = String::from_utf8(out.stdout).unwrap();
+    assert!(report.contains("route auto: 6 rated, 3 negative"), "{report}");
+    let line = report.lines().find(|l| l.contains("suggest: lower the threshold to")).expect(&report);
+    let t: f64 = line.split("to ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(t < 0.9 && t > 0.0, "{report}");
+    let _ = std::fs::remove_file(path);
+}
