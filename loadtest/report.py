@@ -44,9 +44,12 @@ for f in fixed:
                       **{f"added_{k}": round(f[k] - d[k], 1) for k in ("p50_us", "p90_us", "p99_us", "p999_us")}})
 
 saturation = {}
+sat_steps = {}
 for path in glob.glob(f"{raw}/sat-*.json"):
     target, rate = re.match(r".*/sat-(\w+)-(\d+)\.json", path).groups()
     r = oha(path)
+    if r:
+        sat_steps.setdefault(target, []).append({"rate": int(rate), "rps": r["rps"], "error_share": r["error_share"]})
     if r and r["error_share"] < 0.01 and r["rps"] >= 0.95 * int(rate):
         saturation[target] = max(saturation.get(target, 0), int(rate))
 direct_sat = saturation.get("direct")
@@ -103,7 +106,7 @@ for path in sorted(glob.glob(f"{raw}/metrics-before-*.txt")):
     except OSError:
         pass
 
-result = {"fixed_rate": fixed, "added_over_direct": added, "saturation": sat, "streaming": stream,
+result = {"fixed_rate": fixed, "added_over_direct": added, "saturation": sat, "saturation_steps": sat_steps, "streaming": stream,
           "gateway_internal_overhead": overhead}
 json.dump(result, open(f"{out}/results.json", "w"), indent=2)
 
