@@ -112,6 +112,8 @@ pub async fn chat(
     let attempts = decision.plan.len().min(retry.attempts as usize);
     let mut last_error: Option<(ApiError, usize)> = None;
     let mut tried: Vec<(usize, &'static str)> = Vec::with_capacity(attempts);
+    let common =
+        Common { request_id: &request_id, dialect, view: &view, decision: &decision, route: route_name, ready };
     for (n, &ti) in decision.plan.iter().take(attempts).enumerate() {
         let now = Instant::now();
         if now >= budget_end {
@@ -231,23 +233,8 @@ pub async fn chat(
                 if let Some(first) = b.first_write.get() {
                     w.shared.stats.ttft[w.index].record(first.duration_since(ready).as_nanos() as u64);
                 }
-                if let Some(log) = &w.shared.decisions {
-                    let ttft = b.first_write.get().map(|t| t.duration_since(ready));
-                    let r = Record {
-                        request_id: &request_id,
-                        dialect,
-                        view: &view,
-                        decision: &decision,
-                        route: route_name,
-                        target: Some(ti),
-                        status: head.status,
-                        tried: &tried,
-                        ready,
-                        ttft,
-                        usage,
-                    };
-                    log.send(r.to_json(table, log.include_prompt));
-                }
+                let ttft = b.first_write.get().map(|t| t.duration_since(ready));
+                log_request(w, table, &common, ti, head.status, &tried, ttft, usage);
                 return outcome;
             }
         }
@@ -255,22 +242,7 @@ pub async fn chat(
     let (e, ti) = last_error
         .unwrap_or_else(|| (ApiError::status(504, "retry budget exhausted before any attempt"), decision.plan[0]));
     live.counts(decision.route, ti).add(w.index, e.status);
-    if let Some(log) = &w.shared.decisions {
-        let r = Record {
-            request_id: &request_id,
-            dialect,
-            view: &view,
-            decision: &decision,
-            route: route_name,
-            target: Some(ti),
-            status: e.status,
-            tried: &tried,
-            ready,
-            ttft: None,
-            usage: None,
-        };
-        log.send(r.to_json(table, log.include_prompt));
-    }
+    log_request(w, table, &common, ti, e.status, &tried, None, None);
     let target = &table.targets[ti];
     let tags = Tags {
         request_id: &request_id,
@@ -282,66 +254,72 @@ pub async fn chat(
     send_error(client, &mut b.out, &e, Some(&tags), keep).await
 }
 
-/// What the decision log keeps of one request.
-struct Record<'a> {
+/// What every decision-log record of a request shares.
+struct Common<'a> {
     request_id: &'a str,
     dialect: Dialect,
     view: &'a RequestView,
     decision: &'a switchyard_core::Decision,
     route: &'a str,
-    target: Option<usize>,
-    status: u16,
-    tried: &'a [(usize, &'static str)],
     ready: Instant,
-    ttft: Option<Duration>,
-    usage: Option<Usage>,
 }
 
-impl Record<'_> {
-    /// One JSON line. Never the prompt unless configured, never a key.
-    fn to_json(&self, table: &switchyard_core::RouteTable, include_prompt: bool) -> String {
-        let name = |i: usize| table.targets[i].name.as_str();
-        let provider = |i: usize| table.providers[table.targets[i].provider].name.as_str();
-        let target = self.target.map(|i| &table.targets[i]);
-        let (cost, savings) = match (self.usage, target) {
-            (Some(u), Some(t)) => {
-                let cost = u.cost(t.input_price, t.output_price);
-                let base = self.decision.route.map_or(t, |r| &table.targets[table.routes[r].baseline]);
-                (Some(cost), Some(u.cost(base.input_price, base.output_price) - cost))
-            }
-            _ => (None, None),
-        };
-        let mut v = serde_json::json!({
-            "type": "request",
-            "ts_ms": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
-            "request_id": self.request_id,
-            "client": if self.dialect == Dialect::Anthropic { "anthropic" } else { "openai" },
-            "requested": self.view.model,
-            "prompt_hash": crate::decisions::prompt_hash(&self.view.system, &self.view.last_user),
-            "stream": self.view.stream,
-            "route": self.route,
-            "strategy": self.decision.strategy.as_str(),
-            "tier": self.decision.route.zip(self.decision.tier).map(|(r, t)| table.routes[r].tiers[t].name.as_str()),
-            "tier_index": self.decision.tier,
-            "tiers": self.decision.route.map(|r| table.routes[r].tiers.len()),
-            "score": self.decision.score,
-            "matched": self.decision.matched,
-            "model": self.target.map(name),
-            "provider": self.target.map(provider),
-            "attempts": self.tried.iter().map(|(t, o)| serde_json::json!({"model": name(*t), "outcome": o})).collect::<Vec<_>>(),
-            "status": self.status,
-            "latency_ms": self.ready.elapsed().as_secs_f64() * 1e3,
-            "ttft_ms": self.ttft.map(|t| t.as_secs_f64() * 1e3),
-            "prompt_tokens": self.usage.map(|u| u.prompt),
-            "completion_tokens": self.usage.map(|u| u.completion),
-            "cost_usd": cost,
-            "savings_usd": savings,
-        });
-        if include_prompt {
-            v["prompt"] = serde_json::Value::String(self.view.last_user.clone());
+/// Hands the request's record (one JSON line; never the prompt unless configured, never a key)
+/// to the decision log, if there is one.
+#[allow(clippy::too_many_arguments)]
+fn log_request(
+    w: &Worker,
+    table: &switchyard_core::RouteTable,
+    c: &Common<'_>,
+    target: usize,
+    status: u16,
+    tried: &[(usize, &'static str)],
+    ttft: Option<Duration>,
+    usage: Option<Usage>,
+) {
+    let Some(log) = &w.shared.decisions else { return };
+    let name = |i: usize| table.targets[i].name.as_str();
+    let provider = |i: usize| table.providers[table.targets[i].provider].name.as_str();
+    let t = &table.targets[target];
+    let (cost, savings) = match usage {
+        Some(u) => {
+            let cost = u.cost(t.input_price, t.output_price);
+            let base = c.decision.route.map_or(t, |r| &table.targets[table.routes[r].baseline]);
+            (Some(cost), Some(u.cost(base.input_price, base.output_price) - cost))
         }
-        v.to_string()
+        None => (None, None),
+    };
+    let d = c.decision;
+    let mut v = serde_json::json!({
+        "type": "request",
+        "ts_ms": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+        "request_id": c.request_id,
+        "client": if c.dialect == Dialect::Anthropic { "anthropic" } else { "openai" },
+        "requested": c.view.model,
+        "prompt_hash": crate::decisions::prompt_hash(&c.view.system, &c.view.last_user),
+        "stream": c.view.stream,
+        "route": c.route,
+        "strategy": d.strategy.as_str(),
+        "tier": d.route.zip(d.tier).map(|(r, t)| table.routes[r].tiers[t].name.as_str()),
+        "tier_index": d.tier,
+        "tiers": d.route.map(|r| table.routes[r].tiers.len()),
+        "score": d.score,
+        "matched": d.matched,
+        "model": name(target),
+        "provider": provider(target),
+        "attempts": tried.iter().map(|(t, o)| serde_json::json!({"model": name(*t), "outcome": o})).collect::<Vec<_>>(),
+        "status": status,
+        "latency_ms": c.ready.elapsed().as_secs_f64() * 1e3,
+        "ttft_ms": ttft.map(|t| t.as_secs_f64() * 1e3),
+        "prompt_tokens": usage.map(|u| u.prompt),
+        "completion_tokens": usage.map(|u| u.completion),
+        "cost_usd": cost,
+        "savings_usd": savings,
+    });
+    if log.include_prompt {
+        v["prompt"] = serde_json::Value::String(c.view.last_user.clone());
     }
+    log.send(v.to_string());
 }
 
 /// Records tokens, cost and savings against the route's baseline model.
