@@ -89,6 +89,7 @@ pub async fn chat(
         Ok(v) => v,
         Err(e) => {
             w.shared.stats.rejected.add(w.index, e.status);
+            log_rejected(w, &request_id, dialect, None, &e);
             return send_error(client, &mut b.out, &e, Some(&bare), keep).await;
         }
     };
@@ -101,6 +102,7 @@ pub async fn chat(
         Ok(d) => d,
         Err(e) => {
             w.shared.stats.rejected.add(w.index, e.status);
+            log_rejected(w, &request_id, dialect, Some(&view.model), &e);
             return send_error(client, &mut b.out, &e, Some(&bare), keep).await;
         }
     };
@@ -262,6 +264,24 @@ struct Common<'a> {
     decision: &'a switchyard_core::Decision,
     route: &'a str,
     ready: Instant,
+}
+
+/// Logs a request refused before routing (bad body, unknown model or tier).
+fn log_rejected(w: &Worker, request_id: &str, dialect: Dialect, requested: Option<&str>, e: &ApiError) {
+    let Some(log) = &w.shared.decisions else { return };
+    let v = serde_json::json!({
+        "type": "request",
+        "ts_ms": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+        "request_id": request_id,
+        "client": if dialect == Dialect::Anthropic { "anthropic" } else { "openai" },
+        "requested": requested,
+        "route": null,
+        "model": null,
+        "attempts": [],
+        "status": e.status,
+        "error": e.message,
+    });
+    log.send(v.to_string());
 }
 
 /// Hands the request's record (one JSON line; never the prompt unless configured, never a key)

@@ -72,8 +72,15 @@ fn one_record_per_request_without_prompt_or_key_and_feedback_joins() {
     assert!(records.iter().any(|r| r["type"] == "request" && r["request_id"] == fb["request_id"]));
     assert_openai_error(&c.post("/v1/feedback", r#"{"rating":"up"}"#), 400);
     assert_openai_error(&c.post("/v1/feedback", r#"{"request_id":"x","rating":"meh"}"#), 400);
+    // Requests refused before routing get a record too.
+    let r = c.post("/v1/chat/completions", &chat_body("no-such-model", false));
+    assert_eq!(r.status, 404);
+    let id = r.header("x-switchyard-request-id").unwrap().to_string();
+    let records = wait_lines(&path, 6);
+    let rejected = records.iter().find(|r| r["request_id"] == id.as_str()).expect("a record for the 404");
+    assert_eq!((rejected["status"].as_u64(), rejected["requested"].as_str()), (Some(404), Some("no-such-model")));
     let metrics = c.get("/metrics").text();
-    assert!(metrics.contains("switchyard_decision_log_records_total{result=\"written\"} 5"), "{metrics}");
+    assert!(metrics.contains("switchyard_decision_log_records_total{result=\"written\"} 6"), "{metrics}");
     let _ = std::fs::remove_file(path);
 }
 
