@@ -128,11 +128,6 @@ impl Health {
         )
     }
 
-    /// Ends an attempt that was neither (the client went away first).
-    pub fn abandon(&self) {
-        self.inflight.fetch_sub(1, Relaxed);
-    }
-
     fn observe(&self, latency_us: f64, failed: bool) {
         const A: f64 = 0.2;
         if latency_us.is_finite() {

@@ -214,13 +214,16 @@ impl Route {
 
     /// The scorer output and which scorer produced it, if the route has one.
     pub fn score(&self, v: &RequestView, s: &mut DecideScratch) -> Option<(f32, Strategy)> {
+        s.signals.fill(&v.last_user);
+        self.score_filled(v, s)
+    }
+
+    /// `score` for a request whose signals are already in `s` (`choose` fills them once).
+    fn score_filled(&self, v: &RequestView, s: &mut DecideScratch) -> Option<(f32, Strategy)> {
         let mut total = 0.0;
         let mut weight = 0.0;
         let mut which = None;
         if let Some(c) = &self.complexity {
-            if s.signals.lower.len() != v.last_user.len() {
-                s.signals.fill(&v.last_user);
-            }
             total += c.blend * complexity::score(c, &complexity::features(v, &s.signals));
             weight += c.blend;
             which = Some(Strategy::Complexity);
@@ -264,7 +267,7 @@ impl Route {
             Choice { pick: r.pick, strategy: Strategy::Rule, score: None, matched: Some(r.name.clone()) }
         } else if let Some(m) = self.semantic.as_ref().and_then(|sem| sem.classify(&v.last_user, &mut s.semantic)) {
             Choice { pick: m.pick, strategy: Strategy::Semantic, score: None, matched: Some(m.intent.to_string()) }
-        } else if let Some((score, strategy)) = self.score(v, s) {
+        } else if let Some((score, strategy)) = self.score_filled(v, s) {
             Choice { pick: Pick::Tier(self.tier_for(score)), strategy, score: Some(score), matched: None }
         } else {
             Choice { pick: Pick::Tier(self.default_tier), strategy: Strategy::Default, score: None, matched: None }

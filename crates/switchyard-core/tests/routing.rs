@@ -270,3 +270,20 @@ fn health_carries_over_recompiles() {
     let b = RouteTable::compile(&cfg, &files, &reg).unwrap();
     assert_eq!(b.resolve("strong").unwrap().health.inflight(), 1);
 }
+
+#[test]
+fn scoring_samples_one_after_another_uses_each_prompt() {
+    // Calibration scores prompts back to back without `decide`; equal lengths must not share
+    // the previous prompt's signals.
+    let t = table(&format!("{TIERS}[routes.auto.complexity]\n"));
+    let route = t.route("auto").unwrap();
+    let a = "fn x() {}\n```\nfn y() {}\n```";
+    let b = &format!("{:<w$}", "hello there", w = a.len());
+    assert_eq!(a.len(), b.len());
+    let mut s = DecideScratch::new(1);
+    let code_first = route.score(&RequestView::from_prompt("auto", a), &mut s).unwrap().0;
+    let plain_after = route.score(&RequestView::from_prompt("auto", b), &mut s).unwrap().0;
+    let plain_alone = route.score(&RequestView::from_prompt("auto", b), &mut DecideScratch::new(1)).unwrap().0;
+    assert_eq!(plain_after, plain_alone);
+    assert!(code_first > plain_after);
+}

@@ -82,11 +82,6 @@ impl StreamDecoder {
         }
     }
 
-    /// Final usage seen.
-    pub fn usage(&self) -> Usage {
-        self.usage
-    }
-
     /// Whether the stream ended properly (`[DONE]`, `message_stop`, or for Gemini, any
     /// finish reason before the connection closed).
     pub fn complete(&self) -> bool {
@@ -318,11 +313,6 @@ impl StreamEncoder {
             tool_blocks: Vec::new(),
             ended: false,
         }
-    }
-
-    /// Usage last seen.
-    pub fn usage(&self) -> Option<Usage> {
-        self.usage
     }
 
     fn openai_chunk(&self, out: &mut Vec<u8>, choices: Value, usage: Option<Value>) {
