@@ -113,7 +113,9 @@ pub async fn chat(
     let budget_end = Instant::now() + Duration::from_millis(retry.budget_ms);
     let attempts = decision.plan.len().min(retry.attempts as usize);
     let mut last_error: Option<(ApiError, usize)> = None;
-    let mut tried: Vec<(usize, &'static str)> = Vec::with_capacity(attempts);
+    // Attempt outcomes only feed the decision log: no allocation without one.
+    let logging = w.shared.decisions.is_some();
+    let mut tried: Vec<(usize, &'static str)> = Vec::new();
     let common =
         Common { request_id: &request_id, dialect, view: &view, decision: &decision, route: route_name, ready };
     for (n, &ti) in decision.plan.iter().take(attempts).enumerate() {
@@ -131,7 +133,9 @@ pub async fn chat(
             Ok(i) => i,
             Err(e) => {
                 // This target cannot express the request (e.g. `n > 1` for Anthropic): try the next.
-                tried.push((ti, "untranslatable"));
+                if logging {
+                    tried.push((ti, "untranslatable"));
+                }
                 b.up_req = req;
                 last_error = Some((e, ti));
                 continue;
@@ -152,14 +156,16 @@ pub async fn chat(
                     Failure::Connect => RetryOn::Connect,
                     _ => RetryOn::ServerError,
                 };
-                tried.push((
-                    ti,
-                    match class {
-                        RetryOn::Timeout => "timeout",
-                        RetryOn::Connect => "connect_error",
-                        _ => "upstream_error",
-                    },
-                ));
+                if logging {
+                    tried.push((
+                        ti,
+                        match class {
+                            RetryOn::Timeout => "timeout",
+                            RetryOn::Connect => "connect_error",
+                            _ => "upstream_error",
+                        },
+                    ));
+                }
                 last_error = Some((e.to_api(&p.name), ti));
                 if !retry.on.contains(&class) {
                     break;
@@ -175,14 +181,16 @@ pub async fn chat(
                     500..=599 => Some((Failure::ServerError, RetryOn::ServerError)),
                     _ => None,
                 };
-                tried.push((
-                    ti,
-                    match head.status {
-                        429 => "429",
-                        500..=599 => "5xx",
-                        _ => "answered",
-                    },
-                ));
+                if logging {
+                    tried.push((
+                        ti,
+                        match head.status {
+                            429 => "429",
+                            500..=599 => "5xx",
+                            _ => "answered",
+                        },
+                    ));
+                }
                 match failure {
                     Some((f, class)) => {
                         target.health.failure(f, w.shared.now_ms());

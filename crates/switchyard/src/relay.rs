@@ -5,7 +5,6 @@ use std::cell::Cell;
 use std::time::Instant;
 
 use monoio::net::TcpStream;
-use switchyard_core::ApiError;
 use switchyard_http::head::{ResponseFraming, ResponseHead};
 use switchyard_http::{ChunkedDecoder, write};
 
@@ -51,17 +50,12 @@ pub async fn relay(
     let cap = if capture { Some(cap) } else { None };
     out.clear();
     write::status_line(out, head.status);
-    let mut sse = false;
     for h in &b.up_headers {
         let name = &rbuf[h.name.clone()];
         if skip_header(name) {
             continue;
         }
-        let value = &rbuf[h.value.clone()];
-        if name.eq_ignore_ascii_case(b"content-type") && value.starts_with(b"text/event-stream") {
-            sse = true;
-        }
-        write::header(out, name, value);
+        write::header(out, name, &rbuf[h.value.clone()]);
     }
     tags.write(out);
     match head.framing {
@@ -84,7 +78,7 @@ pub async fn relay(
             relay_length(client, up, rbuf, out, body_start, n, keep, head.keep_alive, deadline, cap, mark).await
         }
         ResponseFraming::Chunked | ResponseFraming::UntilClose => {
-            relay_chunked(client, up, rbuf, out, head, sse, keep, deadline, mark).await
+            relay_chunked(client, up, rbuf, out, head, keep, deadline, mark).await
         }
     }
 }
@@ -167,7 +161,6 @@ async fn relay_chunked(
     rbuf: &mut Vec<u8>,
     out: &mut Vec<u8>,
     head: &ResponseHead,
-    sse: bool,
     keep: Outcome,
     deadline: Instant,
     mark: &Cell<Option<Instant>>,
@@ -175,7 +168,7 @@ async fn relay_chunked(
     let chunked = head.framing == ResponseFraming::Chunked;
     let mut dec = ChunkedDecoder::new();
     let mut pos = head.head_len;
-    let failure: &str = loop {
+    loop {
         if chunked {
             let mut ok = true;
             let fed = dec.feed(&rbuf[pos..], |d| write::chunk(out, d));
@@ -184,7 +177,7 @@ async fn relay_chunked(
                 Err(_) => ok = false,
             }
             if !ok {
-                break "the upstream sent an invalid chunked body";
+                break;
             }
             if dec.is_done() {
                 out.extend_from_slice(write::LAST_CHUNK);
@@ -206,22 +199,11 @@ async fn relay_chunked(
                 out.extend_from_slice(write::LAST_CHUNK);
                 return (flush(client, out, mark).await.map_or(Outcome::Close, |_| keep), false);
             }
-            Ok(Ok(0)) => break "the upstream closed the stream early",
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => break "the upstream connection failed mid-stream",
-            Err(_) => break "the upstream did not finish before the deadline",
+            Ok(Ok(n)) if n > 0 => {}
+            _ => break,
         }
-    };
-    if !sse {
-        // Not an event stream: truncation can only be signalled by closing.
-        return (Outcome::Close, false);
     }
-    let e = ApiError::status(502, failure);
-    let mut event = b"data: ".to_vec();
-    event.extend_from_slice(&e.to_openai_json());
-    event.extend_from_slice(b"\n\n");
-    out.clear();
-    write::chunk(out, &event);
-    out.extend_from_slice(write::LAST_CHUNK);
-    (flush(client, out, mark).await.map_or(Outcome::Close, |_| keep), false)
+    // Truncated after the head went out: only closing can tell the client. (SSE bodies do
+    // not come here: `translate::relay_events` ends them with an error event.)
+    (Outcome::Close, false)
 }

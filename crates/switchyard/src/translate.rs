@@ -200,8 +200,14 @@ pub async fn relay_events(
         while let Some(ev) = sse.next_event() {
             let name = ev.event();
             let data = ev.data().unwrap_or_default();
-            let has_usage = USAGE.find(&data).is_some() || USAGE_SPACED.find(&data).is_some();
-            if translate || x.upstream == Dialect::Anthropic || has_usage {
+            // Same dialect, only the events that carry usage or end the stream are parsed:
+            // OpenAI's usage chunk and `[DONE]`, Anthropic's `message_*` events.
+            let decode = translate
+                || data.as_ref() == b"[DONE]"
+                || (x.upstream == Dialect::Anthropic && name.is_some_and(|n| n.starts_with(b"message_")))
+                || USAGE.find(&data).is_some()
+                || USAGE_SPACED.find(&data).is_some();
+            if decode {
                 deltas.clear();
                 if let Err(e) = dec.event(name, &data, &mut deltas) {
                     bad = Some(e);
@@ -222,9 +228,6 @@ pub async fn relay_events(
                 let usage_only = x.drop_usage_chunk && NO_CHOICES.find(&data).is_some();
                 if !usage_only {
                     events.extend_from_slice(ev.raw);
-                }
-                if data.as_ref() == b"[DONE]" || name == Some(b"message_stop") {
-                    dec.event(name, &data, &mut deltas).ok();
                 }
             }
         }

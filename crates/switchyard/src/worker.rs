@@ -25,7 +25,6 @@ pub struct Worker {
     /// This worker's index.
     pub index: usize,
     next_request: Cell<u64>,
-    inflight: Cell<usize>,
     /// Buffers and randomness for routing decisions.
     pub decide_scratch: RefCell<DecideScratch>,
 }
@@ -35,7 +34,6 @@ pub struct InFlight(Rc<Worker>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.inflight.set(self.0.inflight.get() - 1);
         crate::stats::Gauges::bump(&self.0.shared.stats.gauges[self.0.index].inflight, -1);
     }
 }
@@ -48,7 +46,6 @@ impl Worker {
             pool: Pool::default(),
             index,
             next_request: Cell::new(0),
-            inflight: Cell::new(0),
             decide_scratch: RefCell::new(DecideScratch::new(0x9e37_79b9 ^ ((index as u64 + 1) << 20))),
         }
     }
@@ -62,7 +59,6 @@ impl Worker {
 
     /// Counts a request as in flight until the guard drops.
     pub fn begin(self: &Rc<Self>) -> InFlight {
-        self.inflight.set(self.inflight.get() + 1);
         crate::stats::Gauges::bump(&self.shared.stats.gauges[self.index].inflight, 1);
         InFlight(self.clone())
     }
@@ -113,7 +109,9 @@ pub async fn run(listener: StdListener, w: Rc<Worker>) {
     unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
     acceptor.await;
     let deadline = Instant::now() + DRAIN_TIMEOUT;
-    while w.inflight.get() > 0 && Instant::now() < deadline {
+    // The in-flight gauge in the shared stats is this worker's count (only it writes it).
+    let inflight = &w.shared.stats.gauges[w.index].inflight;
+    while inflight.load(std::sync::atomic::Ordering::Relaxed) > 0 && Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(10)).await;
     }
 }
