@@ -181,7 +181,7 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
                 }
                 // DEFER_TASKRUN: completions are processed when the worker waits on its ring
                 // instead of by interrupting it (the worker is the ring's only submitter).
-                // Measured in the load test: added p50 at 5,000/s from ~145 µs to ~103 µs,
+                // Measured in the load test: added p50 at 5,000/s from ~145 µs to 105–125 µs,
                 // saturation from 25,000 to 30,000 req/s. Kernels before 6.1 lack the flag: the
                 // plain builder (and its epoll fallback) is used there.
                 let tuned = || {
