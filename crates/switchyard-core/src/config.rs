@@ -6,7 +6,9 @@ use serde::Deserialize;
 
 use crate::endpoint::Endpoint;
 
+mod keys;
 mod routes;
+pub use keys::*;
 pub use routes::*;
 
 /// A configuration problem, with the dotted path of the field at fault.
@@ -49,6 +51,9 @@ pub struct Config {
     pub admin: Option<AdminConfig>,
     /// The decision log (off unless configured).
     pub log: Option<LogConfig>,
+    /// Client (virtual) keys by name; when any exist, every API request needs one.
+    #[serde(default)]
+    pub keys: BTreeMap<String, KeyConfig>,
 }
 
 /// `[log]`: one JSON line per request, written by a background thread.
@@ -79,6 +84,9 @@ pub struct AdminConfig {
     /// Allow a non-loopback admin address.
     #[serde(default)]
     pub allow_remote: bool,
+    /// `sha256:<hex>` of the admin key (`switchyard keys new` prints one); admin requests send
+    /// it as `Authorization: Bearer <key>`.
+    pub key_hash: String,
 }
 
 fn default_admin_listen() -> String {
@@ -383,7 +391,9 @@ impl Config {
                     "must be a loopback address unless admin.allow_remote = true",
                 ));
             }
+            parse_key_hash(&a.key_hash).map_err(|m| ConfigError::new("admin.key_hash", m))?;
         }
+        validate_keys(self)?;
         Ok(())
     }
 }

@@ -15,12 +15,21 @@ pub struct ApiError {
     pub param: Option<&'static str>,
     /// Human-readable message (never contains secrets).
     pub message: String,
+    /// Seconds for a `retry-after` header (rate limits).
+    pub retry_after_s: Option<u64>,
 }
 
 impl ApiError {
     /// A 400 `invalid_request_error`.
     pub fn bad_request(message: impl Into<String>, param: Option<&'static str>) -> Self {
-        ApiError { status: 400, kind: "invalid_request_error", code: None, param, message: message.into() }
+        ApiError {
+            status: 400,
+            kind: "invalid_request_error",
+            code: None,
+            param,
+            message: message.into(),
+            retry_after_s: None,
+        }
     }
 
     /// A 404 for a model or route that is not configured.
@@ -31,6 +40,7 @@ impl ApiError {
             code: Some("model_not_found"),
             param: Some("model"),
             message: format!("The model `{model}` does not exist on this gateway."),
+            retry_after_s: None,
         }
     }
 
@@ -39,6 +49,8 @@ impl ApiError {
         let (kind, code) = match status {
             400 | 413 | 415 | 417 | 431 => ("invalid_request_error", None),
             401 => ("invalid_request_error", Some("invalid_api_key")),
+            402 => ("insufficient_quota", Some("budget_exceeded")),
+            403 => ("permission_error", Some("model_not_allowed")),
             404 => ("invalid_request_error", Some("not_found")),
             405 => ("invalid_request_error", Some("method_not_allowed")),
             408 => ("invalid_request_error", Some("request_timeout")),
@@ -49,7 +61,12 @@ impl ApiError {
             504 => ("upstream_error", Some("upstream_timeout")),
             _ => ("server_error", None),
         };
-        ApiError { status, kind, code, param: None, message: message.into() }
+        ApiError { status, kind, code, param: None, message: message.into(), retry_after_s: None }
+    }
+
+    /// A 429 that tells the client when to come back.
+    pub fn rate_limited(message: impl Into<String>, retry_after_s: u64) -> Self {
+        ApiError { retry_after_s: Some(retry_after_s.max(1)), ..ApiError::status(429, message) }
     }
 
     /// The OpenAI-shaped JSON body.

@@ -19,6 +19,8 @@ pub enum ErrorKind {
     TooLarge,
     /// Rate limited.
     RateLimited,
+    /// Out of credit or budget (402).
+    Billing,
     /// Overloaded (Anthropic 529, OpenAI/Gemini 503).
     Overloaded,
     /// Upstream timed out.
@@ -46,6 +48,7 @@ impl ErrorKind {
             404 => ErrorKind::NotFound,
             413 => ErrorKind::TooLarge,
             429 => ErrorKind::RateLimited,
+            402 => ErrorKind::Billing,
             503 | 529 => ErrorKind::Overloaded,
             408 | 504 => ErrorKind::Timeout,
             _ => ErrorKind::Server,
@@ -61,6 +64,7 @@ impl ErrorKind {
             (ErrorKind::NotFound, _) => 404,
             (ErrorKind::TooLarge, _) => 413,
             (ErrorKind::RateLimited, _) => 429,
+            (ErrorKind::Billing, _) => 402,
             (ErrorKind::Overloaded, Dialect::Anthropic) => 529,
             (ErrorKind::Overloaded, _) => 503,
             (ErrorKind::Timeout, _) => 504,
@@ -105,6 +109,7 @@ impl UpstreamError {
                     ErrorKind::Permission => "permission_error",
                     ErrorKind::NotFound => "not_found_error",
                     ErrorKind::RateLimited => "rate_limit_error",
+                    ErrorKind::Billing => "billing_error",
                     ErrorKind::Overloaded => "overloaded_error",
                     _ => "api_error",
                 };
@@ -117,6 +122,7 @@ impl UpstreamError {
                     ErrorKind::Permission => ("invalid_request_error", json!("permission_denied")),
                     ErrorKind::NotFound => ("invalid_request_error", json!("model_not_found")),
                     ErrorKind::RateLimited => ("rate_limit_exceeded", json!("rate_limit_exceeded")),
+                    ErrorKind::Billing => ("insufficient_quota", json!("insufficient_quota")),
                     ErrorKind::Overloaded => ("server_error", json!("overloaded")),
                     ErrorKind::Timeout => ("server_error", json!("timeout")),
                     ErrorKind::Server => ("server_error", Value::Null),

@@ -43,6 +43,17 @@ fn serve(mut s: TcpStream, control: &Control) -> std::io::Result<()> {
         }
     };
     let path = String::from_utf8_lossy(&buf[head.path.clone()]).into_owned();
+    let presented = switchyard_http::header_value(&buf, &headers, "authorization")
+        .map(|v| v.trim_ascii())
+        .map(|v| if v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ") { v[7..].trim_ascii() } else { v });
+    let authorized = match (control.shared.live.load().admin_key, presented) {
+        (Some(expected), Some(p)) => switchyard_core::keys::key_matches(p, &expected),
+        _ => false,
+    };
+    if !authorized {
+        let e = ApiError::status(401, "admin endpoints need `Authorization: Bearer <admin key>`");
+        return respond(&mut s, 401, &e.to_openai_json());
+    }
     match (head.method, path.as_str()) {
         (Method::Post, "/admin/reload") => match control.reload() {
             Ok(models) => respond(&mut s, 200, format!(r#"{{"status":"ok","models":{models}}}"#).as_bytes()),

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 use switchyard_core::ApiError;
+use switchyard_core::keys::ClientKey;
 use switchyard_http::head::{BodyFraming, HeaderRef, Limits, Method, RequestHead};
 use switchyard_http::{ChunkedDecoder, parse_request, write};
 
@@ -93,17 +94,16 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
             BodyRead::Decoded => &decoded,
         };
         let outcome = match (head.method, path) {
-            (Method::Post, b"/v1/chat/completions") => {
+            (Method::Post, b"/v1/chat/completions" | b"/v1/messages") => {
+                let dialect = if path == b"/v1/chat/completions" { Dialect::OpenAi } else { Dialect::Anthropic };
+                let key = client_key(&w, &live, &buf, &headers, dialect);
                 let hdrs = proxy::ReqHeaders { buf: &buf, fields: &headers };
-                proxy::chat(&w, &live, &mut client, body_bytes, hdrs, Dialect::OpenAi, keep, &mut b).await
+                proxy::chat(&w, &live, &mut client, body_bytes, hdrs, dialect, key, keep, &mut b).await
             }
-            (Method::Post, b"/v1/messages") => {
-                let hdrs = proxy::ReqHeaders { buf: &buf, fields: &headers };
-                proxy::chat(&w, &live, &mut client, body_bytes, hdrs, Dialect::Anthropic, keep, &mut b).await
-            }
-            (Method::Get, b"/v1/models") => {
-                send_body(&mut client, &mut b.out, "application/json", &live.table.models_json, keep).await
-            }
+            (Method::Get, b"/v1/models") => match client_key(&w, &live, &buf, &headers, Dialect::OpenAi) {
+                Ok(_) => send_body(&mut client, &mut b.out, "application/json", &live.table.models_json, keep).await,
+                Err(e) => send_error(&mut client, &mut b.out, &e, None, keep).await,
+            },
             (Method::Get, b"/metrics") => {
                 let body = crate::metrics::render(&w.shared, &live);
                 send_body(&mut client, &mut b.out, "text/plain; version=0.0.4", &body, keep).await
@@ -116,12 +116,14 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
                     send_body(&mut client, &mut b.out, "application/json", br#"{"status":"ready"}"#, keep).await
                 }
             }
-            (Method::Post, b"/v1/feedback") => match feedback(&w, body_bytes) {
-                Ok(()) => {
-                    send_body(&mut client, &mut b.out, "application/json", br#"{"status":"recorded"}"#, keep).await
+            (Method::Post, b"/v1/feedback") => {
+                match client_key(&w, &live, &buf, &headers, Dialect::OpenAi).and_then(|_| feedback(&w, body_bytes)) {
+                    Ok(()) => {
+                        send_body(&mut client, &mut b.out, "application/json", br#"{"status":"recorded"}"#, keep).await
+                    }
+                    Err(e) => send_error(&mut client, &mut b.out, &e, None, keep).await,
                 }
-                Err(e) => send_error(&mut client, &mut b.out, &e, None, keep).await,
-            },
+            }
             (Method::Get, b"/healthz") => {
                 send_body(&mut client, &mut b.out, "application/json", br#"{"status":"ok"}"#, keep).await
             }
@@ -155,6 +157,28 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
             b = Buffers::default();
         }
     }
+}
+
+/// The client key a request presented, checked against the live key set (Ok(None) when no
+/// keys are configured). Anthropic clients send `x-api-key`, OpenAI clients `authorization`;
+/// either is accepted on every endpoint.
+fn client_key<'l>(
+    w: &Worker,
+    live: &'l Live,
+    buf: &[u8],
+    headers: &[HeaderRef],
+    dialect: Dialect,
+) -> Result<Option<&'l ClientKey>, ApiError> {
+    let Some(keys) = &live.keys else { return Ok(None) };
+    let get = |n| switchyard_http::header_value(buf, headers, n);
+    let presented = match dialect {
+        Dialect::Anthropic => get("x-api-key").or_else(|| get("authorization")),
+        _ => get("authorization").or_else(|| get("x-api-key")),
+    };
+    keys.authenticate(presented).map(Some).map_err(|e| {
+        w.shared.auth_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        e.to_api()
+    })
 }
 
 /// Counts a client connection as open while it lives.
@@ -355,6 +379,9 @@ pub async fn send_error(
     }
     if e.status == 405 {
         write::header(out, b"allow", b"GET, POST");
+    }
+    if let Some(s) = e.retry_after_s {
+        write::header(out, b"retry-after", s.to_string().as_bytes());
     }
     write::content_length(out, body.len() as u64);
     if keep == Outcome::Close {

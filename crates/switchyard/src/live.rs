@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use arc_swap::ArcSwap;
+use switchyard_core::config::parse_key_hash;
 use switchyard_core::config::{ServerConfig, UpstreamConfig};
 use switchyard_core::health::HealthRegistry;
+use switchyard_core::keys::{KeyRegistry, KeySet};
 use switchyard_core::{Config, RouteTable};
 
 use crate::server::Source;
@@ -27,6 +29,10 @@ pub struct Live {
     pub counts: Vec<Arc<crate::stats::Counts>>,
     /// Hash of the loaded configuration text.
     pub config_hash: String,
+    /// Client keys (None: the API is open).
+    pub keys: Option<KeySet>,
+    /// Hash of the admin key.
+    pub admin_key: Option<[u8; 32]>,
 }
 
 impl Live {
@@ -43,6 +49,7 @@ impl Live {
         cfg: &Config,
         source: &Source,
         health: &HealthRegistry,
+        keys: &KeyRegistry,
         stats: &crate::stats::Stats,
     ) -> Result<Live, String> {
         let tls =
@@ -61,6 +68,8 @@ impl Live {
             tls,
             counts,
             config_hash: source.hash(),
+            keys: KeySet::compile(cfg, keys),
+            admin_key: cfg.admin.as_ref().and_then(|a| parse_key_hash(&a.key_hash).ok()),
         })
     }
 
@@ -128,6 +137,10 @@ pub struct Shared {
     pub id_prefix: u32,
     /// Target health, kept across reloads.
     pub health: Arc<HealthRegistry>,
+    /// Client key usage (rates, spend), kept across reloads.
+    pub keys: Arc<KeyRegistry>,
+    /// Requests refused for a missing or unknown key.
+    pub auth_failures: AtomicU64,
     /// Zero of the millisecond clock health cooldowns use.
     pub epoch: std::time::Instant,
     /// Per-worker histograms of the gateway's own time per request.
@@ -142,5 +155,16 @@ impl Shared {
     /// Milliseconds since start (monotonic), the clock of target cooldowns.
     pub fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// The clocks client-key limits use: monotonic for rates, wall clock for budget periods.
+    pub fn key_now(&self) -> switchyard_core::keys::Now {
+        switchyard_core::keys::Now {
+            // Offset by a minute so a fresh bucket is full at start.
+            mono_ns: self.epoch.elapsed().as_nanos() as u64 + switchyard_core::limits::MINUTE_NS,
+            unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        }
     }
 }

@@ -35,7 +35,9 @@ const USAGE: &str = "usage:
   switchyard route --config FILE [--route NAME]             dry run: JSON lines on stdin -> decisions
   switchyard calibrate --config FILE --route NAME --fraction X [--input FILE]
                                                             score threshold for a strong-tier share
-  switchyard train-router --data DIR [--out FILE]           fit the learned router, report held-out APGR";
+  switchyard train-router --data DIR [--out FILE]           fit the learned router, report held-out APGR
+  switchyard keys new                                       a random client/admin key and its hash
+  switchyard keys hash                                      hash of the key read from stdin";
 
 struct Args {
     demo: bool,
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Some("train-router") => return finish(train::run(&argv[1..])),
         Some("route") => return finish(tools::route(&argv[1..])),
         Some("calibrate") => return finish(tools::calibrate(&argv[1..])),
+        Some("keys") => return finish(tools::keys(&argv[1..])),
         _ => {}
     }
     let args = match parse_args(&argv) {
@@ -105,7 +108,7 @@ fn finish(result: Result<(), String>) -> ExitCode {
 
 fn check(source: &server::Source, path: &str) -> Result<(), String> {
     let cfg = source.load()?;
-    let live = live::Live::build(&cfg, source, &Default::default(), &stats::Stats::new(1))?;
+    let live = live::Live::build(&cfg, source, &Default::default(), &Default::default(), &stats::Stats::new(1))?;
     println!("{path}: OK ({} providers, {} models)", live.table.providers.len(), live.table.targets.len());
     Ok(())
 }

@@ -53,6 +53,7 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
             crate::stats::CLASSES[k]
         );
     }
+    keys(&mut s, shared, live);
     let sum = |f: &dyn Fn(&crate::stats::Gauges) -> i64| st.gauges.iter().map(f).sum::<i64>();
     s.push_str(
         "# HELP switchyard_inflight_requests Requests being handled.\n# TYPE switchyard_inflight_requests gauge\n",
@@ -162,4 +163,48 @@ fn histogram(s: &mut String, name: &str, help: &str, hs: &[crate::overhead::Hist
 /// Escapes a label value.
 fn esc(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Per client key: admissions and refusals, tokens and spend (by key name, never the secret).
+fn keys(s: &mut String, shared: &Shared, live: &Live) {
+    s.push_str("# HELP switchyard_auth_failures_total Requests refused for a missing or unknown API key.\n");
+    s.push_str("# TYPE switchyard_auth_failures_total counter\n");
+    let _ = writeln!(s, "switchyard_auth_failures_total {}", shared.auth_failures.load(Relaxed));
+    let Some(set) = &live.keys else { return };
+    s.push_str("# HELP switchyard_key_requests_total Requests per client key by outcome.\n");
+    s.push_str("# TYPE switchyard_key_requests_total counter\n");
+    for k in &set.keys {
+        let u = &k.usage;
+        for (outcome, v) in [
+            ("admitted", &u.admitted),
+            ("rate_limited", &u.rate_limited),
+            ("over_budget", &u.over_budget),
+            ("forbidden", &u.forbidden),
+        ] {
+            let _ = writeln!(
+                s,
+                "switchyard_key_requests_total{{key=\"{}\",outcome=\"{outcome}\"}} {}",
+                esc(&k.name),
+                v.load(Relaxed)
+            );
+        }
+    }
+    s.push_str("# HELP switchyard_key_tokens_total Tokens charged per client key.\n");
+    s.push_str("# TYPE switchyard_key_tokens_total counter\n");
+    for k in &set.keys {
+        let _ = writeln!(
+            s,
+            "switchyard_key_tokens_total{{key=\"{}\"}} {}",
+            esc(&k.name),
+            k.usage.tokens_total.load(Relaxed)
+        );
+    }
+    s.push_str("# HELP switchyard_key_spend_usd Spend per client key in the current UTC day and month.\n");
+    s.push_str("# TYPE switchyard_key_spend_usd gauge\n");
+    let now = shared.key_now().unix_ms;
+    for k in &set.keys {
+        let (day, month) = k.spent_usd(now);
+        let _ = writeln!(s, "switchyard_key_spend_usd{{key=\"{}\",period=\"day\"}} {day:.9}", esc(&k.name));
+        let _ = writeln!(s, "switchyard_key_spend_usd{{key=\"{}\",period=\"month\"}} {month:.9}", esc(&k.name));
+    }
 }

@@ -12,6 +12,7 @@ use switchyard_core::balancer::next_random;
 use switchyard_core::config::{Dialect as ConfigDialect, RetryConfig, RetryOn};
 use switchyard_core::health::Failure;
 use switchyard_core::json::top_level_value_span;
+use switchyard_core::keys::ClientKey;
 use switchyard_core::view::rewrite_model;
 use switchyard_core::{ApiError, Provider, RequestView, Target};
 use switchyard_http::head::HeaderRef;
@@ -79,20 +80,37 @@ pub async fn chat(
     body: &[u8],
     headers: ReqHeaders<'_>,
     dialect: Dialect,
+    key: Result<Option<&ClientKey>, ApiError>,
     keep: Outcome,
     b: &mut Buffers,
 ) -> Outcome {
     let ready = Instant::now();
     let request_id = w.request_id();
     let bare = Tags { request_id: &request_id, model: None, provider: None, route: None, dialect };
+    let client_key = match key {
+        Ok(k) => k,
+        Err(e) => {
+            w.shared.stats.rejected.add(w.index, e.status);
+            log_rejected(w, &request_id, dialect, None, None, &e);
+            return send_error(client, &mut b.out, &e, Some(&bare), keep).await;
+        }
+    };
+    let key_name = client_key.map(|k| k.name.as_str());
     let (view, mut cb) = match client_view(body, dialect, &mut b.scratch) {
         Ok(v) => v,
         Err(e) => {
             w.shared.stats.rejected.add(w.index, e.status);
-            log_rejected(w, &request_id, dialect, None, &e);
+            log_rejected(w, &request_id, dialect, key_name, None, &e);
             return send_error(client, &mut b.out, &e, Some(&bare), keep).await;
         }
     };
+    if let Some(k) = client_key
+        && let Err(e) = k.admit(&view.model, w.shared.key_now())
+    {
+        w.shared.stats.rejected.add(w.index, e.status);
+        log_rejected(w, &request_id, dialect, key_name, Some(&view.model), &e);
+        return send_error(client, &mut b.out, &e, Some(&bare), keep).await;
+    }
     let table = &live.table;
     let decided = {
         let mut scratch = w.decide_scratch.borrow_mut();
@@ -102,7 +120,7 @@ pub async fn chat(
         Ok(d) => d,
         Err(e) => {
             w.shared.stats.rejected.add(w.index, e.status);
-            log_rejected(w, &request_id, dialect, Some(&view.model), &e);
+            log_rejected(w, &request_id, dialect, key_name, Some(&view.model), &e);
             return send_error(client, &mut b.out, &e, Some(&bare), keep).await;
         }
     };
@@ -116,8 +134,15 @@ pub async fn chat(
     // Attempt outcomes only feed the decision log: no allocation without one.
     let logging = w.shared.decisions.is_some();
     let mut tried: Vec<(usize, &'static str)> = Vec::new();
-    let common =
-        Common { request_id: &request_id, dialect, view: &view, decision: &decision, route: route_name, ready };
+    let common = Common {
+        request_id: &request_id,
+        key: key_name,
+        dialect,
+        view: &view,
+        decision: &decision,
+        route: route_name,
+        ready,
+    };
     for (n, &ti) in decision.plan.iter().take(attempts).enumerate() {
         let now = Instant::now();
         if now >= budget_end {
@@ -236,7 +261,10 @@ pub async fn chat(
                     w.shared.overhead[w.index].record(own.as_nanos() as u64);
                 }
                 if let Some(u) = usage {
-                    account(table, route.map(|r| r.baseline), target, &u);
+                    let cost = account(table, route.map(|r| r.baseline), target, &u);
+                    if let Some(k) = client_key {
+                        k.charge(u.prompt + u.completion, cost, w.shared.key_now());
+                    }
                 }
                 live.counts(decision.route, ti).add(w.index, head.status);
                 w.shared.stats.upstream_latency[w.index].record(head_at.duration_since(sent).as_nanos() as u64);
@@ -267,6 +295,7 @@ pub async fn chat(
 /// What every decision-log record of a request shares.
 struct Common<'a> {
     request_id: &'a str,
+    key: Option<&'a str>,
     dialect: Dialect,
     view: &'a RequestView,
     decision: &'a switchyard_core::Decision,
@@ -274,13 +303,21 @@ struct Common<'a> {
     ready: Instant,
 }
 
-/// Logs a request refused before routing (bad body, unknown model or tier).
-fn log_rejected(w: &Worker, request_id: &str, dialect: Dialect, requested: Option<&str>, e: &ApiError) {
+/// Logs a request refused before routing (no key, limits, bad body, unknown model or tier).
+fn log_rejected(
+    w: &Worker,
+    request_id: &str,
+    dialect: Dialect,
+    key: Option<&str>,
+    requested: Option<&str>,
+    e: &ApiError,
+) {
     let Some(log) = &w.shared.decisions else { return };
     let v = serde_json::json!({
         "type": "request",
         "ts_ms": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
         "request_id": request_id,
+        "key": key,
         "client": if dialect == Dialect::Anthropic { "anthropic" } else { "openai" },
         "requested": requested,
         "route": null,
@@ -322,6 +359,7 @@ fn log_request(
         "type": "request",
         "ts_ms": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
         "request_id": c.request_id,
+        "key": c.key,
         "client": if c.dialect == Dialect::Anthropic { "anthropic" } else { "openai" },
         "requested": c.view.model,
         "prompt_hash": crate::decisions::prompt_hash(&c.view.system, &c.view.last_user),
@@ -350,12 +388,13 @@ fn log_request(
     log.send(v.to_string());
 }
 
-/// Records tokens, cost and savings against the route's baseline model.
-fn account(table: &switchyard_core::RouteTable, baseline: Option<usize>, target: &Target, u: &Usage) {
+/// Records tokens, cost and savings against the route's baseline model; returns the cost.
+fn account(table: &switchyard_core::RouteTable, baseline: Option<usize>, target: &Target, u: &Usage) -> f64 {
     let cost = u.cost(target.input_price, target.output_price);
     let base = baseline.map_or(target, |b| &table.targets[b]);
     let savings = u.cost(base.input_price, base.output_price) - cost;
     target.health.record_usage(u.prompt, u.completion, cost, savings);
+    cost
 }
 
 fn is_event_stream(buf: &[u8], headers: &[HeaderRef]) -> bool {

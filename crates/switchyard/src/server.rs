@@ -11,6 +11,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use switchyard_core::Config;
 use switchyard_core::config::IoDriver;
 use switchyard_core::health::HealthRegistry;
+use switchyard_core::keys::KeyRegistry;
 
 use crate::live::{Dns, Live, Shared};
 use crate::overhead::Histogram;
@@ -122,7 +123,8 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     };
     let health = Arc::new(HealthRegistry::default());
     let stats = Arc::new(crate::stats::Stats::new(workers));
-    let live = Live::build(&cfg, &source, &health, &stats)?;
+    let keys = Arc::new(KeyRegistry::default());
+    let live = Live::build(&cfg, &source, &health, &keys, &stats)?;
     let dns = Dns::default();
     dns.refresh(&live.hosts());
     let decisions = cfg.log.as_ref().map(crate::decisions::DecisionLog::start).transpose()?;
@@ -136,6 +138,8 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
         reloads_ok: AtomicU64::new(0),
         reloads_failed: AtomicU64::new(0),
         health,
+        keys,
+        auth_failures: AtomicU64::new(0),
         epoch: std::time::Instant::now(),
         id_prefix: std::process::id().rotate_left(16)
             ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos()),
@@ -277,7 +281,7 @@ impl Control {
         let shared = &self.shared;
         let result = self.source.load().and_then(|mut cfg| {
             apply(&mut cfg, &self.overrides)?;
-            let live = Live::build(&cfg, &self.source, &shared.health, &shared.stats)?;
+            let live = Live::build(&cfg, &self.source, &shared.health, &shared.keys, &shared.stats)?;
             // Resolve new hosts before the swap so no request meets an unknown host.
             let mut hosts = live.hosts();
             hosts.extend(shared.live.load().hosts());

@@ -194,3 +194,46 @@ pub fn calibrate_log(path: &str, target_negative: f64) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// `switchyard keys new|hash`: makes client and admin keys for the config. The secret goes to
+/// stdout once; only its hash belongs in the config file. `hash` reads stdin so the key never
+/// sits in the shell history or the process list.
+pub fn keys(args: &[String]) -> Result<(), String> {
+    use switchyard_core::keys::{format_key_hash, hash_key};
+    match args.first().map(String::as_str) {
+        Some("new") => {
+            let mut raw = [0u8; 32];
+            getrandom::getrandom(&mut raw).map_err(|e| format!("no randomness: {e}"))?;
+            const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            // 32 random bytes as 43 base64url characters (256 bits).
+            let mut key = String::from("sk-sy-");
+            let mut acc: u32 = 0;
+            let mut bits = 0;
+            for b in raw {
+                acc = (acc << 8) | u32::from(b);
+                bits += 8;
+                while bits >= 6 {
+                    bits -= 6;
+                    key.push(ALPHABET[((acc >> bits) & 63) as usize] as char);
+                }
+            }
+            if bits > 0 {
+                key.push(ALPHABET[((acc << (6 - bits)) & 63) as usize] as char);
+            }
+            println!("key:      {key}");
+            println!("key_hash: {}", format_key_hash(&hash_key(key.as_bytes())));
+            Ok(())
+        }
+        Some("hash") => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map_err(|e| e.to_string())?;
+            let key = line.trim();
+            if key.is_empty() {
+                return Err("keys hash: expected the key on stdin".into());
+            }
+            println!("{}", format_key_hash(&hash_key(key.as_bytes())));
+            Ok(())
+        }
+        _ => Err("usage: switchyard keys new | switchyard keys hash  (key on stdin)".into()),
+    }
+}

@@ -16,8 +16,7 @@ fn three_provider_config(a: &str, b: &str, c: &str, extra: &str) -> String {
 [server]
 listen = "127.0.0.1:0"
 workers = 2
-[admin]
-listen = "127.0.0.1:0"
+{admin}
 [providers.pa]
 base_url = "{a}/v1"
 [providers.pb]
@@ -43,7 +42,8 @@ output_price = 0.3
 [routes.auto]
 tiers = [{{ name = "weak", models = ["ma", "mb", "mc"] }}]
 {extra}
-"#
+"#,
+        admin = admin_section()
     )
 }
 
@@ -242,7 +242,7 @@ fn sighup_under_load_swaps_the_table_with_zero_failures() {
 #[test]
 fn bad_config_on_sighup_or_admin_keeps_the_old_table() {
     let m = mock(MockConfig::default());
-    let good = format!("{}\n[admin]\nlisten = \"127.0.0.1:0\"\n", tiered_config(&m.base_url()));
+    let good = format!("{}\n{}", tiered_config(&m.base_url()), admin_section());
     let gw = Gateway::start(&good);
     std::fs::write(
         &gw.config,
@@ -264,12 +264,15 @@ fn bad_config_on_sighup_or_admin_keeps_the_old_table() {
 
     // The admin endpoint reports the same error, and applies a good file.
     let admin = admin_addr(&gw);
-    let mut a = Client::connect(admin);
-    let r = a.post("/admin/reload", "");
+    let r = Client::connect(admin).post("/admin/reload", "");
+    assert_openai_error(&r, 401);
+    let r = Client::connect(admin).post_with("/admin/reload", "", &[("authorization", "Bearer wrong")]);
+    assert_openai_error(&r, 401);
+    let r = Client::connect(admin).post_with("/admin/reload", "", &admin_auth());
     let v = assert_openai_error(&r, 400);
     assert!(v["error"]["message"].as_str().unwrap().contains("models.big.provider"), "{v}");
     std::fs::write(&gw.config, format!("{good}\n[models.extra]\nprovider = \"p\"\nmodel = \"o3-mini\"\n")).unwrap();
-    let r = Client::connect(admin).post("/admin/reload", "");
+    let r = Client::connect(admin).post_with("/admin/reload", "", &admin_auth());
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["models"], 3);
     assert_eq!(gw.client().post("/v1/chat/completions", &chat_body("extra", false)).status, 200);
@@ -290,7 +293,7 @@ fn health_survives_reload_and_is_visible_on_admin() {
     assert_eq!(gw.client().post("/v1/chat/completions", &chat_body("auto", false)).status, 200);
     gw.signal("HUP");
     std::thread::sleep(Duration::from_millis(300));
-    let h = Client::connect(admin_addr(&gw)).get("/admin/health").json();
+    let h = Client::connect(admin_addr(&gw)).get_with("/admin/health", &admin_auth()).json();
     let by = |name: &str| h.as_array().unwrap().iter().find(|t| t["model"] == name).unwrap().clone();
     assert_eq!(by("ma")["cooling"], true, "{h}");
     assert_eq!(by("mb")["cooling"], true, "{h}");

@@ -188,6 +188,28 @@ impl Client {
         self.read_response().expect("response")
     }
 
+    /// A POST with extra header lines (`name: value`).
+    pub fn post_with(&mut self, path: &str, body: &str, headers: &[(&str, &str)]) -> Response {
+        let mut req = format!("POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n");
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str(&format!("content-length: {}\r\n\r\n{body}", body.len()));
+        self.send_raw(req.as_bytes());
+        self.read_response().expect("response")
+    }
+
+    /// A GET with extra header lines.
+    pub fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Response {
+        let mut req = format!("GET {path} HTTP/1.1\r\nhost: x\r\n");
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        self.send_raw(req.as_bytes());
+        self.read_response().expect("response")
+    }
+
     pub fn get(&mut self, path: &str) -> Response {
         self.send_raw(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes());
         self.read_response().expect("response")
@@ -307,4 +329,20 @@ pub fn assert_openai_error(r: &Response, status: u16) -> serde_json::Value {
     assert!(e["type"].is_string(), "{v}");
     assert!(e.get("param").is_some() && e.get("code").is_some(), "{v}");
     v
+}
+
+/// The admin key the tests' `[admin]` sections accept.
+pub const ADMIN_KEY: &str = "sk-admin-test-0123456789";
+
+/// An `[admin]` section on a free loopback port, keyed with `ADMIN_KEY`.
+pub fn admin_section() -> String {
+    format!(
+        "[admin]\nlisten = \"127.0.0.1:0\"\nkey_hash = \"{}\"\n",
+        switchyard_core::keys::format_key_hash(&switchyard_core::keys::hash_key(ADMIN_KEY.as_bytes()))
+    )
+}
+
+/// The `authorization` header carrying `ADMIN_KEY`.
+pub fn admin_auth() -> [(&'static str, &'static str); 1] {
+    [("authorization", "Bearer sk-admin-test-0123456789")]
 }
