@@ -115,6 +115,8 @@ pub struct ServerConfig {
     pub body_timeout_ms: u64,
     /// Idle keep-alive connections are closed after this long.
     pub idle_timeout_ms: u64,
+    /// Open client connections across all workers; more are answered 503 and closed.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -129,6 +131,7 @@ impl Default for ServerConfig {
             head_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
             idle_timeout_ms: 60_000,
+            max_connections: 16_384,
         }
     }
 }
@@ -287,6 +290,9 @@ impl Config {
         }
         if s.max_head_bytes < 1024 {
             return Err(ConfigError::new("server.max_head_bytes", "must be at least 1024"));
+        }
+        if s.max_connections == 0 {
+            return Err(ConfigError::new("server.max_connections", "must be at least 1"));
         }
         if s.max_body_bytes == 0 {
             return Err(ConfigError::new("server.max_body_bytes", "must be positive"));

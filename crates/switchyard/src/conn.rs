@@ -194,7 +194,17 @@ impl OpenConnection {
 impl Drop for OpenConnection {
     fn drop(&mut self) {
         crate::stats::Gauges::bump(&self.0.shared.stats.gauges[self.0.index].open, -1);
+        self.0.shared.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+/// Answers a connection over `server.max_connections` with a 503 and closes it.
+pub async fn refuse(mut client: TcpStream) {
+    let mut out = Vec::new();
+    let mut e = ApiError::status(503, "too many open connections to this gateway; retry shortly");
+    e.retry_after_s = Some(1);
+    let _ = monoio::time::timeout(Duration::from_secs(1), send_error(&mut client, &mut out, &e, None, Outcome::Close))
+        .await;
 }
 
 /// Read buffers larger than this are released between requests.

@@ -141,6 +141,10 @@ pub struct Shared {
     pub keys: Arc<KeyRegistry>,
     /// Requests refused for a missing or unknown key.
     pub auth_failures: AtomicU64,
+    /// Client connections open across all workers (checked against `server.max_connections`).
+    pub connections: std::sync::atomic::AtomicUsize,
+    /// Connections refused at the cap.
+    pub connections_refused: AtomicU64,
     /// Zero of the millisecond clock health cooldowns use.
     pub epoch: std::time::Instant,
     /// Per-worker histograms of the gateway's own time per request.

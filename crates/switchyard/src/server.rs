@@ -121,6 +121,7 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
+    raise_fd_limit(cfg.server.max_connections);
     let health = Arc::new(HealthRegistry::default());
     let stats = Arc::new(crate::stats::Stats::new(workers));
     let keys = Arc::new(KeyRegistry::default());
@@ -140,6 +141,8 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
         health,
         keys,
         auth_failures: AtomicU64::new(0),
+        connections: Default::default(),
+        connections_refused: AtomicU64::new(0),
         epoch: std::time::Instant::now(),
         id_prefix: std::process::id().rotate_left(16)
             ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos()),
@@ -320,4 +323,28 @@ fn spawn_dns_refresher(shared: Arc<Shared>) {
             shared.dns.refresh(&hosts);
         }
     });
+}
+
+/// Raises the soft open-file limit to the hard one (each client connection is a descriptor,
+/// each upstream connection another) and warns when the cap cannot be reached.
+fn raise_fd_limit(max_connections: usize) {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let wanted = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
+                lim.rlim_cur = lim.rlim_max;
+            }
+        }
+    }
+    if (lim.rlim_cur as usize) < max_connections + 64 {
+        crate::warn!(
+            "open-file limit is {}, below server.max_connections ({max_connections}): raise LimitNOFILE",
+            lim.rlim_cur
+        );
+    }
 }

@@ -85,7 +85,15 @@ pub async fn run(listener: StdListener, w: Rc<Worker>) {
             loop {
                 match listener.accept().await {
                     Ok((stream, _)) => {
-                        monoio::spawn(crate::conn::serve(stream, w.clone()));
+                        let max = w.shared.live.load().server.max_connections;
+                        // One shared counter for the cap: an atomic add per connection, not per request.
+                        if w.shared.connections.fetch_add(1, Ordering::Relaxed) >= max {
+                            w.shared.connections.fetch_sub(1, Ordering::Relaxed);
+                            w.shared.connections_refused.fetch_add(1, Ordering::Relaxed);
+                            monoio::spawn(crate::conn::refuse(stream));
+                        } else {
+                            monoio::spawn(crate::conn::serve(stream, w.clone()));
+                        }
                     }
                     Err(e) => {
                         if w.draining() {

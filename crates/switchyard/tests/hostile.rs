@@ -1,0 +1,195 @@
+//! Hostile clients: thousands of idle slow connections, slow bodies, too many headers, the
+//! connection cap, pipelined garbage and a reader too slow for its stream.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Raises this test process's open-file limit so it can hold thousands of sockets.
+fn raise_fd_limit(need: u64) {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: plain syscalls on a local struct.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        assert!(
+            lim.rlim_max >= need,
+            "the hard open-file limit ({}) is below the {need} this test needs",
+            lim.rlim_max
+        );
+        lim.rlim_cur = lim.rlim_max;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+    }
+}
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches(" kB")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+}
+
+#[test]
+fn five_thousand_idle_slow_connections_do_not_stop_a_normal_client() {
+    raise_fd_limit(6_000);
+    let m = mock(MockConfig::default());
+    let gw = Gateway::start(&basic_config(&m.base_url(), "head_timeout_ms = 60000"));
+    let mut idle = Vec::with_capacity(5_000);
+    for i in 0..5_000 {
+        let mut s = TcpStream::connect(gw.addr).expect("connect");
+        // Half send the start of a head and stall (slowloris), half send nothing at all.
+        if i % 2 == 0 {
+            s.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-slow: ").unwrap();
+        }
+        idle.push(s);
+    }
+    let t = Instant::now();
+    let r = gw.client().post("/v1/chat/completions", &chat_body("m", false));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(t.elapsed() < Duration::from_secs(2), "served in {:?}", t.elapsed());
+    let r = gw.client().post("/v1/chat/completions", &chat_body("m", true));
+    assert!(r.streamed_content().contains("t0"), "a stream too");
+    let metrics = gw.client().get("/metrics").text();
+    let open: i64 =
+        metrics.lines().find_map(|l| l.strip_prefix("switchyard_open_connections ")).unwrap().parse().unwrap();
+    assert!(open >= 5_000, "all idle connections are held open, not refused: {open}");
+    drop(idle);
+    // Every descriptor comes back once the clients leave.
+    let t = Instant::now();
+    while open_fds(gw.child.id()) > 200 && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(open_fds(gw.child.id()) <= 200, "descriptors left: {}", open_fds(gw.child.id()));
+}
+
+#[test]
+fn slow_body_gets_408() {
+    let m = mock(MockConfig::default());
+    let gw = Gateway::start(&basic_config(&m.base_url(), "body_timeout_ms = 300"));
+    let mut c = gw.client();
+    c.send_raw(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{\"model\":");
+    let t = Instant::now();
+    let r = c.read_response().expect("a response, not a silent close");
+    assert_openai_error(&r, 408);
+    assert!(t.elapsed() < Duration::from_secs(3));
+    assert!(c.is_closed());
+    assert_eq!(m.request_count(), 0);
+}
+
+#[test]
+fn too_many_header_fields_get_431() {
+    let m = mock(MockConfig::default());
+    let gw = Gateway::start(&basic_config(&m.base_url(), ""));
+    let mut req = String::from("GET /healthz HTTP/1.1\r\nhost: x\r\n");
+    for i in 0..200 {
+        req.push_str(&format!("x-h{i}: v\r\n"));
+    }
+    req.push_str("\r\n");
+    let mut c = gw.client();
+    c.send_raw(req.as_bytes());
+    let r = c.read_response().expect("response");
+    assert_openai_error(&r, 431);
+    assert!(c.is_closed());
+}
+
+#[test]
+fn connections_over_the_cap_get_503_and_the_rest_are_served() {
+    let m = mock(MockConfig::default());
+    let gw = Gateway::start(&basic_config(&m.base_url(), "max_connections = 8"));
+    let held: Vec<Client> = (0..8).map(|_| gw.client()).collect();
+    // Wait until all eight are accepted (the cap counts accepted connections).
+    let t = Instant::now();
+    let mut extra = loop {
+        let mut c = gw.client();
+        c.send_raw(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n");
+        let r = c.read_response().expect("a response");
+        if r.status == 503 {
+            assert_openai_error(&r, 503);
+            assert_eq!(r.header("retry-after"), Some("1"));
+            break c;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "cap never reached");
+    };
+    assert!(extra.is_closed());
+    drop(held);
+    let t = Instant::now();
+    loop {
+        let mut c = gw.client();
+        c.send_raw(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n");
+        if c.read_response().expect("response").status == 200 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "slots never freed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let metrics = gw.client().get("/metrics").text();
+    assert!(!metrics.contains("switchyard_connections_refused_total 0\n"), "{metrics}");
+}
+
+#[test]
+fn pipelined_garbage_is_rejected_without_affecting_other_connections() {
+    let m = mock(MockConfig::default());
+    let gw = Gateway::start(&basic_config(&m.base_url(), ""));
+    let mut good = gw.client();
+    let mut bad = gw.client();
+    let mut req = post_bytes("/v1/chat/completions", &chat_body("m", false));
+    req.extend_from_slice(b"\x16\x03\x01garbage \x00\xff not http\r\n\r\n");
+    req.extend_from_slice(&post_bytes("/v1/chat/completions", &chat_body("m", false)));
+    bad.send_raw(&req);
+    let first = bad.read_response().expect("the valid request is answered");
+    assert_eq!(first.status, 200);
+    let second = bad.read_response().expect("the garbage gets an answer");
+    assert_openai_error(&second, 400);
+    assert!(bad.is_closed(), "closed after garbage; the request behind it is not read");
+    assert_eq!(good.post("/v1/chat/completions", &chat_body("m", false)).status, 200);
+    assert_eq!(good.post("/v1/chat/completions", &chat_body("m", true)).status, 200);
+}
+
+#[test]
+fn a_slow_stream_reader_gets_backpressure_not_buffering() {
+    // ~40 MB of events, sent by the mock as fast as it can write.
+    let m = mock(MockConfig { tokens: 250_000, ..Default::default() });
+    let gw = Gateway::start(&basic_config(&m.base_url(), ""));
+    let pid = gw.child.id();
+    let before = rss_kib(pid);
+    let mut s = TcpStream::connect(gw.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(&post_bytes("/v1/chat/completions", &chat_body("m", true))).unwrap();
+    let mut first = [0u8; 256];
+    let n = s.read(&mut first).unwrap();
+    assert!(first[..n].starts_with(b"HTTP/1.1 200"));
+    // Stop reading: the gateway must stall its upstream read instead of buffering.
+    std::thread::sleep(Duration::from_millis(1_500));
+    let paused = rss_kib(pid);
+    assert!(paused < before + 16 * 1024, "gateway RSS grew from {before} KiB to {paused} KiB while the client paused");
+    // Then the whole stream still arrives, in order, to the end.
+    let mut total = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = s.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        total.extend_from_slice(&buf[..n]);
+        if total.ends_with(b"0\r\n\r\n") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&total);
+    assert!(text.contains("t249999"), "the last token arrived");
+    assert!(text.contains("[DONE]"));
+}
