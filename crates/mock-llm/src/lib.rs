@@ -28,8 +28,16 @@ pub struct MockConfig {
     pub fail_status: u16,
     /// Probability of answering `fail_status`.
     pub fail_rate: f64,
-    /// Cut the connection after this many stream events.
+    /// Cut the connection (FIN) after this many stream events.
     pub drop_after: Option<usize>,
+    /// Reset the connection (RST) after this many stream events (plain TCP only).
+    pub reset_after: Option<usize>,
+    /// Stop sending (connection held open) after this many stream events.
+    pub stall_after: Option<usize>,
+    /// Send an event whose data is not JSON after this many stream events.
+    pub malformed_after: Option<usize>,
+    /// Answer non-streamed requests with a 200 whose body is truncated JSON.
+    pub malformed_json: bool,
     /// Probability of never answering.
     pub hang_rate: f64,
     /// Serve HTTPS with a self-signed certificate for `localhost` and `127.0.0.1`.
@@ -51,6 +59,10 @@ impl Default for MockConfig {
             fail_status: 500,
             fail_rate: 0.0,
             drop_after: None,
+            reset_after: None,
+            stall_after: None,
+            malformed_after: None,
+            malformed_json: false,
             hang_rate: 0.0,
             tls: false,
             require_key: None,

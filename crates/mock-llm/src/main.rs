@@ -6,6 +6,7 @@ use mock_llm::MockConfig;
 
 const USAGE: &str = "usage: mock-llm [--listen ADDR] [--threads N] [--latency-ms N] [--tokens N]
                 [--token-interval-ms N] [--fail-status CODE --fail-rate P] [--drop-after N]
+                [--reset-after N] [--stall-after N] [--malformed-after N] [--malformed-json]
                 [--hang-rate P] [--tls [--cert-out PATH]] [--require-key KEY] [--close-delimited]";
 
 fn parse(args: &[String]) -> Result<(MockConfig, Option<String>), String> {
@@ -26,6 +27,10 @@ fn parse(args: &[String]) -> Result<(MockConfig, Option<String>), String> {
             "--fail-status" => cfg.fail_status = num(flag, val()?)?,
             "--fail-rate" => cfg.fail_rate = num(flag, val()?)?,
             "--drop-after" => cfg.drop_after = Some(num(flag, val()?)?),
+            "--reset-after" => cfg.reset_after = Some(num(flag, val()?)?),
+            "--stall-after" => cfg.stall_after = Some(num(flag, val()?)?),
+            "--malformed-after" => cfg.malformed_after = Some(num(flag, val()?)?),
+            "--malformed-json" => cfg.malformed_json = true,
             "--hang-rate" => cfg.hang_rate = num(flag, val()?)?,
             "--tls" => cfg.tls = true,
             "--cert-out" => cert_out = Some(val()?),

@@ -102,10 +102,13 @@ pub fn start(cfg: MockConfig) -> io::Result<MockServer> {
                         match tls {
                             Some(acceptor) => {
                                 if let Ok(s) = acceptor.accept(stream).await {
-                                    serve(s, ctx).await;
+                                    serve(s, ctx, None).await;
                                 }
                             }
-                            None => serve(stream, ctx).await,
+                            None => {
+                                let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+                                serve(stream, ctx, Some(fd)).await
+                            }
                         }
                     });
                 }
@@ -131,7 +134,8 @@ async fn send<S: AsyncWriteRent>(s: &mut S, data: Vec<u8>) -> io::Result<()> {
     s.flush().await
 }
 
-async fn serve<S: AsyncReadRent + AsyncWriteRent>(mut s: S, ctx: Rc<Ctx>) {
+/// `fd` is the plain TCP socket (None under TLS), for faults that need socket options.
+async fn serve<S: AsyncReadRent + AsyncWriteRent>(mut s: S, ctx: Rc<Ctx>, fd: Option<i32>) {
     let mut buf = Vec::with_capacity(8192);
     let mut headers = Vec::new();
     loop {
@@ -192,7 +196,7 @@ async fn serve<S: AsyncReadRent + AsyncWriteRent>(mut s: S, ctx: Rc<Ctx>) {
             })
             .collect();
         buf.drain(..consumed);
-        let keep = respond(&mut s, &ctx, head.method, &path, hdrs, body).await;
+        let keep = respond(&mut s, &ctx, head.method, &path, hdrs, body, fd).await;
         if !keep || !head.keep_alive {
             return;
         }
@@ -253,6 +257,7 @@ async fn respond<S: AsyncWriteRent>(
     target: &str,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    fd: Option<i32>,
 ) -> bool {
     let cfg = &ctx.cfg;
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
@@ -313,7 +318,10 @@ async fn respond<S: AsyncWriteRent>(
     ctx.next_id.set(id + 1);
     let id = format!("mock{id}");
     if !req.stream {
-        let b = chat::completion(&req, &id, cfg.tokens);
+        let mut b = chat::completion(&req, &id, cfg.tokens);
+        if cfg.malformed_json {
+            b.truncate(b.len() / 2);
+        }
         if cfg.close_delimited {
             write::status_line(&mut out, 200);
             write::header(&mut out, b"content-type", b"application/json");
@@ -342,6 +350,40 @@ async fn respond<S: AsyncWriteRent>(
                 let _ = send(s, out).await;
             }
             return false;
+        }
+        if cfg.reset_after == Some(i) {
+            if let Some(fd) = fd {
+                // Linger 0: closing sends RST instead of FIN.
+                let l = libc::linger { l_onoff: 1, l_linger: 0 };
+                // SAFETY: fd is this connection's open socket; the struct outlives the call.
+                unsafe {
+                    libc::setsockopt(
+                        fd,
+                        libc::SOL_SOCKET,
+                        libc::SO_LINGER,
+                        (&l as *const libc::linger).cast(),
+                        std::mem::size_of::<libc::linger>() as u32,
+                    )
+                };
+            }
+            return false;
+        }
+        if cfg.stall_after == Some(i) {
+            // The head (and anything before) goes out first: the stall is inside the body.
+            if !out.is_empty() && send(s, std::mem::take(&mut out)).await.is_err() {
+                return false;
+            }
+            monoio::time::sleep(Duration::from_secs(3600)).await;
+            return false;
+        }
+        if cfg.malformed_after == Some(i) {
+            let bad = "data: {\"id\":\"broken\",\"choices\":[{\"delta\":{\"content\":\"x\n\n";
+            if cfg.close_delimited {
+                out.extend_from_slice(bad.as_bytes());
+            } else {
+                write::chunk(&mut out, bad.as_bytes());
+            }
+            let _ = send(s, std::mem::take(&mut out)).await;
         }
         if i > 0 && cfg.token_interval_ms > 0 {
             monoio::time::sleep(Duration::from_millis(cfg.token_interval_ms)).await;

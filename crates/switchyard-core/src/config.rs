@@ -155,6 +155,8 @@ pub struct UpstreamConfig {
     pub connect_timeout_ms: u64,
     /// Deadline for a whole upstream exchange (head and body, streams included).
     pub request_timeout_ms: u64,
+    /// Longest silence between two pieces of an upstream body (a stalled stream fails).
+    pub stream_idle_timeout_ms: u64,
     /// Idle pooled connections kept per core and upstream address.
     pub pool_max_idle: usize,
     /// Pooled connections idle longer than this are not reused.
@@ -170,6 +172,7 @@ impl Default for UpstreamConfig {
         UpstreamConfig {
             connect_timeout_ms: 3_000,
             request_timeout_ms: 600_000,
+            stream_idle_timeout_ms: 60_000,
             pool_max_idle: 128,
             pool_idle_timeout_ms: 30_000,
             ca_file: None,
@@ -212,6 +215,8 @@ pub struct ProviderConfig {
     pub connect_timeout_ms: Option<u64>,
     /// Overrides `upstream.request_timeout_ms`.
     pub request_timeout_ms: Option<u64>,
+    /// Overrides `upstream.stream_idle_timeout_ms`.
+    pub stream_idle_timeout_ms: Option<u64>,
 }
 
 /// One of several provider keys.
@@ -303,6 +308,7 @@ impl Config {
             ("server.idle_timeout_ms", s.idle_timeout_ms),
             ("upstream.connect_timeout_ms", self.upstream.connect_timeout_ms),
             ("upstream.request_timeout_ms", self.upstream.request_timeout_ms),
+            ("upstream.stream_idle_timeout_ms", self.upstream.stream_idle_timeout_ms),
             ("upstream.dns_refresh_ms", self.upstream.dns_refresh_ms),
         ] {
             if v == 0 {
@@ -336,7 +342,11 @@ impl Config {
                     return Err(ConfigError::new(field(&format!("api_keys[{i}].weight")), "must be at least 1"));
                 }
             }
-            for (f, v) in [("connect_timeout_ms", p.connect_timeout_ms), ("request_timeout_ms", p.request_timeout_ms)] {
+            for (f, v) in [
+                ("connect_timeout_ms", p.connect_timeout_ms),
+                ("request_timeout_ms", p.request_timeout_ms),
+                ("stream_idle_timeout_ms", p.stream_idle_timeout_ms),
+            ] {
                 if v == Some(0) {
                     return Err(ConfigError::new(field(f), "must be positive"));
                 }

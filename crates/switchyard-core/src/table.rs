@@ -53,6 +53,8 @@ pub struct Provider {
     pub connect_timeout_ms: u64,
     /// Whole-exchange deadline in ms.
     pub request_timeout_ms: u64,
+    /// Longest silence between body pieces, ms.
+    pub stream_idle_timeout_ms: u64,
 }
 
 impl Provider {
@@ -177,6 +179,7 @@ impl RouteTable {
                 keys,
                 connect_timeout_ms: p.connect_timeout_ms.unwrap_or(cfg.upstream.connect_timeout_ms),
                 request_timeout_ms: p.request_timeout_ms.unwrap_or(cfg.upstream.request_timeout_ms),
+                stream_idle_timeout_ms: p.stream_idle_timeout_ms.unwrap_or(cfg.upstream.stream_idle_timeout_ms),
             });
         }
         let mut targets = Vec::with_capacity(cfg.models.len());
@@ -269,6 +272,14 @@ impl RouteTable {
             let mut plan = Vec::with_capacity(4);
             plan.push(t);
             self.push_fallbacks(t, now_ms, &mut plan);
+            // A cooling model goes behind its healthy fallbacks (still tried, last).
+            if plan.len() > 1
+                && !self.targets[t].health.selectable(now_ms)
+                && self.targets[plan[1]].health.selectable(now_ms)
+            {
+                plan.remove(0);
+                plan.push(t);
+            }
             return Ok(Decision {
                 route: None,
                 tier: None,

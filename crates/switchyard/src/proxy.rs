@@ -22,8 +22,8 @@ use switchyard_providers::{Dialect, Usage, request as translate_request};
 use crate::conn::{Buffers, Outcome, Tags, send_error};
 use crate::exchange::{exchange, retry_after_ms};
 use crate::live::Live;
-use crate::relay::relay;
-use crate::translate::{Exchange, relay_events, relay_whole, usage_of};
+use crate::relay::{Timing, relay};
+use crate::translate::{Exchange, relay_events, relay_json, relay_whole};
 use crate::upstream::UpError;
 use crate::worker::Worker;
 
@@ -243,13 +243,34 @@ pub async fn chat(
                 let sse = (200..300).contains(&head.status) && is_event_stream(&b.up_resp, &b.up_headers);
                 b.first_write.set(None);
                 let ok = (200..300).contains(&head.status);
-                let (outcome, reusable, usage) = if sse {
-                    relay_events(client, &mut conn, &head, b, &tags, keep, deadline, &x).await
+                let t = Timing { deadline, idle: Duration::from_millis(p.stream_idle_timeout_ms) };
+                let relayed = if sse {
+                    relay_events(client, &mut conn, &head, b, &tags, keep, t, &x).await
+                } else if up == dialect && ok {
+                    relay_json(client, &mut conn, &head, b, &tags, keep, t, up).await
                 } else if up == dialect {
-                    let (o, r) = relay(client, &mut conn, &head, b, &tags, keep, deadline, ok).await;
-                    (o, r, if ok { usage_of(up, &b.body) } else { None })
+                    // Errors pass through as they are.
+                    let (o, r) = relay(client, &mut conn, &head, b, &tags, keep, t).await;
+                    Ok((o, r, None))
                 } else {
-                    relay_whole(client, &mut conn, &head, b, &tags, keep, deadline, &x).await
+                    Ok(relay_whole(client, &mut conn, &head, b, &tags, keep, t, &x).await)
+                };
+                let (outcome, reusable, usage) = match relayed {
+                    Ok(v) => v,
+                    Err(reason) => {
+                        // A broken answer (stalled, cut, not JSON) before anything reached the
+                        // client: counts as a server error and falls back like a 5xx.
+                        target.health.failure(Failure::ServerError, w.shared.now_ms());
+                        if let Some(last) = tried.last_mut() {
+                            last.1 = "invalid_answer";
+                        }
+                        last_error =
+                            Some((ApiError::status(502, format!("upstream provider `{}`: {reason}", p.name)), ti));
+                        if !final_attempt && retry.on.contains(&RetryOn::ServerError) {
+                            continue;
+                        }
+                        break;
+                    }
                 };
                 if reusable {
                     w.pool.put(&p.pool_key, conn, live.upstream.pool_max_idle);

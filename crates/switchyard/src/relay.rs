@@ -12,6 +12,32 @@ use crate::conn::{Buffers, Outcome, Tags};
 use crate::io::write_all;
 use crate::upstream::UpStream;
 
+/// Time limits while reading an upstream body: the exchange deadline, and the longest
+/// silence allowed between two reads (a stalled stream).
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// End of the whole exchange.
+    pub deadline: Instant,
+    /// Longest wait for the next piece.
+    pub idle: std::time::Duration,
+}
+
+impl Timing {
+    /// How long the next read may wait.
+    pub fn wait(&self) -> std::time::Duration {
+        self.deadline.saturating_duration_since(Instant::now()).min(self.idle)
+    }
+
+    /// Why a read that waited `wait()` timed out.
+    pub fn expired_reason(&self) -> &'static str {
+        if Instant::now() >= self.deadline {
+            "the upstream did not finish before the deadline"
+        } else {
+            "the upstream stream stalled (no data within upstream.stream_idle_timeout_ms)"
+        }
+    }
+}
+
 /// Hop-by-hop and framing headers that are not copied from the upstream response.
 pub fn skip_header(name: &[u8]) -> bool {
     const SKIP: [&[u8]; 8] = [
@@ -38,16 +64,11 @@ pub async fn relay(
     b: &mut Buffers,
     tags: &Tags<'_>,
     keep: Outcome,
-    deadline: Instant,
-    capture: bool,
+    t: Timing,
 ) -> (Outcome, bool) {
     let rbuf = &mut b.up_resp;
     let out = &mut b.out;
     let mark = &b.first_write;
-    // A copy of a length-delimited body, for the usage it reports.
-    let cap = &mut b.body;
-    cap.clear();
-    let cap = if capture { Some(cap) } else { None };
     out.clear();
     write::status_line(out, head.status);
     for h in &b.up_headers {
@@ -75,10 +96,10 @@ pub async fn relay(
             (flush(client, out, mark).await.map_or(Outcome::Close, |_| keep), reusable)
         }
         ResponseFraming::Length(n) => {
-            relay_length(client, up, rbuf, out, body_start, n, keep, head.keep_alive, deadline, cap, mark).await
+            relay_length(client, up, rbuf, out, body_start, n, keep, head.keep_alive, t, mark).await
         }
         ResponseFraming::Chunked | ResponseFraming::UntilClose => {
-            relay_chunked(client, up, rbuf, out, head, keep, deadline, mark).await
+            relay_chunked(client, up, rbuf, out, head, keep, t, mark).await
         }
     }
 }
@@ -105,29 +126,20 @@ async fn relay_length(
     n: u64,
     keep: Outcome,
     up_keep_alive: bool,
-    deadline: Instant,
-    mut capture: Option<&mut Vec<u8>>,
+    t: Timing,
     mark: &Cell<Option<Instant>>,
 ) -> (Outcome, bool) {
-    /// Bodies larger than this are not copied for usage.
-    const MAX_CAPTURE: u64 = 1 << 20;
-    if n > MAX_CAPTURE {
-        capture = None;
-    }
     let have = (rbuf.len() - body_start) as u64;
     let first = have.min(n) as usize;
     let mut extra = have > n;
     out.extend_from_slice(&rbuf[body_start..body_start + first]);
-    if let Some(c) = capture.as_deref_mut() {
-        c.extend_from_slice(&rbuf[body_start..body_start + first]);
-    }
     if flush(client, out, mark).await.is_err() {
         return (Outcome::Close, false);
     }
     let mut remaining = n - first as u64;
     while remaining > 0 {
         rbuf.clear();
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = t.wait();
         match monoio::time::timeout(left, up.read_append(rbuf)).await {
             Ok(Ok(k)) if k > 0 => {
                 if k as u64 > remaining {
@@ -135,9 +147,6 @@ async fn relay_length(
                     extra = true;
                 }
                 remaining -= rbuf.len() as u64;
-                if let Some(c) = capture.as_deref_mut() {
-                    c.extend_from_slice(rbuf);
-                }
                 let (r, back) = write_all(client, std::mem::take(rbuf)).await;
                 *rbuf = back;
                 if r.is_err() {
@@ -162,7 +171,7 @@ async fn relay_chunked(
     out: &mut Vec<u8>,
     head: &ResponseHead,
     keep: Outcome,
-    deadline: Instant,
+    t: Timing,
     mark: &Cell<Option<Instant>>,
 ) -> (Outcome, bool) {
     let chunked = head.framing == ResponseFraming::Chunked;
@@ -193,7 +202,7 @@ async fn relay_chunked(
         }
         rbuf.clear();
         pos = 0;
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = t.wait();
         match monoio::time::timeout(left, up.read_append(rbuf)).await {
             Ok(Ok(0)) if !chunked => {
                 out.extend_from_slice(write::LAST_CHUNK);

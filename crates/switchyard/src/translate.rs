@@ -3,7 +3,6 @@
 //! dialect than the client's.
 
 use std::sync::LazyLock;
-use std::time::Instant;
 
 use memchr::memmem;
 use monoio::net::TcpStream;
@@ -14,7 +13,7 @@ use switchyard_http::{ChunkedDecoder, SseDecoder, write};
 use switchyard_providers::{Completion, Delta, Dialect, StreamDecoder, StreamEncoder, UpstreamError, Usage};
 
 use crate::conn::{Buffers, Outcome, Tags};
-use crate::relay::{flush, skip_header};
+use crate::relay::{Timing, flush, skip_header};
 use crate::upstream::UpStream;
 
 // Searchers built once: constructing one per event showed up at ~3 % of the streaming profile.
@@ -74,7 +73,7 @@ impl BodyReader {
         up: &mut UpStream,
         rbuf: &mut Vec<u8>,
         out: &mut Vec<u8>,
-        deadline: Instant,
+        t: Timing,
     ) -> Result<bool, &'static str> {
         let start = match self.first.take() {
             Some(p) => p,
@@ -83,7 +82,7 @@ impl BodyReader {
                     return Ok(false);
                 }
                 rbuf.clear();
-                let left = deadline.saturating_duration_since(Instant::now());
+                let left = t.wait();
                 match monoio::time::timeout(left, up.read_append(rbuf)).await {
                     Ok(Ok(0)) if self.framing == ResponseFraming::UntilClose => {
                         self.clean_end = false;
@@ -93,7 +92,7 @@ impl BodyReader {
                     Ok(Ok(0)) => return Err("the upstream closed the stream early"),
                     Ok(Ok(_)) => 0,
                     Ok(Err(_)) => return Err("the upstream connection failed mid-stream"),
-                    Err(_) => return Err("the upstream did not finish before the deadline"),
+                    Err(_) => return Err(t.expired_reason()),
                 }
             }
         };
@@ -162,6 +161,8 @@ fn head(out: &mut Vec<u8>, status: u16, content_type: &[u8], passed: &[u8], tags
 }
 
 /// Relays an SSE stream event by event; returns the outcome, upstream reuse and usage seen.
+/// The client's head is held until the first event is ready, so a stream that fails before
+/// its first event is `Err` with nothing written: the caller can still fall back.
 #[allow(clippy::too_many_arguments)]
 pub async fn relay_events(
     client: &mut TcpStream,
@@ -170,9 +171,9 @@ pub async fn relay_events(
     b: &mut Buffers,
     tags: &Tags<'_>,
     keep: Outcome,
-    deadline: Instant,
+    t: Timing,
     x: &Exchange<'_>,
-) -> (Outcome, bool, Option<Usage>) {
+) -> Result<(Outcome, bool, Option<Usage>), &'static str> {
     let mut out = std::mem::take(&mut b.out);
     head(&mut out, 200, b"text/event-stream", &passed_headers(&b.up_resp, b), tags, keep);
     write::header(&mut out, b"cache-control", b"no-cache");
@@ -188,20 +189,29 @@ pub async fn relay_events(
     let mut deltas: Vec<Delta> = Vec::new();
     let mut usage = None;
     let mut rbuf = std::mem::take(&mut b.up_resp);
+    let mut started = false;
     let failure = loop {
         piece.clear();
-        let more = match reader.next(up, &mut rbuf, &mut piece, deadline).await {
+        events.clear();
+        let more = match reader.next(up, &mut rbuf, &mut piece, t).await {
             Ok(m) => m,
             Err(e) => break Some(e),
         };
         sse.push(&piece);
-        events.clear();
-        let mut bad = None;
+        let mut bad = false;
         while let Some(ev) = sse.next_event() {
             let name = ev.event();
-            let data = ev.data().unwrap_or_default();
+            let Some(data) = ev.data() else {
+                // Comments and keep-alives carry no data.
+                if !translate {
+                    events.extend_from_slice(ev.raw);
+                }
+                continue;
+            };
             // Same dialect, only the events that carry usage or end the stream are parsed:
-            // OpenAI's usage chunk and `[DONE]`, Anthropic's `message_*` events.
+            // OpenAI's usage chunk and `[DONE]`, Anthropic's `message_*` events. The rest get
+            // a framing check (a JSON object's braces), which catches truncated or non-JSON
+            // data without a parse per token.
             let decode = translate
                 || data.as_ref() == b"[DONE]"
                 || (x.upstream == Dialect::Anthropic && name.is_some_and(|n| n.starts_with(b"message_")))
@@ -209,8 +219,8 @@ pub async fn relay_events(
                 || USAGE_SPACED.find(&data).is_some();
             if decode {
                 deltas.clear();
-                if let Err(e) = dec.event(name, &data, &mut deltas) {
-                    bad = Some(e);
+                if dec.event(name, &data, &mut deltas).is_err() {
+                    bad = true;
                     break;
                 }
                 for d in &deltas {
@@ -221,6 +231,9 @@ pub async fn relay_events(
                         enc.push(d, &mut events);
                     }
                 }
+            } else if !braced(&data) {
+                bad = true;
+                break;
             }
             if !translate {
                 // Same dialect: pass the event on untouched, except the usage chunk the
@@ -231,7 +244,7 @@ pub async fn relay_events(
                 }
             }
         }
-        if bad.is_some() {
+        if bad {
             break Some("the upstream sent an invalid stream event");
         }
         if !more {
@@ -255,18 +268,28 @@ pub async fn relay_events(
             out.extend_from_slice(write::LAST_CHUNK);
             break None;
         }
+        if events.is_empty() {
+            continue;
+        }
         write::chunk(&mut out, &events);
-        if !out.is_empty() && flush(client, &mut out, &b.first_write).await.is_err() {
+        started = true;
+        if flush(client, &mut out, &b.first_write).await.is_err() {
             b.out = out;
             b.body = piece;
             b.up_resp = rbuf;
-            return (Outcome::Close, false, usage);
+            return Ok((Outcome::Close, false, usage));
         }
     };
+    b.body = piece;
+    b.up_resp = rbuf;
     if let Some(reason) = failure {
-        // After the first byte nothing can be retried: end the client's stream with an error
-        // event in its own dialect, then end the body cleanly.
-        events.clear();
+        if !started && events.is_empty() {
+            out.clear();
+            b.out = out;
+            return Err(reason);
+        }
+        // After the first byte nothing can be retried: the good events read with the bad
+        // piece go out, then an error event in the client's dialect ends the body cleanly.
         let mut e = StreamEncoder::new(x.client, false, x.model);
         e.push(&Delta::Start { id: "error".into(), model: x.model.into() }, &mut Vec::new());
         e.error("api_error", reason, &mut events);
@@ -276,9 +299,71 @@ pub async fn relay_events(
     let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
     let reusable = failure.is_none() && resp.keep_alive && reader.clean_end();
     b.out = out;
-    b.body = piece;
+    Ok((outcome, reusable, usage))
+}
+
+/// Whether event data is framed like a JSON object (cheap check for the pass-through path).
+fn braced(data: &[u8]) -> bool {
+    let d = data.trim_ascii();
+    d.first() == Some(&b'{') && d.last() == Some(&b'}')
+}
+
+/// A whole same-dialect 2xx answer: read to the end and checked to be JSON before anything is
+/// written, so a truncated or garbled answer can still fall back. Head and body go out in one
+/// write.
+#[allow(clippy::too_many_arguments)]
+pub async fn relay_json(
+    client: &mut TcpStream,
+    up: &mut UpStream,
+    resp: &ResponseHead,
+    b: &mut Buffers,
+    tags: &Tags<'_>,
+    keep: Outcome,
+    t: Timing,
+    dialect: Dialect,
+) -> Result<(Outcome, bool, Option<Usage>), &'static str> {
+    let mut out = std::mem::take(&mut b.out);
+    out.clear();
+    write::status_line(&mut out, resp.status);
+    for h in &b.up_headers {
+        let name = &b.up_resp[h.name.clone()];
+        if !skip_header(name) {
+            write::header(&mut out, name, &b.up_resp[h.value.clone()]);
+        }
+    }
+    tags.write(&mut out);
+    if keep == Outcome::Close {
+        write::header(&mut out, b"connection", b"close");
+    }
+    let mut body = std::mem::take(&mut b.body);
+    body.clear();
+    let mut reader = BodyReader::new(resp);
+    let mut rbuf = std::mem::take(&mut b.up_resp);
+    let read = loop {
+        match reader.next(up, &mut rbuf, &mut body, t).await {
+            Ok(true) if body.len() > MAX_WHOLE_BODY => break Err("the upstream answer is too large"),
+            Ok(true) => {}
+            Ok(false) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
     b.up_resp = rbuf;
-    (outcome, reusable, usage)
+    let checked = read.and_then(|_| {
+        serde_json::from_slice::<serde::de::IgnoredAny>(&body).map_err(|_| "the upstream answer is not valid JSON")
+    });
+    if let Err(e) = checked {
+        b.body = body;
+        b.out = out;
+        return Err(e);
+    }
+    write::content_length(&mut out, body.len() as u64);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&body);
+    let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
+    let usage = usage_of(dialect, &body);
+    b.body = body;
+    b.out = out;
+    Ok((outcome, resp.keep_alive && reader.clean_end(), usage))
 }
 
 /// Reads a whole body (bounded) for translation.
@@ -286,13 +371,13 @@ async fn read_whole(
     up: &mut UpStream,
     resp: &ResponseHead,
     b: &mut Buffers,
-    deadline: Instant,
+    t: Timing,
 ) -> Result<(Vec<u8>, bool), &'static str> {
     let mut reader = BodyReader::new(resp);
     let mut body = Vec::new();
     let mut rbuf = std::mem::take(&mut b.up_resp);
     let result = loop {
-        match reader.next(up, &mut rbuf, &mut body, deadline).await {
+        match reader.next(up, &mut rbuf, &mut body, t).await {
             Ok(true) if body.len() > MAX_WHOLE_BODY => break Err("the upstream answer is too large to translate"),
             Ok(true) => {}
             Ok(false) => break Ok(()),
@@ -312,12 +397,12 @@ pub async fn relay_whole(
     b: &mut Buffers,
     tags: &Tags<'_>,
     keep: Outcome,
-    deadline: Instant,
+    t: Timing,
     x: &Exchange<'_>,
 ) -> (Outcome, bool, Option<Usage>) {
     // Captured before the body is read: reading reuses the buffer the header offsets point into.
     let passed = passed_headers(&b.up_resp, b);
-    let (body, reusable) = match read_whole(up, resp, b, deadline).await {
+    let (body, reusable) = match read_whole(up, resp, b, t).await {
         Ok(v) => v,
         Err(e) => (Vec::from(e.as_bytes()), false),
     };
