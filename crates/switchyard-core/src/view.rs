@@ -28,6 +28,9 @@ pub enum ViewError {
     /// `stream` is not a boolean.
     #[error("`stream` must be a boolean")]
     BadStream,
+    /// A top-level key appears twice: parsers disagree on which one counts.
+    #[error("duplicate key `{0}` in the request body")]
+    DuplicateKey(String),
 }
 
 impl From<ViewError> for ApiError {
@@ -74,9 +77,10 @@ impl RequestView {
         scratch.clear();
         scratch.extend_from_slice(body);
         let v = simd_json::to_borrowed_value(scratch).map_err(|e| ViewError::InvalidJson(e.to_string()))?;
-        if !v.is_object() {
+        let Some(obj) = v.as_object() else {
             return Err(ViewError::NotObject);
-        }
+        };
+        unique_keys(obj.keys().map(|k| k.as_ref()))?;
         let model = match v.get("model") {
             None => return Err(ViewError::MissingModel),
             Some(m) => m.as_str().ok_or(ViewError::ModelNotString)?.to_string(),
@@ -180,6 +184,33 @@ fn content_len(c: &simd_json::BorrowedValue<'_>) -> usize {
     }
 }
 
+/// Refuses a repeated top-level key. simd-json keeps duplicates and `get` returns the first,
+/// while most upstreams keep the last: a body with both could be routed as one model and run
+/// as another. Top-level objects are small, so the pairwise check is a few compares.
+fn unique_keys<'a>(keys: impl Iterator<Item = &'a str>) -> Result<(), ViewError> {
+    let mut seen: [&str; 32] = [""; 32];
+    let mut more: Vec<&str> = Vec::new();
+    for (i, k) in keys.enumerate() {
+        if seen[..i.min(32)].contains(&k) || more.contains(&k) {
+            return Err(ViewError::DuplicateKey(k.to_string()));
+        }
+        if i < 32 { seen[i] = k } else { more.push(k) }
+    }
+    Ok(())
+}
+
+/// Checks a JSON object body for repeated top-level keys (for bodies read with serde_json,
+/// which silently keeps the last).
+pub fn check_unique_keys(body: &[u8], scratch: &mut Vec<u8>) -> Result<(), ViewError> {
+    scratch.clear();
+    scratch.extend_from_slice(body);
+    let v = simd_json::to_borrowed_value(scratch).map_err(|e| ViewError::InvalidJson(e.to_string()))?;
+    match v.as_object() {
+        Some(o) => unique_keys(o.keys().map(|k| k.as_ref())),
+        None => Err(ViewError::NotObject),
+    }
+}
+
 /// Appends `body` with the `model` value replaced by `new_model_json` (a JSON string literal).
 ///
 /// Splices around the byte range when known; otherwise re-serialises (only for bodies that
@@ -198,6 +229,8 @@ pub fn rewrite_model(body: &[u8], view: &RequestView, new_model_json: &[u8], out
         .and_then(|m| m.as_str().map(str::to_string))
         .unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
+        // Every copy goes: the parser keeps duplicates.
+        while o.remove("model").is_some() {}
         o.insert("model".into(), simd_json::OwnedValue::from(model));
     }
     out.extend_from_slice(simd_json::to_string(&v).unwrap_or_default().as_bytes());

@@ -436,6 +436,7 @@ fn client_view<'a>(
             if !v.is_object() {
                 return Err(ApiError::bad_request("The request body must be a JSON object.", None));
             }
+            switchyard_core::view::check_unique_keys(body, scratch)?;
             if !v["model"].is_string() {
                 return Err(ApiError::bad_request("model: Field required", Some("model")));
             }

@@ -87,6 +87,13 @@ fn slow_body_gets_408() {
     assert_openai_error(&r, 408);
     assert!(t.elapsed() < Duration::from_secs(3));
     assert!(c.is_closed());
+    let r = gw.client().post_with(
+        "/v1/messages",
+        r#"{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"hi"}],"model":"other"}"#,
+        &[("anthropic-version", "2023-06-01")],
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("duplicate key"));
     assert_eq!(m.request_count(), 0);
 }
 
@@ -192,4 +199,30 @@ fn a_slow_stream_reader_gets_backpressure_not_buffering() {
     let text = String::from_utf8_lossy(&total);
     assert!(text.contains("t249999"), "the last token arrived");
     assert!(text.contains("[DONE]"));
+}
+
+#[test]
+fn duplicate_top_level_keys_are_refused() {
+    // Found by fuzzing: the body view (first duplicate) and an upstream parser (last duplicate)
+    // could disagree on the model, letting a client run an unrouted or forbidden model.
+    let m = mock(MockConfig::default());
+    let cfg = basic_config(&m.base_url(), "") + "[models.other]\nprovider = \"mock\"\nmodel = \"gpt-4o\"\n";
+    let gw = Gateway::start(&cfg);
+    for body in [
+        r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"model":"other"}"#,
+        r#"{"model":"other","messages":[{"role":"user","content":"hi"}],"mod\u0065l":"m"}"#,
+        r#"{"model":"m","stream":false,"messages":[],"stream":true}"#,
+    ] {
+        let r = gw.client().post("/v1/chat/completions", body);
+        let v = assert_openai_error(&r, 400);
+        assert!(v["error"]["message"].as_str().unwrap().contains("duplicate key"), "{v}");
+    }
+    let r = gw.client().post_with(
+        "/v1/messages",
+        r#"{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"hi"}],"model":"other"}"#,
+        &[("anthropic-version", "2023-06-01")],
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("duplicate key"));
+    assert_eq!(m.request_count(), 0);
 }
