@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: unit and integration tests (both io_uring and epoll drivers), the official
-# OpenAI and Anthropic Python SDKs against a real gateway, and a few-second smoke run of the
-# load-test harness. Sets up what it needs by itself (a venv; nginx and oha for the harness).
+# OpenAI and Anthropic Python SDKs against a real gateway, a few seconds of every fuzz target,
+# a short soak with faults, and a few-second smoke run of the load-test harness. Sets up what
+# it needs by itself (a venv; cargo-fuzz; nginx and oha for the harness).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,3 +24,13 @@ fi
 # The speed harness must not rot: tiny loads, every arm must produce numbers.
 SMOKE=1 OUT=target/loadtest-smoke ./loadtest/run.sh >target/loadtest-smoke.log 2>&1 || { cat target/loadtest-smoke.log; exit 1; }
 python3 loadtest/check_smoke.py target/loadtest-smoke/results.json
+
+# Every fuzz target for a few seconds (cargo-fuzz, --sanitizer none: stable toolchain).
+FUZZ_SECONDS=${FUZZ_SECONDS:-4}
+./fuzz/run.sh "$FUZZ_SECONDS" >target/fuzz-smoke.log 2>&1 || { cat target/fuzz-smoke.log; exit 1; }
+grep -c "DONE" target/fuzz-smoke.log | grep -qx 8 || { cat target/fuzz-smoke.log; echo "not every fuzz target ran"; exit 1; }
+
+# A short soak with faults: every request accounted for in the decision log (memory growth is
+# judged only by the documented 10-minute run).
+SOAK_SECONDS=20 SOAK_RATE=100 SOAK_CHECK_RSS=0 OUT=target/soak-smoke python3 loadtest/soak.py >target/soak-smoke.log 2>&1 \
+    || { cat target/soak-smoke.log; exit 1; }

@@ -273,7 +273,9 @@ impl Config {
         expand_table(&mut value, "", env)?;
         let cfg: Config = serde_path_to_error::deserialize(toml::Value::Table(value)).map_err(|e| {
             let path = e.path().to_string();
-            ConfigError::new(if path == "." { "<root>".into() } else { path }, e.into_inner().to_string())
+            // An empty path (or one of empty table names) still has to point somewhere.
+            let field = if path.trim_matches('.').is_empty() { "<root>".into() } else { path };
+            ConfigError::new(field, e.into_inner().to_string())
         })?;
         cfg.validate()?;
         Ok(cfg)

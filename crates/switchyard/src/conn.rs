@@ -43,6 +43,8 @@ pub struct Buffers {
     pub up_headers: Vec<HeaderRef>,
     /// When the first byte of the current response was written to the client.
     pub first_write: std::cell::Cell<Option<Instant>>,
+    /// Why a response that had started could not finish (for the decision log).
+    pub broken: std::cell::Cell<Option<&'static str>>,
 }
 
 enum HeadRead {

@@ -293,7 +293,8 @@ pub async fn chat(
                     w.shared.stats.ttft[w.index].record(first.duration_since(ready).as_nanos() as u64);
                 }
                 let ttft = b.first_write.get().map(|t| t.duration_since(ready));
-                log_request(w, table, &common, ti, head.status, &tried, ttft, usage);
+                let broken = b.broken.take();
+                log_request(w, table, &common, ti, head.status, &tried, ttft, usage, broken);
                 return outcome;
             }
         }
@@ -301,7 +302,7 @@ pub async fn chat(
     let (e, ti) = last_error
         .unwrap_or_else(|| (ApiError::status(504, "retry budget exhausted before any attempt"), decision.plan[0]));
     live.counts(decision.route, ti).add(w.index, e.status);
-    log_request(w, table, &common, ti, e.status, &tried, None, None);
+    log_request(w, table, &common, ti, e.status, &tried, None, None, Some(&e.message));
     let target = &table.targets[ti];
     let tags = Tags {
         request_id: &request_id,
@@ -362,6 +363,7 @@ fn log_request(
     tried: &[(usize, &'static str)],
     ttft: Option<Duration>,
     usage: Option<Usage>,
+    error: Option<&str>,
 ) {
     let Some(log) = &w.shared.decisions else { return };
     let name = |i: usize| table.targets[i].name.as_str();
@@ -402,6 +404,7 @@ fn log_request(
         "completion_tokens": usage.map(|u| u.completion),
         "cost_usd": cost,
         "savings_usd": savings,
+        "error": error,
     });
     if log.include_prompt {
         v["prompt"] = serde_json::Value::String(c.view.last_user.clone());

@@ -23,6 +23,8 @@ static NO_CHOICES: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::
 
 /// Largest non-streamed upstream body read whole for translation.
 const MAX_WHOLE_BODY: usize = 32 * 1024 * 1024;
+/// Largest single SSE event held while waiting for its end.
+const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
 
 /// What the client asked for, and of whom.
 pub struct Exchange<'a> {
@@ -247,6 +249,9 @@ pub async fn relay_events(
         if bad {
             break Some("the upstream sent an invalid stream event");
         }
+        if sse.pending() > MAX_EVENT_BYTES {
+            break Some("the upstream sent an oversized stream event");
+        }
         if !more {
             deltas.clear();
             dec.end(&mut deltas);
@@ -277,6 +282,7 @@ pub async fn relay_events(
             b.out = out;
             b.body = piece;
             b.up_resp = rbuf;
+            b.broken.set(Some("the client closed the connection mid-stream"));
             return Ok((Outcome::Close, false, usage));
         }
     };
@@ -290,6 +296,7 @@ pub async fn relay_events(
         }
         // After the first byte nothing can be retried: the good events read with the bad
         // piece go out, then an error event in the client's dialect ends the body cleanly.
+        b.broken.set(Some(reason));
         let mut e = StreamEncoder::new(x.client, false, x.model);
         e.push(&Delta::Start { id: "error".into(), model: x.model.into() }, &mut Vec::new());
         e.error("api_error", reason, &mut events);

@@ -182,7 +182,7 @@ fn streamed_answers_are_charged_to_the_key() {
 #[test]
 fn rate_limit_holds_within_5_percent_across_two_workers() {
     let m = mock(MockConfig { threads: 2, ..Default::default() });
-    let rpm = 1200u64;
+    let rpm = 600u64;
     let cfg = basic_config(&m.base_url(), "") + &format!("[keys.busy]\nkey_hash = \"{}\"\nrpm = {rpm}\n", h(KEY_A));
     let gw = Gateway::start(&cfg);
     let run_for = Duration::from_secs(3);

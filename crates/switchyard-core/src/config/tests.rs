@@ -85,3 +85,12 @@ fn secrets_are_not_echoed_in_errors() {
     let e = err(&GOOD.replace("provider = \"mock\"", "provider = 5"));
     assert!(!e.to_string().contains("sk-secret"));
 }
+
+#[test]
+fn errors_under_empty_table_names_still_name_a_field() {
+    // Found by fuzzing (`fuzz/fuzz_targets/config.rs`): the path of an empty key printed as "".
+    let e = Config::parse("[\"\".1]", &env).unwrap_err();
+    assert!(!e.field.is_empty(), "{e:?}");
+    let e = Config::parse("[\"\"]\nx = 1\n", &env).unwrap_err();
+    assert!(!e.field.is_empty(), "{e:?}");
+}
