@@ -54,6 +54,23 @@ pub struct Config {
     /// Client (virtual) keys by name; when any exist, every API request needs one.
     #[serde(default)]
     pub keys: BTreeMap<String, KeyConfig>,
+    /// The response cache shared by routes that turn it on.
+    #[serde(default)]
+    pub cache: CacheConfig,
+}
+
+/// `[cache]`: the one response cache all routes with `cache = {...}` share.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Memory bound: keys, answers and bookkeeping, bytes.
+    pub max_bytes: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig { max_bytes: 64 * 1024 * 1024 }
+    }
 }
 
 /// `[log]`: one JSON line per request, written by a background thread.

@@ -2,7 +2,10 @@
 //! read from a chat body, and provider-shaped errors. No I/O happens here.
 
 pub mod balancer;
+pub mod cache;
+pub mod cascade;
 pub mod config;
+pub mod consensus;
 pub mod endpoint;
 pub mod error;
 pub mod eval;

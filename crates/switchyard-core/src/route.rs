@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::config::{BalancePolicy, ComplexityConfig, ConfigError, RetryConfig, RouteConfig};
+use crate::cascade::Cascade;
+use crate::config::{BalancePolicy, ComplexityConfig, ConfigError, RetryConfig, RouteCacheConfig, RouteConfig};
+use crate::consensus::Extractor;
 use crate::error::ApiError;
 use crate::eval::calibrate;
 use crate::learned::LearnedModel;
@@ -135,6 +137,25 @@ pub struct Route {
     semantic: Option<Semantic>,
     complexity: Option<ComplexityConfig>,
     learned: Option<(Arc<LearnedModel>, f32)>,
+    /// Response-cache settings, when the route caches.
+    pub cache: Option<RouteCacheConfig>,
+    /// Cascade checks, when the route climbs its tiers.
+    pub cascade: Option<Cascade>,
+    /// Consensus settings, when the route votes.
+    pub consensus: Option<Consensus>,
+}
+
+/// A compiled consensus: targets asked in parallel and how their replies are compared.
+#[derive(Debug, Clone)]
+pub struct Consensus {
+    /// Targets, in config order.
+    pub targets: Vec<usize>,
+    /// What is compared.
+    pub extractor: Extractor,
+    /// Index into `targets` whose answer wins ties.
+    pub tie_break: Option<usize>,
+    /// Time allowed for the replies, ms.
+    pub timeout_ms: u64,
 }
 
 impl Route {
@@ -185,6 +206,14 @@ impl Route {
             semantic,
             complexity: r.complexity.clone(),
             learned,
+            cache: r.cache.clone(),
+            cascade: r.cascade.as_ref().map(|c| Cascade::compile(c, models)),
+            consensus: r.consensus.as_ref().map(|c| Consensus {
+                targets: c.models.iter().map(|m| models[m]).collect(),
+                extractor: Extractor::parse(&c.extractor).expect("validated"),
+                tie_break: c.tie_break.as_ref().and_then(|t| c.models.iter().position(|m| m == t)),
+                timeout_ms: c.timeout_ms,
+            }),
         };
         if let (Some(frac), Some(file)) = (r.strong_fraction, &r.calibration_file) {
             let bytes = files(file).map_err(|e| ConfigError::new(f("calibration_file"), e))?;

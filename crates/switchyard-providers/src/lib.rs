@@ -8,12 +8,14 @@
 
 pub mod completion;
 pub mod error;
+pub mod replay;
 pub mod request;
 pub mod stream;
 pub mod usage;
 
 pub use completion::{Completion, FinishReason, ToolCall};
 pub use error::{ErrorKind, UpstreamError};
+pub use replay::CompletionBuilder;
 pub use stream::{Delta, StreamDecoder, StreamEncoder};
 pub use usage::Usage;
 

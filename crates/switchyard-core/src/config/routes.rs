@@ -40,6 +40,90 @@ pub struct RouteConfig {
     pub strong_fraction: Option<f64>,
     /// JSON lines of sample prompts used to turn `strong_fraction` into a threshold.
     pub calibration_file: Option<String>,
+    /// Answer repeated requests from the response cache.
+    pub cache: Option<RouteCacheConfig>,
+    /// Try the tiers cheapest first; escalate when an answer fails a check.
+    pub cascade: Option<CascadeConfig>,
+    /// Ask several models at once and answer with the majority.
+    pub consensus: Option<ConsensusConfig>,
+}
+
+/// `cascade = { ... }`: every check given must pass for a tier's answer to be used.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CascadeConfig {
+    /// Fewest characters of answer text.
+    pub min_length: Option<usize>,
+    /// A regular expression the answer text must match.
+    pub regex: Option<String>,
+    /// The answer text must be a JSON object holding these top-level fields (empty list: any
+    /// JSON value).
+    pub json_fields: Option<Vec<String>>,
+    /// Finish reasons that fail (default: `length` and `content_filter`).
+    pub fail_finish: Option<Vec<String>>,
+    /// Phrases that mark a refusal (case-insensitive, anywhere in the text).
+    pub refusal_phrases: Vec<String>,
+    /// Lowest mean token log-probability (asks OpenAI upstreams for `logprobs`).
+    pub min_avg_logprob: Option<f64>,
+    /// A model asked whether the answer is good enough (yes/no).
+    pub judge: Option<JudgeConfig>,
+}
+
+/// An LLM judge.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JudgeConfig {
+    /// The judging model (a key of `[models]`).
+    pub model: String,
+    /// The question; `{question}` and `{answer}` are replaced. It must ask for yes or no.
+    #[serde(default = "default_judge_prompt")]
+    pub prompt: String,
+}
+
+fn default_judge_prompt() -> String {
+    "You grade answers. Question:\n{question}\n\nAnswer:\n{answer}\n\nIs the answer correct, complete and \
+     responsive? Reply with one word: yes or no."
+        .into()
+}
+
+/// `consensus = { ... }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusConfig {
+    /// Models asked in parallel (at least two).
+    pub models: Vec<String>,
+    /// What is compared: `text`, `last_number`, `choice` (a letter A–J) or `json:FIELD`.
+    #[serde(default = "default_extractor")]
+    pub extractor: String,
+    /// Whose answer wins a tie (one of `models`; default: the first that answered).
+    pub tie_break: Option<String>,
+    /// Replies still missing after this long are left out of the vote, ms.
+    #[serde(default = "default_consensus_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_extractor() -> String {
+    "text".into()
+}
+
+fn default_consensus_timeout() -> u64 {
+    60_000
+}
+
+/// `cache = { ... }` on a route.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouteCacheConfig {
+    /// How long an answer is served from the cache, ms.
+    pub ttl_ms: u64,
+    /// Requests with a `temperature` above this are not cached (absent counts as cacheable).
+    pub max_temperature: f64,
+}
+
+impl Default for RouteCacheConfig {
+    fn default() -> Self {
+        RouteCacheConfig { ttl_ms: 300_000, max_temperature: 0.5 }
+    }
 }
 
 /// One tier.
@@ -247,6 +331,67 @@ fn check_target(
 }
 
 impl RouteConfig {
+    /// Cache, cascade and consensus settings.
+    fn validate_strategies(&self, name: &str, models: &BTreeMap<String, ModelConfig>) -> Result<(), ConfigError> {
+        let f = |x: &str| format!("routes.{name}.{x}");
+        if self.cascade.is_some() && self.consensus.is_some() {
+            return Err(ConfigError::new(f("consensus"), "a route is either a cascade or a consensus, not both"));
+        }
+        if let Some(c) = &self.cache
+            && c.ttl_ms == 0
+        {
+            return Err(ConfigError::new(f("cache.ttl_ms"), "must be positive"));
+        }
+        if let Some(c) = &self.cascade {
+            if self.tiers.len() < 2 {
+                return Err(ConfigError::new(f("cascade"), "needs at least two tiers to escalate between"));
+            }
+            if let Some(r) = &c.regex {
+                regex::Regex::new(r).map_err(|e| ConfigError::new(f("cascade.regex"), e.to_string()))?;
+            }
+            for (i, r) in c.fail_finish.iter().flatten().enumerate() {
+                if !["stop", "length", "tool_calls", "content_filter"].contains(&r.as_str()) {
+                    return Err(ConfigError::new(
+                        f(&format!("cascade.fail_finish[{i}]")),
+                        "one of stop, length, tool_calls, content_filter",
+                    ));
+                }
+            }
+            if let Some(j) = &c.judge {
+                if !models.contains_key(&j.model) {
+                    return Err(ConfigError::new(f("cascade.judge.model"), format!("unknown model `{}`", j.model)));
+                }
+                if !j.prompt.contains("{answer}") {
+                    return Err(ConfigError::new(f("cascade.judge.prompt"), "must contain {answer}"));
+                }
+            }
+        }
+        if let Some(c) = &self.consensus {
+            if c.models.len() < 2 {
+                return Err(ConfigError::new(f("consensus.models"), "needs at least two models"));
+            }
+            for (i, m) in c.models.iter().enumerate() {
+                if !models.contains_key(m) {
+                    return Err(ConfigError::new(f(&format!("consensus.models[{i}]")), format!("unknown model `{m}`")));
+                }
+            }
+            if let Some(t) = &c.tie_break
+                && !c.models.contains(t)
+            {
+                return Err(ConfigError::new(
+                    f("consensus.tie_break"),
+                    format!("`{t}` is not one of consensus.models"),
+                ));
+            }
+            crate::consensus::Extractor::parse(&c.extractor)
+                .map_err(|m| ConfigError::new(f("consensus.extractor"), m))?;
+            if c.timeout_ms == 0 {
+                return Err(ConfigError::new(f("consensus.timeout_ms"), "must be positive"));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks references and ranges; `name` is the route's key.
     pub fn validate(&self, name: &str, models: &BTreeMap<String, ModelConfig>) -> Result<(), ConfigError> {
         let f = |x: &str| format!("routes.{name}.{x}");
@@ -269,6 +414,7 @@ impl RouteConfig {
                 return Err(ConfigError::new(f(&format!("tiers[{i}].name")), format!("duplicate tier `{}`", t.name)));
             }
         }
+        self.validate_strategies(name, models)?;
         if let Some(d) = &self.default_tier
             && !self.tiers.iter().any(|t| &t.name == d)
         {
