@@ -22,6 +22,27 @@ pub struct ChatRequest {
     pub prompt_tokens: usize,
     /// The tool to call, when the answer is a tool call.
     pub tool: Option<String>,
+    /// OpenAI `logprobs: true`.
+    pub logprobs: bool,
+    /// A fixed answer (words) instead of "t0 t1 ...", set by the server from `--answer`.
+    pub answer: Option<Vec<String>>,
+    /// Log-probability reported per token when asked, set from `--logprob`.
+    pub logprob: f64,
+}
+
+impl ChatRequest {
+    /// The i-th piece of the answer.
+    pub fn tok(&self, i: usize) -> String {
+        match &self.answer {
+            Some(words) => words.get(i).cloned().unwrap_or_default(),
+            None => token(i),
+        }
+    }
+
+    /// Tokens in the answer.
+    pub fn token_count(&self, configured: usize) -> usize {
+        self.answer.as_ref().map_or(configured, Vec::len)
+    }
 }
 
 fn bad(msg: &str) -> Result<ChatRequest, String> {
@@ -47,6 +68,9 @@ impl ChatRequest {
                     tool: (!last_is_result)
                         .then(|| v.pointer("/tools/0/function/name").and_then(Value::as_str).map(str::to_string))
                         .flatten(),
+                    logprobs: v["logprobs"].as_bool().unwrap_or(false),
+                    answer: None,
+                    logprob: 0.0,
                 })
             }
             Dialect::Anthropic => {
@@ -71,6 +95,9 @@ impl ChatRequest {
                     tool: (!last_is_result)
                         .then(|| v.pointer("/tools/0/name").and_then(Value::as_str).map(str::to_string))
                         .flatten(),
+                    logprobs: false,
+                    answer: None,
+                    logprob: 0.0,
                 })
             }
             Dialect::Gemini => {
@@ -96,6 +123,9 @@ impl ChatRequest {
                                 .map(str::to_string)
                         })
                         .flatten(),
+                    logprobs: false,
+                    answer: None,
+                    logprob: 0.0,
                 })
             }
         }
@@ -111,7 +141,8 @@ const TOOL_ARGS: &str = r#"{"query":"t0"}"#;
 
 /// A whole (non-streamed) answer body.
 pub fn completion(req: &ChatRequest, id: &str, tokens: usize) -> String {
-    let text: String = (0..tokens).map(token).collect();
+    let tokens = req.token_count(tokens);
+    let text: String = (0..tokens).map(|i| req.tok(i)).collect();
     let (p, c) = (req.prompt_tokens, tokens);
     match req.dialect {
         Dialect::OpenAi => {
@@ -122,8 +153,13 @@ pub fn completion(req: &ChatRequest, id: &str, tokens: usize) -> String {
                 ),
                 None => (json!({"role":"assistant","content":text,"refusal":null}), "stop"),
             };
+            let logprobs = if req.logprobs {
+                json!({"content": (0..tokens).map(|i| json!({"token": req.tok(i), "logprob": req.logprob, "bytes": null, "top_logprobs": []})).collect::<Vec<_>>()})
+            } else {
+                Value::Null
+            };
             json!({"id":id,"object":"chat.completion","created":1700000000,"model":req.model,
-                "choices":[{"index":0,"message":message,"logprobs":null,"finish_reason":finish}],
+                "choices":[{"index":0,"message":message,"logprobs":logprobs,"finish_reason":finish}],
                 "usage":{"prompt_tokens":p,"completion_tokens":c,"total_tokens":p+c},"system_fingerprint":"fp_mock"})
             .to_string()
         }
@@ -163,6 +199,7 @@ fn sse(event: Option<&str>, data: &Value) -> String {
 /// The events of a streamed answer, in order, each a complete SSE event. Tokens are the
 /// paced part: the server sleeps between events.
 pub fn stream_events(req: &ChatRequest, id: &str, tokens: usize) -> Vec<String> {
+    let tokens = req.token_count(tokens);
     let (p, c) = (req.prompt_tokens, tokens);
     let mut ev = Vec::with_capacity(tokens + 6);
     match req.dialect {
@@ -185,7 +222,7 @@ pub fn stream_events(req: &ChatRequest, id: &str, tokens: usize) -> Vec<String> 
                 }
                 None => {
                     ev.push(chunk(json!({"role":"assistant","content":""}), None));
-                    ev.extend((0..tokens).map(|i| chunk(json!({"content":token(i)}), None)));
+                    ev.extend((0..tokens).map(|i| chunk(json!({"content":req.tok(i)}), None)));
                     ev.push(chunk(json!({}), Some("stop")));
                 }
             }
@@ -227,7 +264,7 @@ pub fn stream_events(req: &ChatRequest, id: &str, tokens: usize) -> Vec<String> 
                         sse(
                             Some("content_block_delta"),
                             &json!({"type":"content_block_delta","index":0,
-                        "delta":{"type":"text_delta","text":token(i)}}),
+                        "delta":{"type":"text_delta","text":req.tok(i)}}),
                         )
                     }));
                     "end_turn"
@@ -252,7 +289,7 @@ pub fn stream_events(req: &ChatRequest, id: &str, tokens: usize) -> Vec<String> 
                 Some(name) => ev.push(chunk(json!([{"functionCall":{"name":name,"args":{"query":"t0"}}}]), true)),
                 None => {
                     for i in 0..tokens {
-                        ev.push(chunk(json!([{"text":token(i)}]), i + 1 == tokens));
+                        ev.push(chunk(json!([{"text":req.tok(i)}]), i + 1 == tokens));
                     }
                     if tokens == 0 {
                         ev.push(chunk(json!([{"text":""}]), true));

@@ -38,6 +38,10 @@ pub struct MockConfig {
     pub malformed_after: Option<usize>,
     /// Answer non-streamed requests with a 200 whose body is truncated JSON.
     pub malformed_json: bool,
+    /// A fixed answer text instead of "t0 t1 ..." (streamed word by word).
+    pub answer: Option<String>,
+    /// Log-probability of every token when a request asks for `logprobs`.
+    pub logprob: f64,
     /// Probability of never answering.
     pub hang_rate: f64,
     /// Serve HTTPS with a self-signed certificate for `localhost` and `127.0.0.1`.
@@ -63,6 +67,8 @@ impl Default for MockConfig {
             stall_after: None,
             malformed_after: None,
             malformed_json: false,
+            answer: None,
+            logprob: -0.05,
             hang_rate: 0.0,
             tls: false,
             require_key: None,

@@ -7,6 +7,7 @@ use mock_llm::MockConfig;
 const USAGE: &str = "usage: mock-llm [--listen ADDR] [--threads N] [--latency-ms N] [--tokens N]
                 [--token-interval-ms N] [--fail-status CODE --fail-rate P] [--drop-after N]
                 [--reset-after N] [--stall-after N] [--malformed-after N] [--malformed-json]
+                [--answer TEXT] [--logprob X]
                 [--hang-rate P] [--tls [--cert-out PATH]] [--require-key KEY] [--close-delimited]";
 
 fn parse(args: &[String]) -> Result<(MockConfig, Option<String>), String> {
@@ -31,6 +32,8 @@ fn parse(args: &[String]) -> Result<(MockConfig, Option<String>), String> {
             "--stall-after" => cfg.stall_after = Some(num(flag, val()?)?),
             "--malformed-after" => cfg.malformed_after = Some(num(flag, val()?)?),
             "--malformed-json" => cfg.malformed_json = true,
+            "--answer" => cfg.answer = Some(val()?),
+            "--logprob" => cfg.logprob = num(flag, val()?)?,
             "--hang-rate" => cfg.hang_rate = num(flag, val()?)?,
             "--tls" => cfg.tls = true,
             "--cert-out" => cert_out = Some(val()?),

@@ -298,10 +298,16 @@ async fn respond<S: AsyncWriteRent>(
     if let Ok(mut v) = ctx.seen.lock() {
         v.push(seen);
     }
-    let req = match req {
+    let mut req = match req {
         Ok(r) => r,
         Err(m) => return send_error(s, dialect, 400, &m, &[]).await,
     };
+    req.logprob = cfg.logprob;
+    if let Some(a) = &cfg.answer {
+        // Words keep their leading space after the first, like real token streams.
+        req.answer =
+            Some(a.split(' ').enumerate().map(|(i, w)| if i == 0 { w.to_string() } else { format!(" {w}") }).collect());
+    }
     if cfg.hang_rate > 0.0 && ctx.roll() < cfg.hang_rate {
         monoio::time::sleep(Duration::from_secs(3600)).await;
         return false;

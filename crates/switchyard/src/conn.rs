@@ -45,6 +45,8 @@ pub struct Buffers {
     pub first_write: std::cell::Cell<Option<Instant>>,
     /// Why a response that had started could not finish (for the decision log).
     pub broken: std::cell::Cell<Option<&'static str>>,
+    /// The whole answer, when the exchange was asked to collect it (for the cache).
+    pub answer: Option<switchyard_providers::Completion>,
 }
 
 enum HeadRead {
@@ -349,6 +351,8 @@ pub struct Tags<'a> {
     pub route: Option<&'a str>,
     /// The client's dialect, for the shape of error bodies.
     pub dialect: Dialect,
+    /// `x-switchyard-cache` (`hit` or `miss`) when the route caches.
+    pub cache: Option<&'static str>,
 }
 
 impl Tags<'_> {
@@ -359,6 +363,7 @@ impl Tags<'_> {
             (&b"x-switchyard-model"[..], self.model),
             (b"x-switchyard-provider", self.provider),
             (b"x-switchyard-route", self.route),
+            (b"x-switchyard-cache", self.cache),
         ] {
             if let Some(v) = v {
                 write::header(out, name, v.as_bytes());

@@ -149,6 +149,12 @@ pub struct Shared {
     pub epoch: std::time::Instant,
     /// Per-worker histograms of the gateway's own time per request.
     pub overhead: Box<[crate::overhead::Histogram]>,
+    /// Per-worker histograms of the time to serve a cache hit (request read → answer written).
+    pub cache_hit_time: Box<[crate::overhead::Histogram]>,
+    /// The response cache (sized at start; `[cache] max_bytes` changes need a restart).
+    pub cache: switchyard_core::cache::ResponseCache<crate::answers::CachedAnswer>,
+    /// Cascade and consensus counters by route name.
+    pub strategies: crate::strategies::StrategyStats,
     /// The decision log, when configured.
     pub decisions: Option<crate::decisions::DecisionLog>,
     /// Request counters, gauges and latency histograms.

@@ -54,6 +54,7 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
         );
     }
     keys(&mut s, shared, live);
+    cache_and_strategies(&mut s, shared);
     let sum = |f: &dyn Fn(&crate::stats::Gauges) -> i64| st.gauges.iter().map(f).sum::<i64>();
     s.push_str(
         "# HELP switchyard_inflight_requests Requests being handled.\n# TYPE switchyard_inflight_requests gauge\n",
@@ -209,5 +210,93 @@ fn keys(s: &mut String, shared: &Shared, live: &Live) {
         let (day, month) = k.spent_usd(now);
         let _ = writeln!(s, "switchyard_key_spend_usd{{key=\"{}\",period=\"day\"}} {day:.9}", esc(&k.name));
         let _ = writeln!(s, "switchyard_key_spend_usd{{key=\"{}\",period=\"month\"}} {month:.9}", esc(&k.name));
+    }
+}
+
+/// The response cache, cascades and consensus votes.
+fn cache_and_strategies(s: &mut String, shared: &Shared) {
+    let c = &shared.cache.stats;
+    s.push_str("# HELP switchyard_cache_requests_total Cache lookups by result.\n");
+    s.push_str("# TYPE switchyard_cache_requests_total counter\n");
+    let _ = writeln!(s, "switchyard_cache_requests_total{{result=\"hit\"}} {}", c.hits.load(Relaxed));
+    let _ = writeln!(s, "switchyard_cache_requests_total{{result=\"miss\"}} {}", c.misses.load(Relaxed));
+    s.push_str("# HELP switchyard_cache_entries_total Cache entries stored, evicted for room, expired.\n");
+    s.push_str("# TYPE switchyard_cache_entries_total counter\n");
+    let _ = writeln!(s, "switchyard_cache_entries_total{{event=\"insert\"}} {}", c.inserts.load(Relaxed));
+    let _ = writeln!(s, "switchyard_cache_entries_total{{event=\"evict\"}} {}", c.evictions.load(Relaxed));
+    let _ = writeln!(s, "switchyard_cache_entries_total{{event=\"expire\"}} {}", c.expirations.load(Relaxed));
+    let (bytes, entries) = shared.cache.usage();
+    s.push_str(
+        "# HELP switchyard_cache_bytes Bytes held by the cache, and its bound.\n# TYPE switchyard_cache_bytes gauge\n",
+    );
+    let _ = writeln!(s, "switchyard_cache_bytes{{kind=\"used\"}} {bytes}");
+    let _ = writeln!(s, "switchyard_cache_bytes{{kind=\"limit\"}} {}", shared.cache.capacity());
+    s.push_str("# HELP switchyard_cache_items Answers in the cache.\n# TYPE switchyard_cache_items gauge\n");
+    let _ = writeln!(s, "switchyard_cache_items {entries}");
+    let m = crate::overhead::Merged::of(shared.cache_hit_time.iter());
+    s.push_str(
+        "# HELP switchyard_cache_hit_quantile_seconds Time to serve a cache hit (request read to answer written).\n",
+    );
+    s.push_str("# TYPE switchyard_cache_hit_quantile_seconds gauge\n");
+    for q in [0.5, 0.9, 0.99] {
+        let _ = writeln!(s, "switchyard_cache_hit_quantile_seconds{{quantile=\"{q}\"}} {:.9}", m.quantile(q));
+    }
+    let all = shared.strategies.all();
+    if all.is_empty() {
+        return;
+    }
+    s.push_str("# HELP switchyard_strategy_requests_total Requests served by a cascade or consensus route.\n");
+    s.push_str("# TYPE switchyard_strategy_requests_total counter\n");
+    for (r, c) in &all {
+        let _ = writeln!(s, "switchyard_strategy_requests_total{{route=\"{}\"}} {}", esc(r), c.requests.load(Relaxed));
+    }
+    s.push_str("# HELP switchyard_cascade_escalations_total Cascade escalations by reason.\n");
+    s.push_str("# TYPE switchyard_cascade_escalations_total counter\n");
+    for (r, c) in &all {
+        for (i, reason) in crate::strategies::REASONS.iter().enumerate() {
+            let v = c.escalations[i].load(Relaxed);
+            if v > 0 {
+                let _ =
+                    writeln!(s, "switchyard_cascade_escalations_total{{route=\"{}\",reason=\"{reason}\"}} {v}", esc(r));
+            }
+        }
+    }
+    s.push_str("# HELP switchyard_cascade_answers_total Cascade answers by the tier (0 = cheapest) that gave them.\n");
+    s.push_str("# TYPE switchyard_cascade_answers_total counter\n");
+    for (r, c) in &all {
+        for (i, v) in c.answered_by_tier.iter().enumerate() {
+            let v = v.load(Relaxed);
+            if v > 0 {
+                let _ = writeln!(s, "switchyard_cascade_answers_total{{route=\"{}\",tier=\"{i}\"}} {v}", esc(r));
+            }
+        }
+    }
+    s.push_str(
+        "# HELP switchyard_cascade_held_seconds_total Time cascade clients waited for checks and escalations.\n",
+    );
+    s.push_str("# TYPE switchyard_cascade_held_seconds_total counter\n");
+    for (r, c) in &all {
+        let _ = writeln!(
+            s,
+            "switchyard_cascade_held_seconds_total{{route=\"{}\"}} {:.6}",
+            esc(r),
+            c.held_us.load(Relaxed) as f64 / 1e6
+        );
+    }
+    s.push_str("# HELP switchyard_consensus_events_total Consensus ties broken and replies missing from a vote.\n");
+    s.push_str("# TYPE switchyard_consensus_events_total counter\n");
+    for (r, c) in &all {
+        let _ = writeln!(
+            s,
+            "switchyard_consensus_events_total{{route=\"{}\",event=\"tie\"}} {}",
+            esc(r),
+            c.ties.load(Relaxed)
+        );
+        let _ = writeln!(
+            s,
+            "switchyard_consensus_events_total{{route=\"{}\",event=\"missing\"}} {}",
+            esc(r),
+            c.missing.load(Relaxed)
+        );
     }
 }

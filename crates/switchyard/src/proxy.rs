@@ -20,9 +20,11 @@ use switchyard_http::write;
 use switchyard_providers::{Dialect, Usage, request as translate_request};
 
 use crate::conn::{Buffers, Outcome, Tags, send_error};
+use crate::deliver::{Shape, send_completion};
 use crate::exchange::{exchange, retry_after_ms};
 use crate::live::Live;
 use crate::relay::{Timing, relay};
+use crate::strategies::{self, Ask};
 use crate::translate::{Exchange, relay_events, relay_json, relay_whole};
 use crate::upstream::UpError;
 use crate::worker::Worker;
@@ -86,7 +88,7 @@ pub async fn chat(
 ) -> Outcome {
     let ready = Instant::now();
     let request_id = w.request_id();
-    let bare = Tags { request_id: &request_id, model: None, provider: None, route: None, dialect };
+    let bare = Tags { request_id: &request_id, model: None, provider: None, route: None, dialect, cache: None };
     let client_key = match key {
         Ok(k) => k,
         Err(e) => {
@@ -143,6 +145,91 @@ pub async fn chat(
         route: route_name,
         ready,
     };
+    let shape = Shape { dialect, stream: view.stream, include_usage: view.include_usage };
+    let cached_route = route.filter(|r| r.cache.is_some());
+    let cache = cached_route.and_then(|r| {
+        let hub_bytes;
+        let key_body: &[u8] = match &cb.hub {
+            Some(h) => {
+                hub_bytes = serde_json::to_vec(h).unwrap_or_default();
+                &hub_bytes
+            }
+            None => body,
+        };
+        crate::answers::cache_use(r, key_body, headers.get("cache-control").as_deref(), &mut b.scratch)
+    });
+    if let Some(u) = &cache
+        && u.lookup
+        && let Some(hit) = w.shared.cache.get(&u.key, w.shared.now_ms())
+    {
+        let tags = Tags {
+            request_id: &request_id,
+            model: Some(&hit.model),
+            provider: Some(&hit.provider),
+            route: Some(route_name),
+            dialect,
+            cache: Some("hit"),
+        };
+        b.first_write.set(None);
+        let outcome = send_completion(client, b, &tags, &[], keep, shape, &hit.completion).await;
+        if let Some(first) = b.first_write.get() {
+            w.shared.cache_hit_time[w.index].record(first.duration_since(ready).as_nanos() as u64);
+        }
+        log_hit(w, &common, &hit);
+        return outcome;
+    }
+    let cache_tag = cached_route.map(|_| "miss");
+    if let Some(r) = route
+        && (r.cascade.is_some() || r.consensus.is_some())
+    {
+        let hub = match cb.hub() {
+            Ok(h) => h,
+            Err(e) => return send_error(client, &mut b.out, &e, Some(&bare), keep).await,
+        };
+        let ask = Ask { w, live, route: r, hub, question: &view.last_user, ready };
+        let result =
+            if r.cascade.is_some() { strategies::cascade(ask).await } else { strategies::consensus(ask).await };
+        return match result {
+            Ok(a) => {
+                let t = &table.targets[a.target];
+                let provider = &table.providers[t.provider].name;
+                let agreed: String =
+                    a.agreed.iter().map(|&i| table.targets[i].name.as_str()).collect::<Vec<_>>().join(",");
+                let extra: &[(&str, &str)] =
+                    if a.agreed.is_empty() { &[] } else { &[("x-switchyard-consensus", agreed.as_str())] };
+                let tags = Tags {
+                    request_id: &request_id,
+                    model: Some(&t.name),
+                    provider: Some(provider),
+                    route: Some(route_name),
+                    dialect,
+                    cache: cache_tag,
+                };
+                b.first_write.set(None);
+                let outcome = send_completion(client, b, &tags, extra, keep, shape, &a.completion).await;
+                let u = a.completion.usage;
+                if let Some(k) = client_key {
+                    k.charge(u.prompt + u.completion, a.cost, w.shared.key_now());
+                }
+                live.counts(decision.route, a.target).add(w.index, 200);
+                let ttft = b.first_write.get().map(|f| f.duration_since(ready));
+                if let Some(t) = ttft {
+                    w.shared.stats.ttft[w.index].record(t.as_nanos() as u64);
+                }
+                log_request(w, table, &common, a.target, 200, &a.tried, ttft, Some(u), Some(a.cost), None);
+                if let Some(c) = cache {
+                    crate::answers::store(w, c, a.completion, &t.name, provider);
+                }
+                outcome
+            }
+            Err((e, ti, tried)) => {
+                live.counts(decision.route, ti).add(w.index, e.status);
+                log_request(w, table, &common, ti, e.status, &tried, None, None, None, Some(&e.message));
+                send_error(client, &mut b.out, &e, Some(&Tags { cache: cache_tag, ..bare }), keep).await
+            }
+        };
+    }
+    let collect = cache.as_ref().is_some_and(|u| u.store);
     for (n, &ti) in decision.plan.iter().take(attempts).enumerate() {
         let now = Instant::now();
         if now >= budget_end {
@@ -232,6 +319,7 @@ pub async fn chat(
                     provider: Some(&p.name),
                     route: Some(route_name),
                     dialect,
+                    cache: cache_tag,
                 };
                 let x = Exchange {
                     client: dialect,
@@ -239,6 +327,7 @@ pub async fn chat(
                     include_usage: view.include_usage,
                     drop_usage_chunk: injected,
                     model: &target.upstream_model,
+                    collect,
                 };
                 let sse = (200..300).contains(&head.status) && is_event_stream(&b.up_resp, &b.up_headers);
                 b.first_write.set(None);
@@ -247,7 +336,7 @@ pub async fn chat(
                 let relayed = if sse {
                     relay_events(client, &mut conn, &head, b, &tags, keep, t, &x).await
                 } else if up == dialect && ok {
-                    relay_json(client, &mut conn, &head, b, &tags, keep, t, up).await
+                    relay_json(client, &mut conn, &head, b, &tags, keep, t, up, collect).await
                 } else if up == dialect {
                     // Errors pass through as they are.
                     let (o, r) = relay(client, &mut conn, &head, b, &tags, keep, t).await;
@@ -294,7 +383,10 @@ pub async fn chat(
                 }
                 let ttft = b.first_write.get().map(|t| t.duration_since(ready));
                 let broken = b.broken.take();
-                log_request(w, table, &common, ti, head.status, &tried, ttft, usage, broken);
+                log_request(w, table, &common, ti, head.status, &tried, ttft, usage, None, broken);
+                if let (Some(c), Some(answer)) = (cache, b.answer.take()) {
+                    crate::answers::store(w, c, answer, &target.name, &p.name);
+                }
                 return outcome;
             }
         }
@@ -302,7 +394,7 @@ pub async fn chat(
     let (e, ti) = last_error
         .unwrap_or_else(|| (ApiError::status(504, "retry budget exhausted before any attempt"), decision.plan[0]));
     live.counts(decision.route, ti).add(w.index, e.status);
-    log_request(w, table, &common, ti, e.status, &tried, None, None, Some(&e.message));
+    log_request(w, table, &common, ti, e.status, &tried, None, None, None, Some(&e.message));
     let target = &table.targets[ti];
     let tags = Tags {
         request_id: &request_id,
@@ -310,6 +402,7 @@ pub async fn chat(
         provider: Some(&table.providers[target.provider].name),
         route: Some(route_name),
         dialect,
+        cache: cache_tag,
     };
     send_error(client, &mut b.out, &e, Some(&tags), keep).await
 }
@@ -363,6 +456,7 @@ fn log_request(
     tried: &[(usize, &'static str)],
     ttft: Option<Duration>,
     usage: Option<Usage>,
+    cost: Option<f64>,
     error: Option<&str>,
 ) {
     let Some(log) = &w.shared.decisions else { return };
@@ -371,7 +465,8 @@ fn log_request(
     let t = &table.targets[target];
     let (cost, savings) = match usage {
         Some(u) => {
-            let cost = u.cost(t.input_price, t.output_price);
+            // Cascades and votes pass their summed cost; one answer costs its own tokens.
+            let cost = cost.unwrap_or_else(|| u.cost(t.input_price, t.output_price));
             let base = c.decision.route.map_or(t, |r| &table.targets[table.routes[r].baseline]);
             (Some(cost), Some(u.cost(base.input_price, base.output_price) - cost))
         }
@@ -413,7 +508,7 @@ fn log_request(
 }
 
 /// Records tokens, cost and savings against the route's baseline model; returns the cost.
-fn account(table: &switchyard_core::RouteTable, baseline: Option<usize>, target: &Target, u: &Usage) -> f64 {
+pub fn account(table: &switchyard_core::RouteTable, baseline: Option<usize>, target: &Target, u: &Usage) -> f64 {
     let cost = u.cost(target.input_price, target.output_price);
     let base = baseline.map_or(target, |b| &table.targets[b]);
     let savings = u.cost(base.input_price, base.output_price) - cost;
@@ -523,7 +618,7 @@ fn build_request(
 }
 
 /// Request line and headers for `up`'s endpoint.
-fn write_head(req: &mut Vec<u8>, p: &Provider, up: Dialect, key: &[u8], target: &Target, stream: bool, len: usize) {
+pub fn write_head(req: &mut Vec<u8>, p: &Provider, up: Dialect, key: &[u8], target: &Target, stream: bool, len: usize) {
     req.extend_from_slice(b"POST ");
     req.extend_from_slice(p.base_path.as_bytes());
     match up {
@@ -542,4 +637,28 @@ fn write_head(req: &mut Vec<u8>, p: &Provider, up: Dialect, key: &[u8], target: 
     req.extend_from_slice(if stream { b"accept: text/event-stream\r\n" } else { b"accept: application/json\r\n" });
     write::content_length(req, len as u64);
     req.extend_from_slice(b"\r\n");
+}
+
+/// Logs a request answered from the cache (no upstream call, no cost).
+fn log_hit(w: &Worker, c: &Common<'_>, hit: &crate::answers::CachedAnswer) {
+    let Some(log) = &w.shared.decisions else { return };
+    let v = serde_json::json!({
+        "type": "request",
+        "ts_ms": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+        "request_id": c.request_id,
+        "key": c.key,
+        "client": if c.dialect == Dialect::Anthropic { "anthropic" } else { "openai" },
+        "requested": c.view.model,
+        "prompt_hash": crate::decisions::prompt_hash(&c.view.system, &c.view.last_user),
+        "stream": c.view.stream,
+        "route": c.route,
+        "cache": "hit",
+        "model": hit.model,
+        "provider": hit.provider,
+        "attempts": [],
+        "status": 200,
+        "latency_ms": c.ready.elapsed().as_secs_f64() * 1e3,
+        "cost_usd": 0.0,
+    });
+    log.send(v.to_string());
 }

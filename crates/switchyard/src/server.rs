@@ -131,6 +131,9 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     let decisions = cfg.log.as_ref().map(crate::decisions::DecisionLog::start).transpose()?;
     let shared = Arc::new(Shared {
         overhead: (0..workers).map(|_| Histogram::default()).collect(),
+        cache_hit_time: (0..workers).map(|_| Histogram::default()).collect(),
+        cache: switchyard_core::cache::ResponseCache::new(cfg.cache.max_bytes),
+        strategies: Default::default(),
         decisions,
         stats,
         live: ArcSwap::from_pointee(live),

@@ -10,7 +10,9 @@ use serde_json::Value;
 use switchyard_core::json::top_level_value_span;
 use switchyard_http::head::{ResponseFraming, ResponseHead};
 use switchyard_http::{ChunkedDecoder, SseDecoder, write};
-use switchyard_providers::{Completion, Delta, Dialect, StreamDecoder, StreamEncoder, UpstreamError, Usage};
+use switchyard_providers::{
+    Completion, CompletionBuilder, Delta, Dialect, StreamDecoder, StreamEncoder, UpstreamError, Usage,
+};
 
 use crate::conn::{Buffers, Outcome, Tags};
 use crate::relay::{Timing, flush, skip_header};
@@ -38,6 +40,8 @@ pub struct Exchange<'a> {
     pub drop_usage_chunk: bool,
     /// Model name for translated answers when the upstream gives none.
     pub model: &'a str,
+    /// Keep the whole answer in `Buffers::answer` (for the cache): every event is decoded.
+    pub collect: bool,
 }
 
 /// Reads a response body of any framing, piece by piece, de-chunked.
@@ -192,6 +196,7 @@ pub async fn relay_events(
     let mut usage = None;
     let mut rbuf = std::mem::take(&mut b.up_resp);
     let mut started = false;
+    let mut collected = x.collect.then(CompletionBuilder::new);
     let failure = loop {
         piece.clear();
         events.clear();
@@ -215,6 +220,7 @@ pub async fn relay_events(
             // a framing check (a JSON object's braces), which catches truncated or non-JSON
             // data without a parse per token.
             let decode = translate
+                || collected.is_some()
                 || data.as_ref() == b"[DONE]"
                 || (x.upstream == Dialect::Anthropic && name.is_some_and(|n| n.starts_with(b"message_")))
                 || USAGE.find(&data).is_some()
@@ -228,6 +234,9 @@ pub async fn relay_events(
                 for d in &deltas {
                     if let Delta::Usage(u) = d {
                         usage = Some(*u);
+                    }
+                    if let Some(c) = collected.as_mut() {
+                        c.push(d);
                     }
                     if translate {
                         enc.push(d, &mut events);
@@ -258,6 +267,9 @@ pub async fn relay_events(
             for d in &deltas {
                 if let Delta::Usage(u) = d {
                     usage = Some(*u);
+                }
+                if let Some(c) = collected.as_mut() {
+                    c.push(d);
                 }
                 if translate {
                     enc.push(d, &mut events);
@@ -306,6 +318,9 @@ pub async fn relay_events(
     let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
     let reusable = failure.is_none() && resp.keep_alive && reader.clean_end();
     b.out = out;
+    if failure.is_none() {
+        b.answer = collected.and_then(CompletionBuilder::finish);
+    }
     Ok((outcome, reusable, usage))
 }
 
@@ -328,6 +343,7 @@ pub async fn relay_json(
     keep: Outcome,
     t: Timing,
     dialect: Dialect,
+    collect: bool,
 ) -> Result<(Outcome, bool, Option<Usage>), &'static str> {
     let mut out = std::mem::take(&mut b.out);
     out.clear();
@@ -368,6 +384,15 @@ pub async fn relay_json(
     out.extend_from_slice(&body);
     let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
     let usage = usage_of(dialect, &body);
+    if collect {
+        b.answer = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+            match dialect {
+                Dialect::Anthropic => Completion::from_anthropic(&v),
+                _ => Completion::from_openai(&v),
+            }
+            .ok()
+        });
+    }
     b.body = body;
     b.out = out;
     Ok((outcome, resp.keep_alive && reader.clean_end(), usage))
@@ -429,7 +454,11 @@ pub async fn relay_whole(
                     Dialect::Anthropic => c.to_anthropic(),
                     _ => c.to_openai(),
                 };
-                (200, v, Some(c.usage))
+                let usage = c.usage;
+                if x.collect {
+                    b.answer = Some(c);
+                }
+                (200, v, Some(usage))
             }
             Err(e) => {
                 let err = UpstreamError {

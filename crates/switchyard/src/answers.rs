@@ -1,0 +1,60 @@
+//! The response cache as the proxy uses it: which requests may be looked up or stored, their
+//! keys, and what is kept per answer.
+
+use switchyard_core::Route;
+use switchyard_core::cache::canonical_key;
+use switchyard_providers::Completion;
+
+use crate::worker::Worker;
+
+/// A stored answer and who gave it.
+pub struct CachedAnswer {
+    /// The answer.
+    pub completion: Completion,
+    /// Model (config name) that answered.
+    pub model: String,
+    /// Its provider.
+    pub provider: String,
+}
+
+/// What the cache may do for one request.
+pub struct CacheUse {
+    /// The request's canonical key.
+    pub key: Vec<u8>,
+    /// Serve a stored answer (off with `cache-control: no-cache`).
+    pub lookup: bool,
+    /// Store the fresh answer (off with `cache-control: no-store`).
+    pub store: bool,
+    /// How long a stored answer lives, ms.
+    pub ttl_ms: u64,
+}
+
+/// The cache use of a request to `route`; `body` is the request in OpenAI shape.
+pub fn cache_use(route: &Route, body: &[u8], cache_control: Option<&str>, scratch: &mut Vec<u8>) -> Option<CacheUse> {
+    let cfg = route.cache.as_ref()?;
+    let cc = cache_control.unwrap_or("").to_ascii_lowercase();
+    let no_store = cc.contains("no-store");
+    let lookup = !no_store && !cc.contains("no-cache");
+    if !lookup && no_store {
+        return None;
+    }
+    let key = canonical_key(&route.name, body, cfg.max_temperature, scratch).ok()?;
+    Some(CacheUse { key, lookup, store: !no_store, ttl_ms: cfg.ttl_ms })
+}
+
+/// Stores `c` for `u` (only complete answers: a cut stream never gets here).
+pub fn store(w: &Worker, u: CacheUse, c: Completion, model: &str, provider: &str) {
+    if !u.store {
+        return;
+    }
+    let size = c.text.len()
+        + c.tool_calls.iter().map(|t| t.arguments.len() + t.name.len() + t.id.len()).sum::<usize>()
+        + c.id.len()
+        + c.model.len()
+        + model.len()
+        + provider.len()
+        + 128;
+    let expires = w.shared.now_ms() + u.ttl_ms;
+    let answer = CachedAnswer { completion: c, model: model.to_string(), provider: provider.to_string() };
+    w.shared.cache.insert(u.key, answer, size, expires);
+}
