@@ -64,6 +64,38 @@ class OpenAISdkTest(unittest.TestCase):
             model="auto", stream=True, messages=[{"role": "user", "content": "hello there"}])
         self.assertEqual("".join(c.choices[0].delta.content or "" for c in r if c.choices), "t0 t1 t2 t3 t4 t5")
 
+    def test_cache_replays_a_stored_answer_as_a_stream_the_sdk_parses(self):
+        q = [{"role": "user", "content": "what is the capital of France?"}]
+        first = self.client.chat.completions.with_raw_response.create(model="auto", messages=q, max_tokens=20)
+        self.assertEqual(first.headers["x-switchyard-cache"], "miss")
+        text = first.parse().choices[0].message.content
+        raw = self.client.chat.completions.with_raw_response.create(
+            model="auto", messages=q, max_tokens=20, stream=True, stream_options={"include_usage": True})
+        self.assertEqual(raw.headers["x-switchyard-cache"], "hit")
+        parts, usage = [], None
+        for chunk in raw.parse():
+            if chunk.choices:
+                parts.append(chunk.choices[0].delta.content or "")
+            else:
+                usage = chunk.usage
+        self.assertEqual("".join(parts), text)
+        self.assertIsNotNone(usage)
+        with self.client.chat.completions.stream(model="auto", messages=q, max_tokens=20) as s:
+            self.assertEqual(s.get_final_completion().choices[0].message.content, text)
+
+    def test_cascade_and_consensus_routes(self):
+        raw = self.client.chat.completions.with_raw_response.create(
+            model="cascade", messages=[{"role": "user", "content": "hi"}])
+        self.assertEqual(raw.headers["x-switchyard-model"], "mock-gemini")  # the cheap tier passes its checks
+        self.assertEqual(raw.parse().choices[0].message.content, "t0 t1 t2 t3 t4 t5")
+        stream = self.client.chat.completions.create(
+            model="consensus", stream=True, messages=[{"role": "user", "content": "hi"}])
+        self.assertEqual("".join(c.choices[0].delta.content or "" for c in stream if c.choices), "t0 t1 t2 t3 t4 t5")
+        raw = self.client.chat.completions.with_raw_response.create(
+            model="consensus", messages=[{"role": "user", "content": "hi"}])
+        self.assertEqual(sorted(raw.headers["x-switchyard-consensus"].split(",")),
+                         ["mock-anthropic", "mock-gemini", "mock-openai"])
+
     def test_models_list(self):
         ids = [m.id for m in self.client.models.list()]
         self.assertIn("mock-openai", ids)
