@@ -67,7 +67,10 @@ fn cascade_keeps_a_passing_cheap_answer_and_escalates_a_failing_one() {
     }
     assert_eq!(strong.request_count(), 2);
     let metrics = gw.client().get("/metrics").text();
-    assert!(metrics.contains("switchyard_cascade_escalations_total{route=\"cascade\",reason=\"regex\"} 2"), "{metrics}");
+    assert!(
+        metrics.contains("switchyard_cascade_escalations_total{route=\"cascade\",reason=\"regex\"} 2"),
+        "{metrics}"
+    );
     assert!(metrics.contains("switchyard_cascade_answers_total{route=\"cascade\",tier=\"1\"} 2"), "{metrics}");
 }
 
@@ -99,7 +102,10 @@ fn cascade_checks_finish_reason_json_logprob_and_judge() {
         let r = gw.client().post("/v1/chat/completions", &chat_body("cascade", true));
         assert_eq!(r.header("x-switchyard-model"), Some(expect), "judge said {verdict}");
         let asked = String::from_utf8(judge.seen().last().unwrap().body.clone()).unwrap();
-        assert!(asked.contains("cheap answer") && asked.contains("hello"), "the judge sees question and answer: {asked}");
+        assert!(
+            asked.contains("cheap answer") && asked.contains("hello"),
+            "the judge sees question and answer: {asked}"
+        );
     }
     // A cheap tier that fails outright escalates too.
     let down = mock(MockConfig { fail_rate: 1.0, fail_status: 503, ..Default::default() });
@@ -160,7 +166,10 @@ fn consensus_returns_the_majority_and_survives_a_failing_or_slow_model() {
 }
 
 fn cached_config(m: &MockServer, extra: &str) -> String {
-    providers(&[m]) + &format!("[routes.auto]\ntiers = [{{ name = \"t\", models = [\"m0\"] }}]\ncache = {{ ttl_ms = 60000{extra} }}\n")
+    providers(&[m])
+        + &format!(
+            "[routes.auto]\ntiers = [{{ name = \"t\", models = [\"m0\"] }}]\ncache = {{ ttl_ms = 60000{extra} }}\n"
+        )
 }
 
 fn body_with(params: &str, stream: bool) -> String {
@@ -221,7 +230,13 @@ fn cache_evicts_under_its_memory_bound() {
     }
     let metrics = gw.client().get("/metrics").text();
     let value = |name: &str| -> u64 {
-        metrics.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("{name} in {metrics}")).trim().parse().unwrap()
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("{name} in {metrics}"))
+            .trim()
+            .parse()
+            .unwrap()
     };
     let used = value("switchyard_cache_bytes{kind=\"used\"}");
     assert!(used <= 131_072, "{used} bytes held");
