@@ -77,5 +77,39 @@ fn stream(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, http, view, rewrite, stream);
+/// A cache hit without the socket: canonical key of a 1 KB request, shard lookup, and the
+/// stored answer rendered as the client's JSON body.
+fn cache_hit(c: &mut Criterion) {
+    use switchyard_core::cache::{ResponseCache, canonical_key};
+    use switchyard_providers::{Completion, FinishReason, Usage};
+    let body = chat_body("auto", &prompt_1k(), 0);
+    let mut scratch = Vec::new();
+    let cache: ResponseCache<Completion> = ResponseCache::new(64 << 20);
+    let answer = Completion {
+        id: "chatcmpl-1".into(),
+        model: "gpt-4o-mini".into(),
+        text: "word ".repeat(200),
+        tool_calls: Vec::new(),
+        finish: FinishReason::Stop,
+        usage: Usage { prompt: 250, completion: 200, ..Usage::default() },
+    };
+    // Filled like a busy cache, so the probe is not into an empty shard.
+    for i in 0..10_000 {
+        cache.insert(format!("other-{i}").into_bytes(), answer.clone(), 1200, u64::MAX);
+    }
+    let key = canonical_key("auto", body.as_bytes(), 0.5, &mut scratch).unwrap();
+    cache.insert(key, answer, 1200, u64::MAX);
+    let mut g = c.benchmark_group("cache_hit");
+    g.bench_function("key_1kb", |b| b.iter(|| canonical_key("auto", black_box(body.as_bytes()), 0.5, &mut scratch)));
+    g.bench_function("key_lookup_render_1kb", |b| {
+        b.iter(|| {
+            let key = canonical_key("auto", black_box(body.as_bytes()), 0.5, &mut scratch).unwrap();
+            let hit = cache.get(&key, 0).unwrap();
+            serde_json::to_vec(&hit.to_openai()).unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, http, view, rewrite, stream, cache_hit);
 criterion_main!(benches);

@@ -2,6 +2,7 @@
 and every metric the Grafana dashboard queries exists in a live gateway's /metrics."""
 
 import json
+import time
 import os
 import re
 import shutil
@@ -70,13 +71,18 @@ class Deploy(unittest.TestCase):
                                          data=b'{"model":"mock-openai","messages":[{"role":"user","content":"hi"}]}',
                                          headers={"content-type": "application/json"})
             urllib.request.urlopen(req).read()
-            text = urllib.request.urlopen(base.replace("/v1", "/metrics")).read().decode()
+            # Counters are recorded just after the answer is written: poll briefly.
+            for _ in range(40):
+                text = urllib.request.urlopen(base.replace("/v1", "/metrics")).read().decode()
+                exposed = set(re.findall(r"^(switchyard_[a-z_]+)", text, re.M))
+                # The log counter only exists when [log] is configured; mock.toml has none.
+                missing = {n for n in names if n not in exposed and n != "switchyard_decision_log_records_total"}
+                if not missing:
+                    break
+                time.sleep(0.05)
         finally:
             gw.stop()
             mock.stop()
-        exposed = set(re.findall(r"^(switchyard_[a-z_]+)", text, re.M))
-        # The log counter only exists when [log] is configured; mock.toml has none.
-        missing = {n for n in names if n not in exposed and n != "switchyard_decision_log_records_total"}
         self.assertEqual(missing, set(), f"dashboard queries unknown metrics; exposed: {sorted(exposed)}")
 
 
