@@ -111,5 +111,17 @@ fn cache_hit(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, http, view, rewrite, stream, cache_hit);
+/// The check every whole (non-streamed) same-dialect answer gets before it is relayed: is it
+/// JSON at all (so a broken answer can still fall back).
+fn answer_check(c: &mut Criterion) {
+    let answer = format!(
+        r#"{{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{{"index":0,"message":{{"role":"assistant","content":"{}"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":250,"completion_tokens":200,"total_tokens":450}}}}"#,
+        "word ".repeat(180)
+    );
+    c.bench_function("answer_check/1kb", |b| {
+        b.iter(|| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(answer.as_bytes())).unwrap())
+    });
+}
+
+criterion_group!(benches, http, view, rewrite, stream, cache_hit, answer_check);
 criterion_main!(benches);
