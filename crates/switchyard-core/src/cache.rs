@@ -25,6 +25,8 @@ pub enum Uncacheable {
     NotJson,
     /// `temperature` above the route's limit.
     Temperature,
+    /// Asks for what a stored answer does not keep: several choices (`n > 1`) or logprobs.
+    Shape,
 }
 
 /// Request fields that do not change the answer and are left out of the key.
@@ -45,6 +47,11 @@ pub fn canonical_key(
     let obj = v.as_object().ok_or(Uncacheable::NotJson)?;
     if obj.get("temperature").and_then(|t| t.as_f64()).is_some_and(|t| t > max_temperature) {
         return Err(Uncacheable::Temperature);
+    }
+    if obj.get("n").and_then(|n| n.as_u64()).is_some_and(|n| n > 1)
+        || obj.get("logprobs").and_then(|l| l.as_bool()) == Some(true)
+    {
+        return Err(Uncacheable::Shape);
     }
     let mut out = Vec::with_capacity(body.len() + route.len() + 8);
     out.extend_from_slice(route.as_bytes());
@@ -294,6 +301,9 @@ mod tests {
         assert_eq!(k(r#"{"messages":[],"temperature":0.9}"#), Err(Uncacheable::Temperature));
         assert!(k(r#"{"messages":[],"temperature":0.2}"#).is_ok());
         assert_eq!(k("[1]"), Err(Uncacheable::NotJson));
+        assert_eq!(k(r#"{"messages":[],"n":2}"#), Err(Uncacheable::Shape), "a stored answer has one choice");
+        assert_eq!(k(r#"{"messages":[],"logprobs":true}"#), Err(Uncacheable::Shape));
+        assert!(k(r#"{"messages":[],"n":1,"logprobs":false}"#).is_ok());
     }
 
     #[test]
