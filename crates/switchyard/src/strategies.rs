@@ -153,7 +153,9 @@ pub async fn cascade(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(usiz
         };
         add(&mut total, &fetched.completion.usage);
         cost += charge(&ask, ti, &fetched.completion.usage);
-        let verdict = if last_tier {
+        // A tool call is structured output for the client's code, not prose: text checks do
+        // not apply to it.
+        let verdict = if last_tier || !fetched.completion.tool_calls.is_empty() {
             Ok(())
         } else {
             let c = &fetched.completion;
