@@ -21,6 +21,7 @@ mod log;
 mod metrics;
 mod overhead;
 mod proxy;
+mod records;
 mod relay;
 mod server;
 mod stats;

@@ -23,6 +23,7 @@ use crate::conn::{Buffers, Outcome, Tags, send_error};
 use crate::deliver::{Shape, send_completion};
 use crate::exchange::{exchange, retry_after_ms};
 use crate::live::Live;
+use crate::records::{Common, log_hit, log_rejected, log_request};
 use crate::relay::{Timing, relay};
 use crate::strategies::{self, Ask};
 use crate::translate::{Exchange, relay_events, relay_json, relay_whole};
@@ -407,106 +408,6 @@ pub async fn chat(
     send_error(client, &mut b.out, &e, Some(&tags), keep).await
 }
 
-/// What every decision-log record of a request shares.
-struct Common<'a> {
-    request_id: &'a str,
-    key: Option<&'a str>,
-    dialect: Dialect,
-    view: &'a RequestView,
-    decision: &'a switchyard_core::Decision,
-    route: &'a str,
-    ready: Instant,
-}
-
-/// Logs a request refused before routing (no key, limits, bad body, unknown model or tier).
-fn log_rejected(
-    w: &Worker,
-    request_id: &str,
-    dialect: Dialect,
-    key: Option<&str>,
-    requested: Option<&str>,
-    e: &ApiError,
-) {
-    let Some(log) = &w.shared.decisions else { return };
-    let v = serde_json::json!({
-        "type": "request",
-        "ts_ms": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
-        "request_id": request_id,
-        "key": key,
-        "client": if dialect == Dialect::Anthropic { "anthropic" } else { "openai" },
-        "requested": requested,
-        "route": null,
-        "model": null,
-        "attempts": [],
-        "status": e.status,
-        "error": e.message,
-    });
-    log.send(v.to_string());
-}
-
-/// Hands the request's record (one JSON line; never the prompt unless configured, never a key)
-/// to the decision log, if there is one.
-#[allow(clippy::too_many_arguments)]
-fn log_request(
-    w: &Worker,
-    table: &switchyard_core::RouteTable,
-    c: &Common<'_>,
-    target: usize,
-    status: u16,
-    tried: &[(usize, &'static str)],
-    ttft: Option<Duration>,
-    usage: Option<Usage>,
-    cost: Option<f64>,
-    error: Option<&str>,
-) {
-    let Some(log) = &w.shared.decisions else { return };
-    let name = |i: usize| table.targets[i].name.as_str();
-    let provider = |i: usize| table.providers[table.targets[i].provider].name.as_str();
-    let t = &table.targets[target];
-    let (cost, savings) = match usage {
-        Some(u) => {
-            // Cascades and votes pass their summed cost; one answer costs its own tokens.
-            let cost = cost.unwrap_or_else(|| u.cost(t.input_price, t.output_price));
-            let base = c.decision.route.map_or(t, |r| &table.targets[table.routes[r].baseline]);
-            (Some(cost), Some(u.cost(base.input_price, base.output_price) - cost))
-        }
-        None => (None, None),
-    };
-    let d = c.decision;
-    let mut v = serde_json::json!({
-        "type": "request",
-        "ts_ms": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
-        "request_id": c.request_id,
-        "key": c.key,
-        "client": if c.dialect == Dialect::Anthropic { "anthropic" } else { "openai" },
-        "requested": c.view.model,
-        "prompt_hash": crate::decisions::prompt_hash(&c.view.system, &c.view.last_user),
-        "stream": c.view.stream,
-        "route": c.route,
-        "strategy": d.strategy.as_str(),
-        "tier": d.route.zip(d.tier).map(|(r, t)| table.routes[r].tiers[t].name.as_str()),
-        "tier_index": d.tier,
-        "tiers": d.route.map(|r| table.routes[r].tiers.len()),
-        "score": d.score,
-        "matched": d.matched,
-        "model": name(target),
-        "provider": provider(target),
-        "attempts": tried.iter().map(|(t, o)| serde_json::json!({"model": name(*t), "outcome": o})).collect::<Vec<_>>(),
-        "status": status,
-        "latency_ms": c.ready.elapsed().as_secs_f64() * 1e3,
-        "ttft_ms": ttft.map(|t| t.as_secs_f64() * 1e3),
-        "prompt_tokens": usage.map(|u| u.prompt),
-        "completion_tokens": usage.map(|u| u.completion),
-        "cost_usd": cost,
-        "savings_usd": savings,
-        "error": error,
-    });
-    if log.include_prompt {
-        v["prompt"] = serde_json::Value::String(c.view.last_user.clone());
-    }
-    log.send(v.to_string());
-}
-
 /// Records tokens, cost and savings against the route's baseline model; returns the cost.
 pub fn account(table: &switchyard_core::RouteTable, baseline: Option<usize>, target: &Target, u: &Usage) -> f64 {
     let cost = u.cost(target.input_price, target.output_price);
@@ -637,28 +538,4 @@ pub fn write_head(req: &mut Vec<u8>, p: &Provider, up: Dialect, key: &[u8], targ
     req.extend_from_slice(if stream { b"accept: text/event-stream\r\n" } else { b"accept: application/json\r\n" });
     write::content_length(req, len as u64);
     req.extend_from_slice(b"\r\n");
-}
-
-/// Logs a request answered from the cache (no upstream call, no cost).
-fn log_hit(w: &Worker, c: &Common<'_>, hit: &crate::answers::CachedAnswer) {
-    let Some(log) = &w.shared.decisions else { return };
-    let v = serde_json::json!({
-        "type": "request",
-        "ts_ms": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
-        "request_id": c.request_id,
-        "key": c.key,
-        "client": if c.dialect == Dialect::Anthropic { "anthropic" } else { "openai" },
-        "requested": c.view.model,
-        "prompt_hash": crate::decisions::prompt_hash(&c.view.system, &c.view.last_user),
-        "stream": c.view.stream,
-        "route": c.route,
-        "cache": "hit",
-        "model": hit.model,
-        "provider": hit.provider,
-        "attempts": [],
-        "status": 200,
-        "latency_ms": c.ready.elapsed().as_secs_f64() * 1e3,
-        "cost_usd": 0.0,
-    });
-    log.send(v.to_string());
 }
