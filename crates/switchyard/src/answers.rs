@@ -1,9 +1,13 @@
 //! The response cache as the proxy uses it: which requests may be looked up or stored, their
 //! keys, and what is kept per answer.
 
+use std::sync::OnceLock;
 use switchyard_core::Route;
 use switchyard_core::cache::canonical_key;
-use switchyard_providers::Completion;
+
+use switchyard_providers::{Completion, Dialect};
+
+use crate::deliver::{Shape, render};
 
 use crate::worker::Worker;
 
@@ -15,6 +19,24 @@ pub struct CachedAnswer {
     pub model: String,
     /// Its provider.
     pub provider: String,
+    /// The answer rendered once per client shape, on first use: a hit then costs a copy, not
+    /// a serialisation. Demo at 2,000 hits/s (README): JSON and streamed hits mixed were p50
+    /// 8.7 / p90 19.5 µs rendered per hit; memoised, streamed hits are p50 4.0 / p99 5.9 µs.
+    rendered: [OnceLock<Vec<u8>>; 5],
+}
+
+impl CachedAnswer {
+    /// The body for `shape`, rendered on first use.
+    pub fn body(&self, shape: Shape) -> &[u8] {
+        let slot = match (shape.dialect, shape.stream, shape.include_usage) {
+            (Dialect::Anthropic, false, _) => 0,
+            (Dialect::Anthropic, true, _) => 1,
+            (_, false, _) => 2,
+            (_, true, false) => 3,
+            (_, true, true) => 4,
+        };
+        self.rendered[slot].get_or_init(|| render(shape, &self.completion))
+    }
 }
 
 /// What the cache may do for one request.
@@ -55,6 +77,11 @@ pub fn store(w: &Worker, u: CacheUse, c: Completion, model: &str, provider: &str
         + provider.len()
         + 128;
     let expires = w.shared.now_ms() + u.ttl_ms;
-    let answer = CachedAnswer { completion: c, model: model.to_string(), provider: provider.to_string() };
+    let answer = CachedAnswer {
+        completion: c,
+        model: model.to_string(),
+        provider: provider.to_string(),
+        rendered: Default::default(),
+    };
     w.shared.cache.insert(u.key, answer, size, expires);
 }

@@ -20,7 +20,7 @@ use switchyard_http::write;
 use switchyard_providers::{Dialect, Usage, request as translate_request};
 
 use crate::conn::{Buffers, Outcome, Tags, send_error};
-use crate::deliver::{Shape, send_completion};
+use crate::deliver::{Shape, send_completion, send_rendered};
 use crate::exchange::{exchange, retry_after_ms};
 use crate::live::Live;
 use crate::records::{Common, log_hit, log_rejected, log_request};
@@ -172,7 +172,7 @@ pub async fn chat(
             cache: Some("hit"),
         };
         b.first_write.set(None);
-        let outcome = send_completion(client, b, &tags, &[], keep, shape, &hit.completion).await;
+        let outcome = send_rendered(client, b, &tags, &[], keep, shape.stream, hit.body(shape)).await;
         if let Some(first) = b.first_write.get() {
             w.shared.cache_hit_time[w.index].record(first.duration_since(ready).as_nanos() as u64);
         }
