@@ -132,6 +132,28 @@ pub fn vote(answers: &[Option<String>], tie_break: Option<usize>) -> Option<Verd
     Some(Verdict { answer: chosen.0.clone(), agreeing: chosen.1.clone(), tie })
 }
 
+/// The prompt that asks a judge model to pick the best of `answers` (numbered from 1).
+pub fn judge_prompt(question: &str, answers: &[&str]) -> String {
+    let mut p = format!("Question:\n{question}\n\n");
+    for (i, a) in answers.iter().enumerate() {
+        p.push_str(&format!("Answer {}:\n{a}\n\n", i + 1));
+    }
+    p.push_str(&format!(
+        "Which answer is the most correct and complete? Reply with its number only (1 to {}).",
+        answers.len()
+    ));
+    p
+}
+
+/// The judge's pick: the first number in its reply within 1..=n, as a 0-based index.
+pub fn judge_pick(reply: &str, n: usize) -> Option<usize> {
+    reply
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .find_map(|w| w.parse::<usize>().ok().filter(|&k| (1..=n).contains(&k)))
+        .map(|k| k - 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +174,15 @@ mod tests {
         assert_eq!(j.extract(r#"Here: {"answer": " Yes ", "why": 1}"#).as_deref(), Some("yes"));
         assert_eq!(j.extract(r#"{"answer": 42}"#).as_deref(), Some("42"));
         assert!(Extractor::parse("json:").is_err() && Extractor::parse("vibes").is_err());
+    }
+
+    #[test]
+    fn judge_prompt_and_pick() {
+        let p = judge_prompt("2+2?", &["4", "5"]);
+        assert!(p.contains("Answer 1:\n4") && p.contains("Answer 2:\n5") && p.contains("1 to 2"));
+        assert_eq!(judge_pick("Answer 2 is best", 2), Some(1));
+        assert_eq!(judge_pick("7, then 1", 2), Some(0), "out-of-range numbers are skipped");
+        assert_eq!(judge_pick("none", 2), None);
     }
 
     #[test]

@@ -154,6 +154,8 @@ pub struct Consensus {
     pub extractor: Extractor,
     /// Index into `targets` whose answer wins ties.
     pub tie_break: Option<usize>,
+    /// Target that picks the best answer instead of a vote.
+    pub judge: Option<usize>,
     /// Time allowed for the replies, ms.
     pub timeout_ms: u64,
 }
@@ -212,6 +214,7 @@ impl Route {
                 targets: c.models.iter().map(|m| models[m]).collect(),
                 extractor: Extractor::parse(&c.extractor).expect("validated"),
                 tie_break: c.tie_break.as_ref().and_then(|t| c.models.iter().position(|m| m == t)),
+                judge: c.judge.as_ref().map(|j| models[j]),
                 timeout_ms: c.timeout_ms,
             }),
         };

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use switchyard_core::cascade::{Escalation, judge_prompt, judge_verdict};
-use switchyard_core::consensus::vote;
+use switchyard_core::consensus::{judge_pick, judge_prompt as judge_pick_prompt, vote};
 use switchyard_core::{ApiError, Route};
 use switchyard_providers::{Completion, Usage};
 
@@ -220,7 +220,8 @@ fn escalation_label(e: &Escalation) -> &'static str {
 }
 
 /// Consensus: every model at once on this core; replies still missing at the timeout are left
-/// out; the majority of the extracted answers wins (ties: the tie-break model's answer).
+/// out; the majority of the extracted answers wins (ties: the tie-break model's answer), or,
+/// with a judge, the answer the judge picks (the vote decides if the judge cannot).
 pub async fn consensus(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(usize, &'static str)>)> {
     let route = ask.route;
     let c = route.consensus.as_ref().expect("a consensus route");
@@ -269,14 +270,48 @@ pub async fn consensus(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(us
             last_err.unwrap_or_else(|| (ApiError::status(502, "no model gave an answer to vote on"), c.targets[0]));
         return Err((e, ti, tried));
     };
-    if v.tie {
-        counters.ties.fetch_add(1, Relaxed);
-    }
-    // The reply sent: the tie-break model's if it is among the winners, else the first winner.
-    let pick = c.tie_break.filter(|t| v.agreeing.contains(t)).unwrap_or(v.agreeing[0]);
+    // The reply sent: the judge's pick when there is a judge (and it answers), else the
+    // tie-break model's if it is among the winners, else the first winner.
+    let judged = match c.judge {
+        Some(judge) => {
+            let ok: Vec<usize> = (0..replies.len()).filter(|&k| replies[k].is_ok()).collect();
+            let texts: Vec<&str> =
+                ok.iter().map(|&k| replies[k].as_ref().map(|f| f.completion.text.as_str()).unwrap_or("")).collect();
+            let prompt = judge_pick_prompt(ask.question, &texts);
+            let hub = serde_json::json!({"messages": [{"role": "user", "content": prompt}], "max_tokens": 8});
+            let until = ask.ready + Duration::from_millis(route.retry.budget_ms);
+            match fetch_completion(ask.w, ask.live, judge, &hub, false, until).await {
+                Ok(j) => {
+                    add(&mut total, &j.completion.usage);
+                    cost += charge(&ask, judge, &j.completion.usage);
+                    tried.push((judge, "judge"));
+                    judge_pick(&j.completion.text, ok.len()).map(|i| ok[i])
+                }
+                Err(_) => {
+                    tried.push((judge, "failed"));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let pick = match judged {
+        Some(k) => k,
+        None => {
+            if v.tie {
+                counters.ties.fetch_add(1, Relaxed);
+            }
+            c.tie_break.filter(|t| v.agreeing.contains(t)).unwrap_or(v.agreeing[0])
+        }
+    };
+    // Who agreed with the reply sent (the same extracted answer).
+    let agreeing: Vec<usize> = match &answers[pick] {
+        Some(a) => (0..answers.len()).filter(|&k| answers[k].as_ref() == Some(a)).collect(),
+        None => vec![pick],
+    };
     let mut replies = replies;
     let mut completion = replies.swap_remove(pick).map(|f| f.completion).expect("winners answered");
     completion.usage = total;
-    let agreed = v.agreeing.iter().map(|&k| c.targets[k]).collect();
+    let agreed = agreeing.iter().map(|&k| c.targets[k]).collect();
     Ok(Answer { completion, target: c.targets[pick], agreed, tried, cost })
 }

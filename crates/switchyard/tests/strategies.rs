@@ -243,3 +243,23 @@ fn cache_evicts_under_its_memory_bound() {
     assert!(value("switchyard_cache_entries_total{event=\"evict\"}") > 100, "{metrics}");
     assert!(value("switchyard_cache_items") < 300);
 }
+
+#[test]
+fn consensus_by_judge_sends_the_judged_answer() {
+    let a = mock(answer("I get 41"));
+    let b = mock(answer("It is 42."));
+    let c = mock(answer("Clearly 42"));
+    let judge = mock(answer("1"));
+    let cfg = consensus_config(&[&a, &b, &c, &judge], "").replace(
+        "models = [\"m0\",\"m1\",\"m2\",\"m3\"], extractor",
+        "models = [\"m0\",\"m1\",\"m2\"], judge = \"m3\", extractor",
+    );
+    let gw = Gateway::start(&cfg);
+    let r = gw.client().post("/v1/chat/completions", &chat_body("vote", false));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-switchyard-model"), Some("m0"), "the judge's pick, not the majority");
+    assert_eq!(content(&r), "I get 41");
+    assert_eq!(r.header("x-switchyard-consensus"), Some("m0"));
+    let asked = String::from_utf8(judge.seen().last().unwrap().body.clone()).unwrap();
+    assert!(asked.contains("Answer 1:") && asked.contains("Answer 3:") && asked.contains("It is 42."), "{asked}");
+}

@@ -97,6 +97,8 @@ pub struct ConsensusConfig {
     pub extractor: String,
     /// Whose answer wins a tie (one of `models`; default: the first that answered).
     pub tie_break: Option<String>,
+    /// Instead of a vote, this model reads the numbered answers and picks the best.
+    pub judge: Option<String>,
     /// Replies still missing after this long are left out of the vote, ms.
     #[serde(default = "default_consensus_timeout")]
     pub timeout_ms: u64,
