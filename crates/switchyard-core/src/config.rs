@@ -134,6 +134,9 @@ pub struct ServerConfig {
     pub idle_timeout_ms: u64,
     /// Open client connections across all workers; more are answered 503 and closed.
     pub max_connections: usize,
+    /// Where client-key spend is saved (every few seconds and at exit) and restored from at
+    /// start, so budgets survive restarts. Off when unset.
+    pub state_file: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -149,6 +152,7 @@ impl Default for ServerConfig {
             body_timeout_ms: 30_000,
             idle_timeout_ms: 60_000,
             max_connections: 16_384,
+            state_file: None,
         }
     }
 }

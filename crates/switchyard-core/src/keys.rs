@@ -66,6 +66,28 @@ impl KeyRegistry {
         let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
         m.entry(name.to_string()).or_default().clone()
     }
+
+    /// Every key's spend: (name, day, day nano-USD, month, month nano-USD).
+    pub fn spend_snapshot(&self) -> Vec<(String, u64, u64, u64, u64)> {
+        let m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<_> = m
+            .iter()
+            .map(|(k, u)| {
+                let (d, dn) = u.daily.snapshot();
+                let (mo, mn) = u.monthly.snapshot();
+                (k.clone(), d, dn, mo, mn)
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Restores a key's saved spend.
+    pub fn restore_spend(&self, name: &str, day: u64, day_nusd: u64, month: u64, month_nusd: u64) {
+        let u = self.get(name);
+        u.daily.restore(day, day_nusd);
+        u.monthly.restore(month, month_nusd);
+    }
 }
 
 /// One configured client key.

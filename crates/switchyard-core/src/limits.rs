@@ -75,6 +75,19 @@ impl Spend {
     }
 }
 
+impl Spend {
+    /// The period and total, for saving.
+    pub fn snapshot(&self) -> (u64, u64) {
+        (self.period.load(Relaxed), self.nusd.load(Relaxed))
+    }
+
+    /// Restores a saved period and total (at start, before requests).
+    pub fn restore(&self, period: u64, nusd: u64) {
+        self.period.store(period, Relaxed);
+        self.nusd.store(nusd, Relaxed);
+    }
+}
+
 /// Days since 1970-01-01 (UTC) for a Unix time in ms.
 pub fn utc_day(unix_ms: u64) -> u64 {
     unix_ms / 86_400_000

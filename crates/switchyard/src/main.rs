@@ -24,6 +24,7 @@ mod proxy;
 mod records;
 mod relay;
 mod server;
+mod state;
 mod stats;
 mod strategies;
 mod tls;

@@ -125,6 +125,10 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     let health = Arc::new(HealthRegistry::default());
     let stats = Arc::new(crate::stats::Stats::new(workers));
     let keys = Arc::new(KeyRegistry::default());
+    if let Some(path) = &cfg.server.state_file {
+        let n = crate::state::load(path, &keys)?;
+        crate::info!("restored the spend of {n} client keys from {path}");
+    }
     let live = Live::build(&cfg, &source, &health, &keys, &stats)?;
     let dns = Dns::default();
     dns.refresh(&live.hosts());
@@ -234,6 +238,10 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     );
 
     spawn_dns_refresher(shared.clone());
+    let state_file = cfg.server.state_file.clone();
+    if let Some(path) = &state_file {
+        crate::state::spawn_saver(shared.clone(), path.clone());
+    }
     let admin = cfg.admin.clone();
     let control = Arc::new(Control { source, overrides, shared: shared.clone(), lock: Default::default() });
     if let Some(a) = admin {
@@ -262,6 +270,11 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     }
     if let Some(d) = &shared.decisions {
         d.drain(Duration::from_secs(5));
+    }
+    if let Some(path) = &state_file
+        && let Err(e) = crate::state::save(path, &shared.keys)
+    {
+        crate::warn!("server.state_file: cannot write {path}: {e}");
     }
     crate::info!("switchyard stopped");
     Ok(())

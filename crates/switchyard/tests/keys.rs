@@ -19,6 +19,10 @@ fn h(k: &str) -> String {
 }
 
 fn keyed_config(base: &str, extra: &str) -> String {
+    keyed_config_with(base, "", extra)
+}
+
+fn keyed_config_with(base: &str, server: &str, extra: &str) -> String {
     let keys = format!(
         r#"
 [keys.team-a]
@@ -43,7 +47,7 @@ model = "gpt-4o"
         h(KEY_TOKENS),
         h(KEY_BUDGET)
     );
-    basic_config(base, "") + &keys
+    basic_config(base, server) + &keys
 }
 
 fn bearer(k: &str) -> [(&'static str, String); 1] {
@@ -315,4 +319,28 @@ fn keys_command_prints_a_key_and_its_hash() {
     child.stdin.take().unwrap().write_all(format!("{key}\n").as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), hash);
+}
+
+#[test]
+fn spend_survives_a_restart_through_the_state_file() {
+    let m = mock(MockConfig::default());
+    let state = temp_path("state.json");
+    let cfg = keyed_config_with(&m.base_url(), &format!("state_file = \"{}\"", state.display()), "");
+    let [(n, v)] = bearer(KEY_BUDGET);
+    {
+        let mut gw = Gateway::start(&cfg);
+        assert_eq!(post(&gw, "/v1/chat/completions", &chat_body("m", false), &[(n, &v)]).status, 200);
+        assert_eq!(post(&gw, "/v1/chat/completions", &chat_body("m", false), &[(n, &v)]).status, 402);
+        gw.signal("TERM");
+        let _ = gw.child.wait();
+    }
+    let saved = std::fs::read_to_string(&state).expect("state written at exit");
+    assert!(saved.contains("\"budget\"") && !saved.contains(KEY_BUDGET), "{saved}");
+    let gw = Gateway::start(&cfg);
+    assert!(gw.log_text().contains("restored the spend of"), "{}", gw.log_text());
+    let r = post(&gw, "/v1/chat/completions", &chat_body("m", false), &[(n, &v)]);
+    assert_eq!(r.status, 402, "today's spend came back: {}", r.text());
+    let [(n, v)] = bearer(KEY_A);
+    assert_eq!(post(&gw, "/v1/chat/completions", &chat_body("m", false), &[(n, &v)]).status, 200);
+    let _ = std::fs::remove_file(&state);
 }
