@@ -289,9 +289,10 @@ def main():
     with open(os.path.join(OUT, "soak.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print(json.dumps(summary, indent=1))
-    check_rss = os.environ.get("SOAK_CHECK_RSS", "1") != "0"
-    ok = not unaccounted and not mismatched and sent == len(results) and fd_growth <= 5
-    ok = ok and (growth < 5 or not check_rss)
+    # Trends need minutes of samples: short runs (the test command's) check the accounting only.
+    check_trends = os.environ.get("SOAK_CHECK_TRENDS", "1") != "0"
+    ok = not unaccounted and not mismatched and sent == len(results)
+    ok = ok and (not check_trends or (growth < 5 and fd_growth <= 5))
     if not ok:
         print("SOAK FAILED", file=sys.stderr)
     return 0 if ok else 1

@@ -30,7 +30,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-4}
 ./fuzz/run.sh "$FUZZ_SECONDS" >target/fuzz-smoke.log 2>&1 || { cat target/fuzz-smoke.log; exit 1; }
 grep -c "DONE" target/fuzz-smoke.log | grep -qx 8 || { cat target/fuzz-smoke.log; echo "not every fuzz target ran"; exit 1; }
 
-# A short soak with faults: every request accounted for in the decision log (memory growth is
-# judged only by the documented 10-minute run).
-SOAK_SECONDS=20 SOAK_RATE=100 SOAK_CHECK_RSS=0 OUT=target/soak-smoke python3 loadtest/soak.py >target/soak-smoke.log 2>&1 \
+# A short soak with faults: every request accounted for in the decision log (memory and
+# descriptor trends are judged by the documented 10-minute run).
+SOAK_SECONDS=20 SOAK_RATE=100 SOAK_CHECK_TRENDS=0 OUT=target/soak-smoke python3 loadtest/soak.py >target/soak-smoke.log 2>&1 \
     || { cat target/soak-smoke.log; exit 1; }
