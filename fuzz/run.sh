@@ -11,6 +11,9 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(http_head body_framing sse request_view translate_request translate_response translate_stream config)
 fi
+# libfuzzer-sys compiles libFuzzer (C++): a machine with only the Rust toolchain may lack g++.
+command -v c++ >/dev/null || apt-get install -y -q g++ >/dev/null \
+    || { apt-get update -q >/dev/null && apt-get install -y -q g++ >/dev/null; }
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
 cargo fuzz build -s none
 for t in "${targets[@]}"; do
