@@ -4,6 +4,8 @@ use std::ops::Range;
 
 use simd_json::prelude::*;
 
+use simd_json::tape::Value as TapeValue;
+
 use crate::error::ApiError;
 use crate::json::top_level_value_span;
 
@@ -76,11 +78,14 @@ impl RequestView {
     pub fn parse(body: &[u8], scratch: &mut Vec<u8>) -> Result<RequestView, ViewError> {
         scratch.clear();
         scratch.extend_from_slice(body);
-        let v = simd_json::to_borrowed_value(scratch).map_err(|e| ViewError::InvalidJson(e.to_string()))?;
+        // A tape, not a DOM: no allocation per object or string. `cargo bench --bench hot_path
+        // -- request_view`: 32 KB conversation 39.1 → 26.1 µs, 1 KB 778 → 697 ns.
+        let tape = simd_json::to_tape(scratch).map_err(|e| ViewError::InvalidJson(e.to_string()))?;
+        let v = tape.as_value();
         let Some(obj) = v.as_object() else {
             return Err(ViewError::NotObject);
         };
-        unique_keys(obj.keys().map(|k| k.as_ref()))?;
+        unique_keys(obj.keys())?;
         let model = match v.get("model") {
             None => return Err(ViewError::MissingModel),
             Some(m) => m.as_str().ok_or(ViewError::ModelNotString)?.to_string(),
@@ -106,8 +111,9 @@ impl RequestView {
             metadata: Vec::new(),
         };
         let mut last_user = None;
-        for m in msgs {
-            let role = m.get("role").and_then(|r| r.as_str()).unwrap_or("");
+        for m in &msgs {
+            let role_value = m.get("role");
+            let role = role_value.as_ref().and_then(|r| r.as_str()).unwrap_or("");
             let content = m.get("content");
             view.text_bytes += content.map_or(0, content_len);
             match role {
@@ -159,12 +165,14 @@ impl RequestView {
 }
 
 /// Appends the text of a message `content` (a string, or an array of parts with `text`).
-fn push_content(out: &mut String, c: &simd_json::BorrowedValue<'_>) {
+fn push_content(out: &mut String, c: TapeValue<'_, '_>) {
     if let Some(s) = c.as_str() {
         out.push_str(s);
     } else if let Some(parts) = c.as_array() {
-        for p in parts {
-            if let Some(t) = p.get("text").and_then(|t| t.as_str()) {
+        for p in &parts {
+            if let Some(t) = p.get("text")
+                && let Some(t) = t.as_str()
+            {
                 if !out.is_empty() {
                     out.push('\n');
                 }
@@ -174,11 +182,11 @@ fn push_content(out: &mut String, c: &simd_json::BorrowedValue<'_>) {
     }
 }
 
-fn content_len(c: &simd_json::BorrowedValue<'_>) -> usize {
+fn content_len(c: TapeValue<'_, '_>) -> usize {
     if let Some(s) = c.as_str() {
         s.len()
     } else if let Some(parts) = c.as_array() {
-        parts.iter().filter_map(|p| p.get("text").and_then(|t| t.as_str())).map(str::len).sum()
+        parts.iter().filter_map(|p| p.get("text").and_then(|t| t.as_str().map(str::len))).sum()
     } else {
         0
     }
