@@ -139,6 +139,9 @@ pub struct Route {
     learned: Option<(Arc<LearnedModel>, f32)>,
     /// Response-cache settings, when the route caches.
     pub cache: Option<RouteCacheConfig>,
+    /// What cached answers of this route are keyed under: the name plus a fingerprint of the
+    /// models and strategies, so a reload that changes them does not serve the old answers.
+    pub cache_scope: String,
     /// Cascade checks, when the route climbs its tiers.
     pub cascade: Option<Cascade>,
     /// Consensus settings, when the route votes.
@@ -209,6 +212,16 @@ impl Route {
             complexity: r.complexity.clone(),
             learned,
             cache: r.cache.clone(),
+            cache_scope: {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                for t in &r.tiers {
+                    t.name.hash(&mut h);
+                    t.models.hash(&mut h);
+                }
+                format!("{:?}{:?}", r.cascade, r.consensus).hash(&mut h);
+                format!("{name}#{:016x}", h.finish())
+            },
             cascade: r.cascade.as_ref().map(|c| Cascade::compile(c, models)),
             consensus: r.consensus.as_ref().map(|c| Consensus {
                 targets: c.models.iter().map(|m| models[m]).collect(),

@@ -60,7 +60,7 @@ pub fn cache_use(route: &Route, body: &[u8], cache_control: Option<&str>, scratc
     if !lookup && no_store {
         return None;
     }
-    let key = canonical_key(&route.name, body, cfg.max_temperature, scratch).ok()?;
+    let key = canonical_key(&route.cache_scope, body, cfg.max_temperature, scratch).ok()?;
     Some(CacheUse { key, lookup, store: !no_store, ttl_ms: cfg.ttl_ms })
 }
 

@@ -45,8 +45,6 @@ pub struct Buffers {
     pub first_write: std::cell::Cell<Option<Instant>>,
     /// Why a response that had started could not finish (for the decision log).
     pub broken: std::cell::Cell<Option<&'static str>>,
-    /// The whole answer, when the exchange was asked to collect it (for the cache).
-    pub answer: Option<switchyard_providers::Completion>,
 }
 
 enum HeadRead {

@@ -207,6 +207,10 @@ pub async fn chat(
                     cache: cache_tag,
                 };
                 b.first_write.set(None);
+                // Stored before it is sent, so an identical request right after finds it.
+                if let Some(c) = cache {
+                    crate::answers::store(w, c, a.completion.clone(), &t.name, provider);
+                }
                 let outcome = send_completion(client, b, &tags, extra, keep, shape, &a.completion).await;
                 let u = a.completion.usage;
                 if let Some(k) = client_key {
@@ -218,9 +222,6 @@ pub async fn chat(
                     w.shared.stats.ttft[w.index].record(t.as_nanos() as u64);
                 }
                 log_request(w, table, &common, a.target, 200, &a.tried, ttft, Some(u), Some(a.cost), None);
-                if let Some(c) = cache {
-                    crate::answers::store(w, c, a.completion, &t.name, provider);
-                }
                 outcome
             }
             Err((e, ti, tried)) => {
@@ -230,7 +231,8 @@ pub async fn chat(
             }
         };
     }
-    let collect = cache.as_ref().is_some_and(|u| u.store);
+    // Taken by the first complete answer (retries never store twice).
+    let cache = std::cell::RefCell::new(cache.filter(|u| u.store));
     for (n, &ti) in decision.plan.iter().take(attempts).enumerate() {
         let now = Instant::now();
         if now >= budget_end {
@@ -322,13 +324,18 @@ pub async fn chat(
                     dialect,
                     cache: cache_tag,
                 };
+                let store = |answer: switchyard_providers::Completion| {
+                    if let Some(u) = cache.borrow_mut().take() {
+                        crate::answers::store(w, u, answer, &target.name, &p.name);
+                    }
+                };
                 let x = Exchange {
                     client: dialect,
                     upstream: up,
                     include_usage: view.include_usage,
                     drop_usage_chunk: injected,
                     model: &target.upstream_model,
-                    collect,
+                    store: if cache.borrow().is_some() { Some(&store) } else { None },
                 };
                 let sse = (200..300).contains(&head.status) && is_event_stream(&b.up_resp, &b.up_headers);
                 b.first_write.set(None);
@@ -337,7 +344,8 @@ pub async fn chat(
                 let relayed = if sse {
                     relay_events(client, &mut conn, &head, b, &tags, keep, t, &x).await
                 } else if up == dialect && ok {
-                    relay_json(client, &mut conn, &head, b, &tags, keep, t, up, collect).await
+                    let store = x.store;
+                    relay_json(client, &mut conn, &head, b, &tags, keep, t, up, store).await
                 } else if up == dialect {
                     // Errors pass through as they are.
                     let (o, r) = relay(client, &mut conn, &head, b, &tags, keep, t).await;
@@ -385,9 +393,6 @@ pub async fn chat(
                 let ttft = b.first_write.get().map(|t| t.duration_since(ready));
                 let broken = b.broken.take();
                 log_request(w, table, &common, ti, head.status, &tried, ttft, usage, None, broken);
-                if let (Some(c), Some(answer)) = (cache, b.answer.take()) {
-                    crate::answers::store(w, c, answer, &target.name, &p.name);
-                }
                 return outcome;
             }
         }

@@ -40,8 +40,10 @@ pub struct Exchange<'a> {
     pub drop_usage_chunk: bool,
     /// Model name for translated answers when the upstream gives none.
     pub model: &'a str,
-    /// Keep the whole answer in `Buffers::answer` (for the cache): every event is decoded.
-    pub collect: bool,
+    /// Called with the whole answer once it is complete and before its last byte is written
+    /// (the cache stores it there, so an identical request right after finds it): every
+    /// event is then decoded.
+    pub store: Option<&'a dyn Fn(Completion)>,
 }
 
 /// Reads a response body of any framing, piece by piece, de-chunked.
@@ -196,7 +198,7 @@ pub async fn relay_events(
     let mut usage = None;
     let mut rbuf = std::mem::take(&mut b.up_resp);
     let mut started = false;
-    let mut collected = x.collect.then(CompletionBuilder::new);
+    let mut collected = x.store.map(|_| CompletionBuilder::new());
     let failure = loop {
         piece.clear();
         events.clear();
@@ -315,12 +317,14 @@ pub async fn relay_events(
         write::chunk(&mut out, &events);
         out.extend_from_slice(write::LAST_CHUNK);
     }
+    if failure.is_none()
+        && let (Some(store), Some(answer)) = (x.store, collected.and_then(CompletionBuilder::finish))
+    {
+        store(answer);
+    }
     let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
     let reusable = failure.is_none() && resp.keep_alive && reader.clean_end();
     b.out = out;
-    if failure.is_none() {
-        b.answer = collected.and_then(CompletionBuilder::finish);
-    }
     Ok((outcome, reusable, usage))
 }
 
@@ -343,7 +347,7 @@ pub async fn relay_json(
     keep: Outcome,
     t: Timing,
     dialect: Dialect,
-    collect: bool,
+    store: Option<&dyn Fn(Completion)>,
 ) -> Result<(Outcome, bool, Option<Usage>), &'static str> {
     let mut out = std::mem::take(&mut b.out);
     out.clear();
@@ -382,17 +386,19 @@ pub async fn relay_json(
     write::content_length(&mut out, body.len() as u64);
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&body);
-    let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
-    let usage = usage_of(dialect, &body);
-    if collect {
-        b.answer = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+    if let Some(store) = store
+        && let Some(answer) = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
             match dialect {
                 Dialect::Anthropic => Completion::from_anthropic(&v),
                 _ => Completion::from_openai(&v),
             }
             .ok()
-        });
+        })
+    {
+        store(answer);
     }
+    let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
+    let usage = usage_of(dialect, &body);
     b.body = body;
     b.out = out;
     Ok((outcome, resp.keep_alive && reader.clean_end(), usage))
@@ -454,11 +460,10 @@ pub async fn relay_whole(
                     Dialect::Anthropic => c.to_anthropic(),
                     _ => c.to_openai(),
                 };
-                let usage = c.usage;
-                if x.collect {
-                    b.answer = Some(c);
+                if let Some(store) = x.store {
+                    store(c.clone());
                 }
-                (200, v, Some(usage))
+                (200, v, Some(c.usage))
             }
             Err(e) => {
                 let err = UpstreamError {

@@ -263,3 +263,29 @@ fn consensus_by_judge_sends_the_judged_answer() {
     let asked = String::from_utf8(judge.seen().last().unwrap().body.clone()).unwrap();
     assert!(asked.contains("Answer 1:") && asked.contains("Answer 3:") && asked.contains("It is 42."), "{asked}");
 }
+
+#[test]
+fn a_reload_that_changes_the_route_does_not_serve_its_old_answers() {
+    let a = mock(answer("from a"));
+    let b = mock(answer("from b"));
+    let cfg = providers(&[&a, &b])
+        + "[routes.auto]\ntiers = [{ name = \"t\", models = [\"m0\"] }]\ncache = { ttl_ms = 60000 }\n";
+    let gw = Gateway::start(&cfg);
+    let body = body_with("", false);
+    assert_eq!(gw.client().post("/v1/chat/completions", &body).header("x-switchyard-cache"), Some("miss"));
+    assert_eq!(gw.client().post("/v1/chat/completions", &body).header("x-switchyard-cache"), Some("hit"));
+    // Same route name, other model: a reload must not keep answering from m0's entries.
+    std::fs::write(&gw.config, cfg.replace("models = [\"m0\"]", "models = [\"m1\"]")).unwrap();
+    gw.signal("HUP");
+    let t = std::time::Instant::now();
+    loop {
+        let r = gw.client().post("/v1/chat/completions", &body);
+        if r.header("x-switchyard-model") == Some("m1") {
+            assert_eq!(r.header("x-switchyard-cache"), Some("miss"));
+            assert_eq!(content(&r), "from b");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "reload not applied");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
