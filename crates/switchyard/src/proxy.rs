@@ -207,15 +207,16 @@ pub async fn chat(
                     cache: cache_tag,
                 };
                 b.first_write.set(None);
-                // Stored before it is sent, so an identical request right after finds it.
+                // Stored and charged before it is sent, so an identical request right after
+                // finds it and the key's limits already count it.
                 if let Some(c) = cache {
                     crate::answers::store(w, c, a.completion.clone(), &t.name, provider);
                 }
-                let outcome = send_completion(client, b, &tags, extra, keep, shape, &a.completion).await;
                 let u = a.completion.usage;
                 if let Some(k) = client_key {
                     k.charge(u.prompt + u.completion, a.cost, w.shared.key_now());
                 }
+                let outcome = send_completion(client, b, &tags, extra, keep, shape, &a.completion).await;
                 live.counts(decision.route, a.target).add(w.index, 200);
                 let ttft = b.first_write.get().map(|f| f.duration_since(ready));
                 if let Some(t) = ttft {
@@ -329,6 +330,12 @@ pub async fn chat(
                         crate::answers::store(w, u, answer, &target.name, &p.name);
                     }
                 };
+                let charge = |u: Usage| {
+                    let cost = account(table, route.map(|r| r.baseline), target, &u);
+                    if let Some(k) = client_key {
+                        k.charge(u.prompt + u.completion, cost, w.shared.key_now());
+                    }
+                };
                 let x = Exchange {
                     client: dialect,
                     upstream: up,
@@ -336,6 +343,7 @@ pub async fn chat(
                     drop_usage_chunk: injected,
                     model: &target.upstream_model,
                     store: if cache.borrow().is_some() { Some(&store) } else { None },
+                    account: Some(&charge),
                 };
                 let sse = (200..300).contains(&head.status) && is_event_stream(&b.up_resp, &b.up_headers);
                 b.first_write.set(None);
@@ -344,8 +352,7 @@ pub async fn chat(
                 let relayed = if sse {
                     relay_events(client, &mut conn, &head, b, &tags, keep, t, &x).await
                 } else if up == dialect && ok {
-                    let store = x.store;
-                    relay_json(client, &mut conn, &head, b, &tags, keep, t, up, store).await
+                    relay_json(client, &mut conn, &head, b, &tags, keep, t, up, x.store, x.account).await
                 } else if up == dialect {
                     // Errors pass through as they are.
                     let (o, r) = relay(client, &mut conn, &head, b, &tags, keep, t).await;
@@ -378,12 +385,6 @@ pub async fn chat(
                 if let (0, Some(first)) = (n, b.first_write.get()) {
                     let own = sent.duration_since(ready) + first.duration_since(head_at);
                     w.shared.overhead[w.index].record(own.as_nanos() as u64);
-                }
-                if let Some(u) = usage {
-                    let cost = account(table, route.map(|r| r.baseline), target, &u);
-                    if let Some(k) = client_key {
-                        k.charge(u.prompt + u.completion, cost, w.shared.key_now());
-                    }
                 }
                 live.counts(decision.route, ti).add(w.index, head.status);
                 w.shared.stats.upstream_latency[w.index].record(head_at.duration_since(sent).as_nanos() as u64);

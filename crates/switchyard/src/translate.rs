@@ -44,6 +44,9 @@ pub struct Exchange<'a> {
     /// (the cache stores it there, so an identical request right after finds it): every
     /// event is then decoded.
     pub store: Option<&'a dyn Fn(Completion)>,
+    /// Called with the answer's usage before its last byte is written, so spend and limits are
+    /// up to date when the client sends its next request.
+    pub account: Option<&'a dyn Fn(Usage)>,
 }
 
 /// Reads a response body of any framing, piece by piece, de-chunked.
@@ -297,6 +300,9 @@ pub async fn relay_events(
             b.body = piece;
             b.up_resp = rbuf;
             b.broken.set(Some("the client closed the connection mid-stream"));
+            if let (Some(f), Some(u)) = (x.account, usage) {
+                f(u);
+            }
             return Ok((Outcome::Close, false, usage));
         }
     };
@@ -321,6 +327,9 @@ pub async fn relay_events(
         && let (Some(store), Some(answer)) = (x.store, collected.and_then(CompletionBuilder::finish))
     {
         store(answer);
+    }
+    if let (Some(f), Some(u)) = (x.account, usage) {
+        f(u);
     }
     let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
     let reusable = failure.is_none() && resp.keep_alive && reader.clean_end();
@@ -348,6 +357,7 @@ pub async fn relay_json(
     t: Timing,
     dialect: Dialect,
     store: Option<&dyn Fn(Completion)>,
+    account: Option<&dyn Fn(Usage)>,
 ) -> Result<(Outcome, bool, Option<Usage>), &'static str> {
     let mut out = std::mem::take(&mut b.out);
     out.clear();
@@ -397,8 +407,11 @@ pub async fn relay_json(
     {
         store(answer);
     }
-    let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
     let usage = usage_of(dialect, &body);
+    if let (Some(f), Some(u)) = (account, usage) {
+        f(u);
+    }
+    let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
     b.body = body;
     b.out = out;
     Ok((outcome, resp.keep_alive && reader.clean_end(), usage))
@@ -483,6 +496,9 @@ pub async fn relay_whole(
     write::content_length(&mut out, bytes.len() as u64);
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&bytes);
+    if let (Some(f), Some(u)) = (x.account, usage) {
+        f(u);
+    }
     let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
     b.out = out;
     (outcome, reusable, usage)
