@@ -14,7 +14,6 @@ use crate::live::Live;
 use crate::proxy::{dialect_of, write_head};
 use crate::relay::Timing;
 use crate::translate::BodyReader;
-use crate::upstream::UpError;
 use crate::worker::Worker;
 
 /// Largest answer read by a fetch.
@@ -73,12 +72,7 @@ pub async fn fetch_completion(
     let (mut conn, head, _, _) = match exchange(w, live, p, req, deadline, &mut rbuf, &mut headers).await {
         Ok(x) => x,
         Err(e) => {
-            let f = match e {
-                UpError::Timeout | UpError::ConnectTimeout => Failure::Timeout,
-                UpError::Resolve | UpError::Connect(_) | UpError::Tls(_) => Failure::Connect,
-                _ => Failure::ServerError,
-            };
-            target.health.failure(f, w.shared.now_ms());
+            target.health.failure(e.failure(), w.shared.now_ms());
             return Err(e.to_api(&p.name));
         }
     };

@@ -27,7 +27,6 @@ use crate::records::{Common, log_hit, log_rejected, log_request};
 use crate::relay::{Timing, relay};
 use crate::strategies::{self, Ask};
 use crate::translate::{Exchange, relay_events, relay_json, relay_whole};
-use crate::upstream::UpError;
 use crate::worker::Worker;
 
 /// Route name reported when the client named a model.
@@ -261,11 +260,7 @@ pub async fn chat(
         target.health.begin();
         match exchange(w, live, p, req, deadline, &mut b.up_resp, &mut b.up_headers).await {
             Err(e) => {
-                let failure = match e {
-                    UpError::Timeout | UpError::ConnectTimeout => Failure::Timeout,
-                    UpError::Resolve | UpError::Connect(_) | UpError::Tls(_) => Failure::Connect,
-                    _ => Failure::ServerError,
-                };
+                let failure = e.failure();
                 target.health.failure(failure, w.shared.now_ms());
                 let class = match failure {
                     Failure::Timeout => RetryOn::Timeout,

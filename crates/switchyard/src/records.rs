@@ -81,16 +81,8 @@ pub fn log_request(
         None => (None, None),
     };
     let d = c.decision;
-    let mut v = serde_json::json!({
-        "type": "request",
-        "ts_ms": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
-        "request_id": c.request_id,
-        "key": c.key,
-        "client": if c.dialect == Dialect::Anthropic { "anthropic" } else { "openai" },
-        "requested": c.view.model,
-        "prompt_hash": crate::decisions::prompt_hash(&c.view.system, &c.view.last_user),
-        "stream": c.view.stream,
-        "route": c.route,
+    let mut v = common_fields(c);
+    let more = serde_json::json!({
         "strategy": d.strategy.as_str(),
         "tier": d.route.zip(d.tier).map(|(r, t)| table.routes[r].tiers[t].name.as_str()),
         "tier_index": d.tier,
@@ -109,6 +101,7 @@ pub fn log_request(
         "savings_usd": savings,
         "error": error,
     });
+    merge(&mut v, more);
     if log.include_prompt {
         v["prompt"] = serde_json::Value::String(c.view.last_user.clone());
     }
@@ -118,7 +111,23 @@ pub fn log_request(
 /// Logs a request answered from the cache (no upstream call, no cost).
 pub fn log_hit(w: &Worker, c: &Common<'_>, hit: &crate::answers::CachedAnswer) {
     let Some(log) = &w.shared.decisions else { return };
-    let v = serde_json::json!({
+    let mut v = common_fields(c);
+    let more = serde_json::json!({
+        "cache": "hit",
+        "model": hit.model,
+        "provider": hit.provider,
+        "attempts": [],
+        "status": 200,
+        "latency_ms": c.ready.elapsed().as_secs_f64() * 1e3,
+        "cost_usd": 0.0,
+    });
+    merge(&mut v, more);
+    log.send(v.to_string());
+}
+
+/// The fields every record of an answered or cached request starts with.
+fn common_fields(c: &Common<'_>) -> serde_json::Value {
+    serde_json::json!({
         "type": "request",
         "ts_ms": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
         "request_id": c.request_id,
@@ -128,13 +137,12 @@ pub fn log_hit(w: &Worker, c: &Common<'_>, hit: &crate::answers::CachedAnswer) {
         "prompt_hash": crate::decisions::prompt_hash(&c.view.system, &c.view.last_user),
         "stream": c.view.stream,
         "route": c.route,
-        "cache": "hit",
-        "model": hit.model,
-        "provider": hit.provider,
-        "attempts": [],
-        "status": 200,
-        "latency_ms": c.ready.elapsed().as_secs_f64() * 1e3,
-        "cost_usd": 0.0,
-    });
-    log.send(v.to_string());
+    })
+}
+
+/// Adds `more`'s fields to the object `v`.
+fn merge(v: &mut serde_json::Value, more: serde_json::Value) {
+    if let (Some(o), serde_json::Value::Object(m)) = (v.as_object_mut(), more) {
+        o.extend(m);
+    }
 }

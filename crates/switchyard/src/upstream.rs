@@ -70,6 +70,16 @@ pub enum UpError {
 }
 
 impl UpError {
+    /// The failure class that sets the target's cooldown.
+    pub fn failure(&self) -> switchyard_core::health::Failure {
+        use switchyard_core::health::Failure;
+        match self {
+            UpError::Timeout | UpError::ConnectTimeout => Failure::Timeout,
+            UpError::Resolve | UpError::Connect(_) | UpError::Tls(_) => Failure::Connect,
+            _ => Failure::ServerError,
+        }
+    }
+
     /// The client-facing error (502 or 504), naming the provider but no secret.
     pub fn to_api(&self, provider: &str) -> ApiError {
         let (status, what) = match self {
