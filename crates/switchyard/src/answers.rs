@@ -69,13 +69,13 @@ pub fn store(w: &Worker, u: CacheUse, c: Completion, model: &str, provider: &str
     if !u.store {
         return;
     }
-    let size = c.text.len()
-        + c.tool_calls.iter().map(|t| t.arguments.len() + t.name.len() + t.id.len()).sum::<usize>()
-        + c.id.len()
-        + c.model.len()
-        + model.len()
-        + provider.len()
-        + 128;
+    let content =
+        c.text.len() + c.tool_calls.iter().map(|t| t.arguments.len() + t.name.len() + t.id.len()).sum::<usize>();
+    // The answer, plus room reserved for its renderings (made later, on first use, so the
+    // bound must count them now): two JSON bodies (~content + 400 B) and three SSE streams
+    // (one ~200 B event per 64 B of text: ~3 × content + 1.2 KB).
+    let rendered = 2 * (content + 400) + 3 * (3 * content + 1200);
+    let size = content + c.id.len() + c.model.len() + model.len() + provider.len() + 128 + rendered;
     let expires = w.shared.now_ms() + u.ttl_ms;
     let answer = CachedAnswer {
         completion: c,

@@ -7,11 +7,11 @@ use serde_json::Value;
 use switchyard_core::ApiError;
 use switchyard_core::health::Failure;
 use switchyard_http::head::HeaderRef;
-use switchyard_providers::{Completion, Dialect, UpstreamError, request as translate_request};
+use switchyard_providers::{Completion, Dialect, UpstreamError};
 
 use crate::exchange::exchange;
 use crate::live::Live;
-use crate::proxy::{dialect_of, write_head};
+use crate::proxy::{dialect_of, upstream_body, write_head};
 use crate::relay::Timing;
 use crate::translate::BodyReader;
 use crate::worker::Worker;
@@ -50,15 +50,7 @@ pub async fn fetch_completion(
             o.insert("logprobs".into(), Value::Bool(true));
         }
     }
-    let body = match up {
-        Dialect::Anthropic => translate_request::openai_to_anthropic(&v, &target.upstream_model),
-        Dialect::Gemini => translate_request::openai_to_gemini(&v),
-        Dialect::OpenAi => {
-            v["model"] = Value::String(target.upstream_model.clone());
-            Ok(v)
-        }
-    }
-    .map_err(|e| ApiError::bad_request(e.to_string(), None))?;
+    let body = upstream_body(up, &v, &target.upstream_model)?;
     let body = serde_json::to_vec(&body).map_err(|e| ApiError::status(500, e.to_string()))?;
     let key = p.pick_key(switchyard_core::balancer::next_random(&mut w.decide_scratch.borrow_mut().rng));
     let mut req = Vec::with_capacity(body.len() + 512);

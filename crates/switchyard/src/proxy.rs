@@ -496,27 +496,30 @@ fn build_request(
         // The model key was spelled with escapes: re-serialised by rewrite_model.
         rewrite_model(cb.raw, view, &target.upstream_model_json, scratch);
     } else {
-        let model = &target.upstream_model;
-        let hub = cb.hub()?;
-        let body = match up {
-            Dialect::Anthropic => translate_request::openai_to_anthropic(hub, model),
-            Dialect::Gemini => translate_request::openai_to_gemini(hub),
-            Dialect::OpenAi => {
-                let mut v = hub.clone();
-                v["model"] = Value::String(model.clone());
-                if view.stream && !view.include_usage {
-                    v["stream_options"] = serde_json::json!({"include_usage": true});
-                    injected = true;
-                }
-                Ok(v)
-            }
+        let mut body = upstream_body(up, cb.hub()?, &target.upstream_model)?;
+        if up == Dialect::OpenAi && view.stream && !view.include_usage {
+            body["stream_options"] = serde_json::json!({"include_usage": true});
+            injected = true;
         }
-        .map_err(|e| ApiError::bad_request(e.to_string(), None))?;
         serde_json::to_writer(&mut *scratch, &body).map_err(|e| ApiError::status(500, e.to_string()))?;
     }
     write_head(req, p, up, key, target, view.stream, scratch.len());
     req.extend_from_slice(scratch);
     Ok(injected)
+}
+
+/// An OpenAI-shaped request (`hub`) as `up`'s request body for upstream model `model`.
+pub fn upstream_body(up: Dialect, hub: &Value, model: &str) -> Result<Value, ApiError> {
+    match up {
+        Dialect::Anthropic => translate_request::openai_to_anthropic(hub, model),
+        Dialect::Gemini => translate_request::openai_to_gemini(hub),
+        Dialect::OpenAi => {
+            let mut v = hub.clone();
+            v["model"] = Value::String(model.to_string());
+            Ok(v)
+        }
+    }
+    .map_err(|e| ApiError::bad_request(e.to_string(), None))
 }
 
 /// Request line and headers for `up`'s endpoint.

@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::time::Instant;
 
 use monoio::net::TcpStream;
-use switchyard_http::head::{ResponseFraming, ResponseHead};
+use switchyard_http::head::{HeaderRef, ResponseFraming, ResponseHead};
 use switchyard_http::{ChunkedDecoder, write};
 
 use crate::conn::{Buffers, Outcome, Tags};
@@ -69,16 +69,7 @@ pub async fn relay(
     let rbuf = &mut b.up_resp;
     let out = &mut b.out;
     let mark = &b.first_write;
-    out.clear();
-    write::status_line(out, head.status);
-    for h in &b.up_headers {
-        let name = &rbuf[h.name.clone()];
-        if skip_header(name) {
-            continue;
-        }
-        write::header(out, name, &rbuf[h.value.clone()]);
-    }
-    tags.write(out);
+    upstream_head(out, head.status, rbuf, &b.up_headers, tags);
     match head.framing {
         ResponseFraming::Empty if head.status == 204 || head.status == 304 => {}
         ResponseFraming::Empty => write::content_length(out, 0),
@@ -102,6 +93,20 @@ pub async fn relay(
             relay_chunked(client, up, rbuf, out, head, keep, t, mark).await
         }
     }
+}
+
+/// Starts the client's head from the upstream's: its status, its end-to-end header fields
+/// (hop-by-hop and framing ones left out) and the `x-switchyard-*` tags.
+pub fn upstream_head(out: &mut Vec<u8>, status: u16, rbuf: &[u8], headers: &[HeaderRef], tags: &Tags<'_>) {
+    out.clear();
+    write::status_line(out, status);
+    for h in headers {
+        let name = &rbuf[h.name.clone()];
+        if !skip_header(name) {
+            write::header(out, name, &rbuf[h.value.clone()]);
+        }
+    }
+    tags.write(out);
 }
 
 /// Writes `out` to the client; the moment the first write of a response is issued goes in `mark`.

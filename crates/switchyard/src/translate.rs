@@ -15,7 +15,7 @@ use switchyard_providers::{
 };
 
 use crate::conn::{Buffers, Outcome, Tags};
-use crate::relay::{Timing, flush, skip_header};
+use crate::relay::{Timing, flush, skip_header, upstream_head};
 use crate::upstream::UpStream;
 
 // Searchers built once: constructing one per event showed up at ~3 % of the streaming profile.
@@ -360,15 +360,7 @@ pub async fn relay_json(
     account: Option<&dyn Fn(Usage)>,
 ) -> Result<(Outcome, bool, Option<Usage>), &'static str> {
     let mut out = std::mem::take(&mut b.out);
-    out.clear();
-    write::status_line(&mut out, resp.status);
-    for h in &b.up_headers {
-        let name = &b.up_resp[h.name.clone()];
-        if !skip_header(name) {
-            write::header(&mut out, name, &b.up_resp[h.value.clone()]);
-        }
-    }
-    tags.write(&mut out);
+    upstream_head(&mut out, resp.status, &b.up_resp, &b.up_headers, tags);
     if keep == Outcome::Close {
         write::header(&mut out, b"connection", b"close");
     }

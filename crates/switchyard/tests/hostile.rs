@@ -95,13 +95,6 @@ fn slow_body_gets_408() {
     assert_openai_error(&r, 408);
     assert!(t.elapsed() < Duration::from_secs(3));
     assert!(c.is_closed());
-    let r = gw.client().post_with(
-        "/v1/messages",
-        r#"{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"hi"}],"model":"other"}"#,
-        &[("anthropic-version", "2023-06-01")],
-    );
-    assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.text().contains("duplicate key"));
     assert_eq!(m.request_count(), 0);
 }
 

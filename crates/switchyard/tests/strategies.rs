@@ -221,8 +221,9 @@ fn cache_hits_identical_requests_and_misses_when_a_parameter_changes() {
 #[test]
 fn cache_evicts_under_its_memory_bound() {
     let m = mock(MockConfig { tokens: 200, ..Default::default() });
-    // 64 KiB: about 1 KiB per shard, room for one ~1 KB answer per shard at most.
-    let cfg = cached_config(&m, "").replace("workers = 2\n", "workers = 2\n[cache]\nmax_bytes = 131072\n");
+    // ~0.9 KB answers count ~15 KB each with the room reserved for their renderings;
+    // 2.5 MiB is 40 KiB per shard: about two answers per shard, far fewer than 300.
+    let cfg = cached_config(&m, "").replace("workers = 2\n", "workers = 2\n[cache]\nmax_bytes = 2621440\n");
     let gw = Gateway::start(&cfg);
     for i in 0..300 {
         let r = gw.client().post("/v1/chat/completions", &body_with(&format!(r#","max_tokens":{}"#, 1000 + i), false));
@@ -239,7 +240,8 @@ fn cache_evicts_under_its_memory_bound() {
             .unwrap()
     };
     let used = value("switchyard_cache_bytes{kind=\"used\"}");
-    assert!(used <= 131_072, "{used} bytes held");
+    assert!(used <= 2_621_440, "{used} bytes held");
+    assert!(used > 1_000_000, "entries are counted with their renderings: {used}");
     assert!(value("switchyard_cache_entries_total{event=\"evict\"}") > 100, "{metrics}");
     assert!(value("switchyard_cache_items") < 300);
 }
