@@ -9,6 +9,8 @@ use switchyard_core::RequestView;
 use switchyard_core::view::rewrite_model;
 use switchyard_http::head::Limits;
 use switchyard_http::{ChunkedDecoder, SseDecoder, parse_request, write};
+use switchyard_providers::answer::scan_answer;
+use switchyard_providers::{Dialect, Usage};
 
 const HEAD: &[u8] = b"POST /v1/chat/completions HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: OpenAI/Python 1.51.0\r\nAccept: application/json\r\nContent-Type: application/json\r\nAuthorization: Bearer sk-0123456789abcdef\r\nX-Stainless-Lang: python\r\nX-Stainless-Package-Version: 1.51.0\r\nX-Stainless-Os: Linux\r\nX-Stainless-Arch: x64\r\nX-Stainless-Runtime: CPython\r\nX-Stainless-Runtime-Version: 3.11.7\r\nContent-Length: 1234\r\n\r\n";
 
@@ -111,15 +113,25 @@ fn cache_hit(c: &mut Criterion) {
     g.finish();
 }
 
-/// The check every whole (non-streamed) same-dialect answer gets before it is relayed: is it
-/// JSON at all (so a broken answer can still fall back).
+/// What every whole (non-streamed) same-dialect answer gets before it is relayed: a JSON check
+/// (so a broken answer can still fall back) and its usage read. Before: the check, a scan for
+/// the `usage` span and a `Value` parse of it; now one pass (`scan_answer`).
 fn answer_check(c: &mut Criterion) {
     let answer = format!(
         r#"{{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{{"index":0,"message":{{"role":"assistant","content":"{}"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":250,"completion_tokens":200,"total_tokens":450}}}}"#,
         "word ".repeat(180)
     );
-    c.bench_function("answer_check/1kb", |b| {
-        b.iter(|| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(answer.as_bytes())).unwrap())
+    c.bench_function("answer_check/1kb/three_passes", |b| {
+        b.iter(|| {
+            let body = black_box(answer.as_bytes());
+            serde_json::from_slice::<serde::de::IgnoredAny>(body).unwrap();
+            let span = switchyard_core::json::top_level_value_span(body, "usage").unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&body[span]).unwrap();
+            Usage::from_openai(&v)
+        })
+    });
+    c.bench_function("answer_check/1kb/one_pass", |b| {
+        b.iter(|| scan_answer(black_box(answer.as_bytes()), Dialect::OpenAi).unwrap().unwrap())
     });
 }
 

@@ -1,8 +1,10 @@
-//! Whole answers from each dialect, rendered in each client dialect, plus error bodies.
+//! Whole answers from each dialect, rendered in each client dialect, plus error bodies; the
+//! relay's one-pass answer scan must agree with a full parse on validity and usage.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchyard_providers::{Completion, Dialect, UpstreamError};
+use switchyard_providers::answer::scan_answer;
+use switchyard_providers::{Completion, Dialect, UpstreamError, Usage};
 
 fuzz_target!(|data: &[u8]| {
     for d in [Dialect::OpenAi, Dialect::Anthropic, Dialect::Gemini] {
@@ -10,7 +12,18 @@ fuzz_target!(|data: &[u8]| {
         serde_json::to_vec(&e.render(Dialect::OpenAi)).unwrap();
         serde_json::to_vec(&e.render(Dialect::Anthropic)).unwrap();
     }
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else { return };
+    let parsed = serde_json::from_slice::<serde_json::Value>(data);
+    for d in [Dialect::OpenAi, Dialect::Anthropic] {
+        let scanned = scan_answer(data, d);
+        assert_eq!(scanned.is_ok(), parsed.is_ok(), "{scanned:?} / {parsed:?}");
+        if let (Ok(Some(u)), Ok(v)) = (scanned, &parsed) {
+            // A DOM keeps the last of repeated keys; the scan agrees whenever `usage` is single.
+            let raw = &v["usage"];
+            let want = if d == Dialect::Anthropic { Usage::from_anthropic(raw) } else { Usage::from_openai(raw) };
+            assert_eq!(u, want);
+        }
+    }
+    let Ok(v) = parsed else { return };
     for c in [Completion::from_openai(&v), Completion::from_anthropic(&v), Completion::from_gemini(&v, "m")]
         .into_iter()
         .flatten()

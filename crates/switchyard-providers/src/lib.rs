@@ -6,6 +6,7 @@
 //! into [`Delta`]s that any client-side encoder turns back into events. Bodies are handled as
 //! `serde_json::Value`, so fields a translation does not touch are kept as they came.
 
+pub mod answer;
 pub mod completion;
 pub mod error;
 pub mod replay;

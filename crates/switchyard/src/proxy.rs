@@ -130,7 +130,7 @@ pub async fn chat(
     let route_name = route.map_or(DIRECT_ROUTE, |r| r.name.as_str());
     let default_retry = RetryConfig::default();
     let retry = route.map_or(&default_retry, |r| &r.retry);
-    let budget_end = Instant::now() + Duration::from_millis(retry.budget_ms);
+    let budget_end = ready + Duration::from_millis(retry.budget_ms);
     let attempts = decision.plan.len().min(retry.attempts as usize);
     let mut last_error: Option<(ApiError, usize)> = None;
     // Attempt outcomes only feed the decision log: no allocation without one.

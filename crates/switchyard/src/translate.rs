@@ -7,9 +7,9 @@ use std::sync::LazyLock;
 use memchr::memmem;
 use monoio::net::TcpStream;
 use serde_json::Value;
-use switchyard_core::json::top_level_value_span;
 use switchyard_http::head::{ResponseFraming, ResponseHead};
 use switchyard_http::{ChunkedDecoder, SseDecoder, write};
+use switchyard_providers::answer::scan_answer;
 use switchyard_providers::{
     Completion, CompletionBuilder, Delta, Dialect, StreamDecoder, StreamEncoder, UpstreamError, Usage,
 };
@@ -377,14 +377,16 @@ pub async fn relay_json(
         }
     };
     b.up_resp = rbuf;
-    let checked = read.and_then(|_| {
-        serde_json::from_slice::<serde::de::IgnoredAny>(&body).map_err(|_| "the upstream answer is not valid JSON")
-    });
-    if let Err(e) = checked {
-        b.body = body;
-        b.out = out;
-        return Err(e);
-    }
+    // One pass: the answer must be JSON (else it falls back), and its usage is read on the way.
+    let checked = read.and_then(|_| scan_answer(&body, dialect).map_err(|_| "the upstream answer is not valid JSON"));
+    let usage = match checked {
+        Ok(u) => u,
+        Err(e) => {
+            b.body = body;
+            b.out = out;
+            return Err(e);
+        }
+    };
     write::content_length(&mut out, body.len() as u64);
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&body);
@@ -399,7 +401,6 @@ pub async fn relay_json(
     {
         store(answer);
     }
-    let usage = usage_of(dialect, &body);
     if let (Some(f), Some(u)) = (account, usage) {
         f(u);
     }
@@ -494,14 +495,4 @@ pub async fn relay_whole(
     let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
     b.out = out;
     (outcome, reusable, usage)
-}
-
-/// Usage in a whole same-dialect body (read from the relayed copy).
-pub fn usage_of(dialect: Dialect, body: &[u8]) -> Option<Usage> {
-    let span = top_level_value_span(body, "usage")?;
-    let v: Value = serde_json::from_slice(&body[span]).ok()?;
-    Some(match dialect {
-        Dialect::Anthropic => Usage::from_anthropic(&v),
-        _ => Usage::from_openai(&v),
-    })
 }

@@ -51,10 +51,10 @@ impl Worker {
     }
 
     /// A process-unique request id: process prefix, worker, counter.
-    pub fn request_id(&self) -> String {
+    pub fn request_id(&self) -> RequestId {
         let n = self.next_request.get();
         self.next_request.set(n + 1);
-        format!("{:08x}{:02x}{:010x}", self.shared.id_prefix, self.index as u8, n)
+        RequestId::new(self.shared.id_prefix, self.index as u8, n)
     }
 
     /// Counts a request as in flight until the guard drops.
@@ -121,5 +121,53 @@ pub async fn run(listener: StdListener, w: Rc<Worker>) {
     let inflight = &w.shared.stats.gauges[w.index].inflight;
     while inflight.load(std::sync::atomic::Ordering::Relaxed) > 0 && Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A request id: 20 lowercase hex digits (8 of process prefix, 2 of worker, 10 of counter),
+/// built on the stack (`format!` allocated once per request).
+#[derive(Clone, Copy)]
+pub struct RequestId([u8; 20]);
+
+impl RequestId {
+    /// The id of request `n` of `worker` in the process with `prefix`.
+    pub fn new(prefix: u32, worker: u8, n: u64) -> RequestId {
+        fn hex(out: &mut [u8], mut v: u64) {
+            for b in out.iter_mut().rev() {
+                *b = b"0123456789abcdef"[(v & 15) as usize];
+                v >>= 4;
+            }
+        }
+        let mut id = [0u8; 20];
+        hex(&mut id[..8], prefix as u64);
+        hex(&mut id[8..10], worker as u64);
+        hex(&mut id[10..], n);
+        RequestId(id)
+    }
+}
+
+impl std::ops::Deref for RequestId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        // Only ASCII hex digits are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestId;
+
+    #[test]
+    fn request_id_matches_the_old_format() {
+        for (p, w, n) in [(0u32, 0u8, 0u64), (0xdeadbeef, 3, 0x12_3456_789a), (u32::MAX, 255, (1 << 40) - 1)] {
+            assert_eq!(&*RequestId::new(p, w, n), format!("{p:08x}{w:02x}{n:010x}"));
+        }
     }
 }
