@@ -27,21 +27,47 @@ def oha(path):
             "error_share": round(bad / total, 4) if total else 1.0}
 
 
-fixed = []
+def median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    m = len(xs) // 2
+    return round(xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2, 1)
+
+
+PCTS = ("p50_us", "p90_us", "p99_us", "p999_us")
+
+# Each point may have several rounds (fixed-TARGET-BODY-RATE-rN.json); the arms of a round ran
+# back to back, so "added" is taken per round and the report gives the median over rounds.
+runs = {}
 for path in sorted(glob.glob(f"{raw}/fixed-*.json")):
-    target, body, rate = re.match(r".*/fixed-(\w+)-(\w+)-(\d+)\.json", path).groups()
+    target, body, rate, rnd = re.match(r".*/fixed-(\w+?)-(\w+)-(\d+)(?:-r(\d+))?\.json", path).groups()
     r = oha(path)
     if r:
-        fixed.append({"target": target, "body": body, "rate": int(rate), **r})
+        runs.setdefault((target, body, int(rate)), {})[int(rnd or 1)] = r
+
+fixed = []
+for (target, body, rate), rounds in runs.items():
+    rs = list(rounds.values())
+    fixed.append({"target": target, "body": body, "rate": rate, "rounds": len(rs),
+                  **{k: median(r[k] for r in rs) for k in PCTS},
+                  "rps": median(r["rps"] for r in rs), "requests": sum(r["requests"] for r in rs),
+                  "error_share": max(r["error_share"] for r in rs)})
 
 added = []
-for f in fixed:
-    if f["target"] == "direct":
+for (target, body, rate), rounds in runs.items():
+    direct = runs.get(("direct", body, rate))
+    if target == "direct" or not direct:
         continue
-    d = next((x for x in fixed if x["target"] == "direct" and x["body"] == f["body"] and x["rate"] == f["rate"]), None)
-    if d and f["p50_us"] is not None and d["p50_us"] is not None:
-        added.append({"proxy": f["target"], "body": f["body"], "rate": f["rate"],
-                      **{f"added_{k}": round(f[k] - d[k], 1) for k in ("p50_us", "p90_us", "p99_us", "p999_us")}})
+    per_round = [{k: round(r[k] - direct[n][k], 1) for k in PCTS if r[k] is not None and direct[n][k] is not None}
+                 for n, r in sorted(rounds.items()) if n in direct]
+    if not per_round:
+        continue
+    added.append({"proxy": target, "body": body, "rate": rate,
+                  **{f"added_{k}": median(x.get(k) for x in per_round) for k in PCTS},
+                  **{f"added_{k}_range": [min(x[k] for x in per_round if k in x), max(x[k] for x in per_round if k in x)]
+                     for k in ("p50_us", "p99_us")},
+                  "rounds": per_round})
 
 saturation = {}
 sat_steps = {}
@@ -87,10 +113,17 @@ def buckets(path):
     return out
 
 
-def delta_quantiles(before, after):
-    """Quantiles (bucket upper bounds, µs) of the requests between two scrapes."""
-    b, a = buckets(before), buckets(after)
-    d = sorted((le, a[le] - b.get(le, 0)) for le in a)
+def delta_quantiles(pairs):
+    """Quantiles (bucket upper bounds, µs) of the requests between pairs of scrapes."""
+    delta = {}
+    for before, after in pairs:
+        try:
+            b, a = buckets(before), buckets(after)
+        except OSError:
+            continue
+        for le in a:
+            delta[le] = delta.get(le, 0) + a[le] - b.get(le, 0)
+    d = sorted(delta.items())
     n = d[-1][1] if d else 0
     q = {"requests": n}
     for name, p in (("p50_us", 0.5), ("p90_us", 0.9), ("p99_us", 0.99), ("p99.9_us", 0.999)):
@@ -100,11 +133,12 @@ def delta_quantiles(before, after):
 
 overhead = {}
 for path in sorted(glob.glob(f"{raw}/metrics-before-*.txt")):
-    key = re.match(r".*/metrics-before-(\w+-\d+)\.txt", path).group(1)
+    key = re.match(r".*/metrics-before-(\w+-\d+)(?:-r\d+)?\.txt", path).group(1)
     try:
-        overhead[key] = delta_quantiles(path, path.replace("metrics-before", "metrics-after"))
+        overhead.setdefault(key, []).append((path, path.replace("metrics-before", "metrics-after")))
     except OSError:
         pass
+overhead = {k: delta_quantiles(v) for k, v in overhead.items()}
 
 result = {"fixed_rate": fixed, "added_over_direct": added, "saturation": sat, "saturation_steps": sat_steps, "streaming": stream,
           "gateway_internal_overhead": overhead}
@@ -112,19 +146,22 @@ json.dump(result, open(f"{out}/results.json", "w"), indent=2)
 
 md = ["# Load test results", "", "`loadtest/run.sh`; gateway and nginx pinned to CPU 0, mock and load generators to CPU 1.", "",
       "## Fixed rate (open loop), latency in µs", "",
+      "Medians over rounds (worst round's error share).", "",
       "| body | rate | target | p50 | p90 | p99 | p99.9 | achieved rps | errors |", "|---|---|---|---|---|---|---|---|---|"]
 for f in fixed:
     md.append(f"| {f['body']} | {f['rate']} | {f['target']} | {f['p50_us']} | {f['p90_us']} | {f['p99_us']} | {f['p999_us']} | {f['rps']} | {f['error_share']:.2%} |")
-md += ["", "## Added over direct, µs", "", "| body | rate | proxy | p50 | p90 | p99 | p99.9 |", "|---|---|---|---|---|---|---|"]
+md += ["", "## Added over direct, µs (median over rounds; p50 and p99 with the range of the rounds)", "",
+       "| body | rate | proxy | rounds | p50 | p90 | p99 | p99.9 |", "|---|---|---|---|---|---|---|---|"]
+rng = lambda a, k: f"{a[f'added_{k}']} ({a[f'added_{k}_range'][0]} to {a[f'added_{k}_range'][1]})" if len(a["rounds"]) > 1 else a[f"added_{k}"]
 for a in added:
-    md.append(f"| {a['body']} | {a['rate']} | {a['proxy']} | {a['added_p50_us']} | {a['added_p90_us']} | {a['added_p99_us']} | {a['added_p999_us']} |")
+    md.append(f"| {a['body']} | {a['rate']} | {a['proxy']} | {len(a['rounds'])} | {rng(a, 'p50_us')} | {a['added_p90_us']} | {rng(a, 'p99_us')} | {a['added_p999_us']} |")
 md += ["", "## Saturation (1 KB, highest fixed rate with < 1 % errors and ≥ 95 % achieved)", "",
        "| target | max rps | ratio to direct |", "|---|---|---|"]
 for t, v in sorted(sat.items()):
     md.append(f"| {t} | {v['max_rps']} | {v['ratio_to_direct']} |")
 md += ["", "## Streaming: concurrent streams timed per event (sseload)", ""]
 md += [f"- {k}: {v}" for k, v in stream.items()]
-md += ["", "## Gateway's own time per request, µs (`switchyard_overhead_seconds`, bucket upper bounds)", "",
+md += ["", "## Gateway's own time per request, µs (`switchyard_overhead_seconds`, bucket upper bounds, all rounds)", "",
        "| run | requests | p50 | p90 | p99 | p99.9 |", "|---|---|---|---|---|---|"]
 for k, v in overhead.items():
     md.append(f"| {k} | {v['requests']} | {v['p50_us']} | {v['p90_us']} | {v['p99_us']} | {v['p99.9_us']} |")

@@ -4,10 +4,12 @@
 # correction), 1 KB and 16 KB bodies; saturation; 1,000 concurrent streams timed per event.
 # The gateway and nginx are pinned to CPU 0, the mock and the load generators to CPU 1.
 #
-#   loadtest/run.sh            full run (~6 min)
+#   loadtest/run.sh            full run (~10 min)
 #   QUICK=1 loadtest/run.sh    3-second points, for a smoke test
 #   LITELLM=1 loadtest/run.sh  also LiteLLM's proxy (pinned version from PyPI) as a fourth arm
 #   OUT=dir loadtest/run.sh    write the results elsewhere (default loadtest/results)
+#   ROUNDS=n loadtest/run.sh   fixed-rate rounds per point (default 3; arms interleaved, their
+#                              order rotated per round; the report gives medians and ranges)
 #
 # Writes loadtest/results/{results.json,results.md,latency.svg}.
 set -euo pipefail
@@ -19,10 +21,11 @@ rates="1000 5000"
 sat_rates="5000 10000 15000 20000 25000 30000 40000"
 streams=1000
 tokens=200
+rounds=${ROUNDS:-3}
 [ -n "${QUICK:-}" ] && dur=3 && sat_dur=2
 # SMOKE=1: a few seconds of tiny loads, so the harness cannot rot (run by the test command).
 if [ -n "${SMOKE:-}" ]; then
-    dur=1 sat_dur=1 rates="200" sat_rates="500" streams=20 tokens=20
+    dur=1 sat_dur=1 rates="200" sat_rates="500" streams=20 tokens=20 rounds=${ROUNDS:-1}
 fi
 
 cargo build --release --bins -q
@@ -83,15 +86,23 @@ oha_run() { # target url body rate seconds out
         -m POST -H 'content-type: application/json' -D "$tmp/body_$3.json" "$2/v1/chat/completions" >"$6" 2>/dev/null || true
 }
 
-echo "fixed-rate loads (${dur}s each)"
+echo "fixed-rate loads (${dur}s each, $rounds rounds)"
+read -ra arms <<<"$targets"
 for body in 1k 16k; do
     for rate in $rates; do
-        for t in $targets; do
-            echo "  $body $rate rps ${t%%=*}"
-            # Scrapes around the switchyard run isolate its share of the own-time histogram.
-            [ "${t%%=*}" = switchyard ] && curl -s "http://127.0.0.1:$gport/metrics" >"$tmp/raw/metrics-before-$body-$rate.txt"
-            oha_run "${t%%=*}" "${t#*=}" "$body" "$rate" "$dur" "$tmp/raw/fixed-${t%%=*}-$body-$rate.json"
-            [ "${t%%=*}" = switchyard ] && curl -s "http://127.0.0.1:$gport/metrics" >"$tmp/raw/metrics-after-$body-$rate.txt"
+        for round in $(seq "$rounds"); do
+            # Rotate the arms' order each round so no arm always runs first (or after another).
+            n=${#arms[@]}
+            for i in $(seq 0 $((n - 1))); do
+                t=${arms[$(((i + round - 1) % n))]}
+                name=${t%%=*}
+                echo "  $body $rate rps round $round $name"
+                tag="$body-$rate-r$round"
+                # Scrapes around the switchyard run isolate its share of the own-time histogram.
+                [ "$name" = switchyard ] && curl -s "http://127.0.0.1:$gport/metrics" >"$tmp/raw/metrics-before-$tag.txt"
+                oha_run "$name" "${t#*=}" "$body" "$rate" "$dur" "$tmp/raw/fixed-$name-$tag.json"
+                [ "$name" = switchyard ] && curl -s "http://127.0.0.1:$gport/metrics" >"$tmp/raw/metrics-after-$tag.txt"
+            done
         done
     done
 done
