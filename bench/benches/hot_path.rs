@@ -5,8 +5,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use switchyard_bench::{SHORT, chat_body, conversation_32k, prompt_1k};
-use switchyard_core::RequestView;
 use switchyard_core::view::rewrite_model;
+use switchyard_core::{RequestView, ViewScratch};
 use switchyard_http::head::Limits;
 use switchyard_http::{ChunkedDecoder, SseDecoder, parse_request, write};
 use switchyard_providers::answer::scan_answer;
@@ -28,7 +28,7 @@ fn view(c: &mut Criterion) {
         ("1kb", chat_body("auto", &prompt_1k(), 0)),
         ("32kb_conversation", conversation_32k("auto")),
     ] {
-        let mut scratch = Vec::new();
+        let mut scratch = ViewScratch::default();
         g.throughput(Throughput::Bytes(body.len() as u64));
         g.bench_function(name, |b| b.iter(|| RequestView::parse(black_box(body.as_bytes()), &mut scratch).unwrap()));
     }
@@ -37,7 +37,7 @@ fn view(c: &mut Criterion) {
 
 fn rewrite(c: &mut Criterion) {
     let body = chat_body("auto", &prompt_1k(), 0);
-    let v = RequestView::parse(body.as_bytes(), &mut Vec::new()).unwrap();
+    let v = RequestView::parse(body.as_bytes(), &mut ViewScratch::default()).unwrap();
     let mut out = Vec::with_capacity(body.len() + 64);
     c.bench_function("model_rewrite/1kb", |b| {
         b.iter(|| {

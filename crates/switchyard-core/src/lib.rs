@@ -27,4 +27,4 @@ pub use endpoint::Endpoint;
 pub use error::ApiError;
 pub use route::{DecideScratch, Decision, Route, Strategy};
 pub use table::{Provider, RouteTable, Target};
-pub use view::{RequestView, ViewError};
+pub use view::{RequestView, ViewError, ViewScratch};

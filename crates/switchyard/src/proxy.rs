@@ -14,7 +14,7 @@ use switchyard_core::health::Failure;
 use switchyard_core::json::top_level_value_span;
 use switchyard_core::keys::ClientKey;
 use switchyard_core::view::rewrite_model;
-use switchyard_core::{ApiError, Provider, RequestView, Target};
+use switchyard_core::{ApiError, Provider, RequestView, Target, ViewScratch};
 use switchyard_http::head::HeaderRef;
 use switchyard_http::write;
 use switchyard_providers::{Dialect, Usage, request as translate_request};
@@ -98,7 +98,9 @@ pub async fn chat(
         }
     };
     let key_name = client_key.map(|k| k.name.as_str());
-    let (view, mut cb) = match client_view(body, dialect, &mut b.scratch) {
+    // The scratch borrow ends with this statement: never held across an await.
+    let parsed = client_view(body, dialect, &mut b.scratch, &mut w.view_scratch.borrow_mut());
+    let (view, mut cb) = match parsed {
         Ok(v) => v,
         Err(e) => {
             w.shared.stats.rejected.add(w.index, e.status);
@@ -427,6 +429,7 @@ fn client_view<'a>(
     body: &'a [u8],
     dialect: Dialect,
     scratch: &mut Vec<u8>,
+    view_scratch: &mut ViewScratch,
 ) -> Result<(RequestView, ClientBody<'a>), ApiError> {
     match dialect {
         Dialect::Anthropic => {
@@ -446,12 +449,12 @@ fn client_view<'a>(
             let hub =
                 translate_request::anthropic_to_openai(&v).map_err(|e| ApiError::bad_request(e.to_string(), None))?;
             let hub_bytes = serde_json::to_vec(&hub).unwrap_or_default();
-            let mut view = RequestView::parse(&hub_bytes, scratch)?;
+            let mut view = RequestView::parse(&hub_bytes, view_scratch)?;
             // The fast path splices the model into the client's own body.
             view.model_span = top_level_value_span(body, "model");
             Ok((view, ClientBody { dialect, raw: body, hub: Some(hub) }))
         }
-        _ => Ok((RequestView::parse(body, scratch)?, ClientBody { dialect, raw: body, hub: None })),
+        _ => Ok((RequestView::parse(body, view_scratch)?, ClientBody { dialect, raw: body, hub: None })),
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use switchyard_core::DecideScratch;
+use switchyard_core::{DecideScratch, ViewScratch};
 
 use crate::live::Shared;
 use crate::upstream::Pool;
@@ -27,6 +27,8 @@ pub struct Worker {
     next_request: Cell<u64>,
     /// Buffers and randomness for routing decisions.
     pub decide_scratch: RefCell<DecideScratch>,
+    /// Buffers the request view is parsed in (borrowed only while parsing, never across an await).
+    pub view_scratch: RefCell<ViewScratch>,
 }
 
 /// Marks a request in flight for as long as it lives.
@@ -47,6 +49,7 @@ impl Worker {
             index,
             next_request: Cell::new(0),
             decide_scratch: RefCell::new(DecideScratch::new(0x9e37_79b9 ^ ((index as u64 + 1) << 20))),
+            view_scratch: RefCell::new(ViewScratch::default()),
         }
     }
 
