@@ -22,6 +22,8 @@ s = r["streaming"]
 for k in ("streams", "ttft_p50_us", "added_gap_p50_us", "gateway_peak_rss_mib"):
     if k not in s:
         problems.append(f"streaming result lacks {k}: {s}")
+if "added_gap_p50_us" not in s.get("nginx", {}):
+    problems.append(f"no streaming numbers for nginx: {s.get('nginx')}")
 if not r["gateway_internal_overhead"] or not all(v["requests"] > 0 for v in r["gateway_internal_overhead"].values()):
     problems.append(f"no internal overhead numbers: {r['gateway_internal_overhead']}")
 if problems:

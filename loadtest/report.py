@@ -81,24 +81,38 @@ for path in glob.glob(f"{raw}/sat-*.json"):
 direct_sat = saturation.get("direct")
 sat = {t: {"max_rps": v, "ratio_to_direct": round(v / direct_sat, 2) if direct_sat else None} for t, v in saturation.items()}
 
+# Streams: stream-TARGET[-rN].json; "added" per round against direct's run of that round.
 streams = {}
 for path in glob.glob(f"{raw}/stream-*.json"):
-    t = re.match(r".*/stream-(\w+)\.json", path).group(1)
+    t, rnd = re.match(r".*/stream-(\w+?)(?:-r(\d+))?\.json", path).groups()
     try:
-        streams[t] = json.load(open(path))
+        streams.setdefault(t, {})[int(rnd or 1)] = json.load(open(path))
     except ValueError:
         pass
-stream = {}
-if "direct" in streams and "switchyard" in streams:
-    d, g = streams["direct"], streams["switchyard"]
-    stream = {
-        "streams": g["ok"] + g["errors"], "errors": g["errors"],
-        "ttft_p50_us": g["ttft_us"]["p50"], "ttft_p99_us": g["ttft_us"]["p99"],
-        "added_ttft_p50_us": g["ttft_us"]["p50"] - d["ttft_us"]["p50"],
-        "added_ttft_p99_us": g["ttft_us"]["p99"] - d["ttft_us"]["p99"],
-        "gap_p50_us": g["gap_us"]["p50"], "added_gap_p50_us": g["gap_us"]["p50"] - d["gap_us"]["p50"],
-        "added_gap_p99_us": g["gap_us"]["p99"] - d["gap_us"]["p99"],
+
+
+def stream_added(arm):
+    d, g = streams.get("direct", {}), streams.get(arm, {})
+    rounds = [n for n in sorted(g) if n in d]
+    if not rounds:
+        return {}
+    pick = lambda key, q, src: [src[n][key][q] for n in rounds]
+    diff = lambda key, q: median(a - b for a, b in zip(pick(key, q, g), pick(key, q, d)))
+    return {
+        "rounds": len(rounds), "streams": sum(g[n]["ok"] + g[n]["errors"] for n in rounds),
+        "errors": sum(g[n]["errors"] for n in rounds),
+        "ttft_p50_us": median(pick("ttft_us", "p50", g)), "ttft_p99_us": median(pick("ttft_us", "p99", g)),
+        "added_ttft_p50_us": diff("ttft_us", "p50"), "added_ttft_p99_us": diff("ttft_us", "p99"),
+        "gap_p50_us": median(pick("gap_us", "p50", g)), "gap_p99_us": median(pick("gap_us", "p99", g)),
+        "direct_gap_p50_us": median(pick("gap_us", "p50", d)), "direct_gap_p99_us": median(pick("gap_us", "p99", d)),
+        "added_gap_p50_us": diff("gap_us", "p50"), "added_gap_p99_us": diff("gap_us", "p99"),
+        "added_gap_p99_us_rounds": [a - b for a, b in zip(pick("gap_us", "p99", g), pick("gap_us", "p99", d))],
     }
+
+
+stream = stream_added("switchyard")
+if stream:
+    stream["nginx"] = stream_added("nginx")
 try:
     stream["gateway_peak_rss_mib"] = round(int(open(f"{raw}/gateway-peak-rss-kib").read()) / 1024, 1)
 except (OSError, ValueError):
@@ -159,8 +173,15 @@ md += ["", "## Saturation (1 KB, highest fixed rate with < 1 % errors and ≥ 95
        "| target | max rps | ratio to direct |", "|---|---|---|"]
 for t, v in sorted(sat.items()):
     md.append(f"| {t} | {v['max_rps']} | {v['ratio_to_direct']} |")
-md += ["", "## Streaming: concurrent streams timed per event (sseload)", ""]
-md += [f"- {k}: {v}" for k, v in stream.items()]
+md += ["", "## Streaming: concurrent streams timed per event (sseload), µs, median over rounds", "",
+       "| proxy | rounds | streams | errors | TTFT p50 | added TTFT p50 / p99 | gap p50 / p99 (direct's) | added gap p50 / p99 |",
+       "|---|---|---|---|---|---|---|---|"]
+for name, a in (("switchyard", stream), ("nginx", stream.get("nginx", {}))):
+    if a.get("rounds"):
+        md.append(f"| {name} | {a['rounds']} | {a['streams']} | {a['errors']} | {a['ttft_p50_us']} | "
+                  f"{a['added_ttft_p50_us']} / {a['added_ttft_p99_us']} | {a['gap_p50_us']} / {a['gap_p99_us']} "
+                  f"({a['direct_gap_p50_us']} / {a['direct_gap_p99_us']}) | {a['added_gap_p50_us']} / {a['added_gap_p99_us']} |")
+md += ["", f"Gateway peak RSS: {stream.get('gateway_peak_rss_mib')} MiB"]
 md += ["", "## Gateway's own time per request, µs (`switchyard_overhead_seconds`, bucket upper bounds, all rounds)", "",
        "| run | requests | p50 | p90 | p99 | p99.9 |", "|---|---|---|---|---|---|"]
 for k, v in overhead.items():

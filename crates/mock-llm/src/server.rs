@@ -350,6 +350,10 @@ async fn respond<S: AsyncWriteRent>(
         write::header(&mut out, b"transfer-encoding", b"chunked");
     }
     out.extend_from_slice(b"\r\n");
+    // Events are due at fixed times from the first one, so send time and timer lateness do not
+    // add up along the stream (sleeping a full interval after each send drifted by ms).
+    let first_event = std::time::Instant::now();
+    let interval = Duration::from_millis(cfg.token_interval_ms);
     for (i, ev) in chat::stream_events(&req, &id, cfg.tokens).iter().enumerate() {
         if cfg.drop_after == Some(i) {
             if !out.is_empty() {
@@ -392,7 +396,8 @@ async fn respond<S: AsyncWriteRent>(
             let _ = send(s, std::mem::take(&mut out)).await;
         }
         if i > 0 && cfg.token_interval_ms > 0 {
-            monoio::time::sleep(Duration::from_millis(cfg.token_interval_ms)).await;
+            let due = first_event + interval * i as u32;
+            monoio::time::sleep(due.saturating_duration_since(std::time::Instant::now())).await;
         }
         if cfg.close_delimited {
             out.extend_from_slice(ev.as_bytes());

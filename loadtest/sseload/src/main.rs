@@ -24,11 +24,13 @@ struct Opts {
     expect_tokens: Option<usize>,
     threads: usize,
     prompt_bytes: usize,
+    /// Connections start spread evenly over this many ms (0: all at once).
+    ramp_ms: u64,
 }
 
 const USAGE: &str = "usage: sseload --addr IP:PORT [--path /v1/chat/completions] [--model NAME]
                [--concurrency N] [--requests-per-conn N] [--no-stream] [--expect-tokens N]
-               [--threads N] [--prompt-bytes N]";
+               [--threads N] [--prompt-bytes N] [--ramp-ms N]";
 
 fn parse() -> Result<Opts, String> {
     let mut o = Opts {
@@ -41,6 +43,7 @@ fn parse() -> Result<Opts, String> {
         expect_tokens: None,
         threads: 1,
         prompt_bytes: 64,
+        ramp_ms: 0,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
@@ -59,6 +62,7 @@ fn parse() -> Result<Opts, String> {
             "--expect-tokens" => o.expect_tokens = Some(n(v()?)?),
             "--threads" => o.threads = n(v()?)?,
             "--prompt-bytes" => o.prompt_bytes = n(v()?)?,
+            "--ramp-ms" => o.ramp_ms = n(v()?)?,
             _ => return Err(USAGE.into()),
         }
     }
@@ -284,7 +288,20 @@ fn main() {
                     let opts = Rc::new(Opts::clone(&o));
                     let stats = Rc::new(RefCell::new(Stats::default()));
                     let n = o.concurrency / o.threads.max(1) + usize::from(t < o.concurrency % o.threads.max(1));
-                    let tasks: Vec<_> = (0..n).map(|_| monoio::spawn(conn_loop(opts.clone(), stats.clone()))).collect();
+                    // A ramp spreads the starts (and so the streams' token ticks) over time, as
+                    // real traffic is; all at once, every stream's events land in the same burst.
+                    let tasks: Vec<_> = (0..n)
+                        .map(|i| {
+                            let delay = Duration::from_micros(o.ramp_ms * 1000 * i as u64 / n.max(1) as u64);
+                            let (opts, stats) = (opts.clone(), stats.clone());
+                            monoio::spawn(async move {
+                                if !delay.is_zero() {
+                                    monoio::time::sleep(delay).await;
+                                }
+                                conn_loop(opts, stats).await
+                            })
+                        })
+                        .collect();
                     for t in tasks {
                         t.await;
                     }
