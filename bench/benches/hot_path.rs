@@ -110,6 +110,24 @@ fn cache_hit(c: &mut Criterion) {
             serde_json::to_vec(&hit.to_openai()).unwrap()
         })
     });
+    // The semantic path after an exact miss: the context hash and text, the text's vector and a
+    // scan of a full shard of one context (the worst case: 256 prompts under one system prompt).
+    use switchyard_core::cache::semantic_parts;
+    use switchyard_core::semantic_cache::{PromptVector, SemanticIndex};
+    let idx = SemanticIndex::new(4096);
+    let faq = |i: usize| chat_body("auto", &format!("How do I change the setting number {i} of my account?"), 0);
+    let (context, _) = semantic_parts("auto", faq(0).as_bytes(), 0.5, &mut scratch).unwrap().unwrap();
+    for i in 0..256 {
+        let (_, text) = semantic_parts("auto", faq(i).as_bytes(), 0.5, &mut scratch).unwrap().unwrap();
+        idx.insert(context, PromptVector::of(&text).unwrap(), format!("k{i}").into_bytes(), u64::MAX, 0);
+    }
+    let probe = chat_body("auto", "how can I change setting number 17 of my account", 0);
+    g.bench_function("semantic_parts_vector_nearest_256", |b| {
+        b.iter(|| {
+            let (ctx, text) = semantic_parts("auto", black_box(probe.as_bytes()), 0.5, &mut scratch).unwrap().unwrap();
+            idx.nearest(ctx, &PromptVector::of(&text).unwrap(), 0.8, 1)
+        })
+    });
     g.finish();
 }
 

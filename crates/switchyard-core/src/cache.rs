@@ -44,6 +44,56 @@ pub fn canonical_key(
     scratch.clear();
     scratch.extend_from_slice(body);
     let v = simd_json::to_borrowed_value(scratch).map_err(|_| Uncacheable::NotJson)?;
+    let obj = cacheable(&v, max_temperature)?;
+    Ok(canonical(route, obj, body.len()))
+}
+
+/// For the semantic cache: the hash of the request's canonical form without its last user
+/// turn's text (route, parameters, system prompt, earlier turns: what a near-duplicate must
+/// share), and that text (what it may differ in). `Ok(None)` when the last user turn has no
+/// plain text.
+pub fn semantic_parts(
+    route: &str,
+    body: &[u8],
+    max_temperature: f64,
+    scratch: &mut Vec<u8>,
+) -> Result<Option<(u64, String)>, Uncacheable> {
+    scratch.clear();
+    scratch.extend_from_slice(body);
+    let mut v = simd_json::to_borrowed_value(scratch).map_err(|_| Uncacheable::NotJson)?;
+    cacheable(&v, max_temperature)?;
+    let Some(messages) = v.get_mut("messages").and_then(|m| m.as_array_mut()) else {
+        return Ok(None);
+    };
+    let Some(last) = messages.iter_mut().rev().find(|m| m.get("role").and_then(|r| r.as_str()) == Some("user")) else {
+        return Ok(None);
+    };
+    let text = match last.get("content") {
+        Some(c) if c.as_str().is_some() => c.as_str().unwrap_or_default().to_string(),
+        Some(c) => match c.as_array() {
+            // Text parts only: an image or file part makes it not a plain-text question.
+            Some(parts) if parts.iter().all(|p| p.get("type").and_then(|t| t.as_str()) == Some("text")) => {
+                parts.iter().filter_map(|p| p.get("text").and_then(|t| t.as_str())).collect::<Vec<_>>().join("\n")
+            }
+            _ => return Ok(None),
+        },
+        None => return Ok(None),
+    };
+    if let Some(o) = last.as_object_mut() {
+        o.remove("content");
+    }
+    let obj = v.as_object().ok_or(Uncacheable::NotJson)?;
+    let context = canonical(route, obj, body.len());
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(&context);
+    Ok(Some((h.finish(), text)))
+}
+
+/// The object of a cacheable request body.
+fn cacheable<'v, 'a>(
+    v: &'v simd_json::BorrowedValue<'a>,
+    max_temperature: f64,
+) -> Result<&'v simd_json::borrowed::Object<'a>, Uncacheable> {
     let obj = v.as_object().ok_or(Uncacheable::NotJson)?;
     if obj.get("temperature").and_then(|t| t.as_f64()).is_some_and(|t| t > max_temperature) {
         return Err(Uncacheable::Temperature);
@@ -53,7 +103,12 @@ pub fn canonical_key(
     {
         return Err(Uncacheable::Shape);
     }
-    let mut out = Vec::with_capacity(body.len() + route.len() + 8);
+    Ok(obj)
+}
+
+/// The route name and every answer-changing field, objects with sorted keys.
+fn canonical(route: &str, obj: &simd_json::borrowed::Object<'_>, size_hint: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(size_hint + route.len() + 8);
     out.extend_from_slice(route.as_bytes());
     out.push(0);
     let mut keys: Vec<&str> = obj.keys().map(|k| k.as_ref()).filter(|k| !IGNORED.contains(k)).collect();
@@ -68,7 +123,7 @@ pub fn canonical_key(
         write_canonical(&obj[*k], &mut out);
     }
     out.push(b'}');
-    Ok(out)
+    out
 }
 
 fn write_canonical(v: &simd_json::BorrowedValue<'_>, out: &mut Vec<u8>) {

@@ -16,6 +16,7 @@ pub mod learned;
 pub mod limits;
 pub mod prices;
 pub mod route;
+pub mod semantic_cache;
 pub mod strategy;
 pub mod table;
 pub mod text;

@@ -1,9 +1,11 @@
 //! The response cache as the proxy uses it: which requests may be looked up or stored, their
 //! keys, and what is kept per answer.
 
-use std::sync::OnceLock;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, OnceLock};
 use switchyard_core::Route;
-use switchyard_core::cache::canonical_key;
+use switchyard_core::cache::{canonical_key, semantic_parts};
+use switchyard_core::semantic_cache::PromptVector;
 
 use switchyard_providers::{Completion, Dialect};
 
@@ -49,7 +51,13 @@ pub struct CacheUse {
     pub store: bool,
     /// How long a stored answer lives, ms.
     pub ttl_ms: u64,
+    /// For the semantic cache: the request's context hash, its last user turn's vector and the
+    /// route's similarity threshold.
+    pub semantic: Option<(u64, PromptVector, f32)>,
 }
+
+/// Prompts the semantic index keeps (each up to 1 KB of text: a vector of at most ~16 KB).
+pub const SEMANTIC_ENTRIES: usize = 4096;
 
 /// The cache use of a request to `route`; `body` is the request in OpenAI shape.
 pub fn cache_use(route: &Route, body: &[u8], cache_control: Option<&str>, scratch: &mut Vec<u8>) -> Option<CacheUse> {
@@ -61,7 +69,25 @@ pub fn cache_use(route: &Route, body: &[u8], cache_control: Option<&str>, scratc
         return None;
     }
     let key = canonical_key(&route.cache_scope, body, cfg.max_temperature, scratch).ok()?;
-    Some(CacheUse { key, lookup, store: !no_store, ttl_ms: cfg.ttl_ms })
+    let semantic = cfg.similarity.and_then(|threshold| {
+        let (context, text) = semantic_parts(&route.cache_scope, body, cfg.max_temperature, scratch).ok()??;
+        Some((context, PromptVector::of(&text)?, threshold as f32))
+    });
+    Some(CacheUse { key, lookup, store: !no_store, ttl_ms: cfg.ttl_ms, semantic })
+}
+
+/// A stored answer for `u`: the exact one, else (semantic cache) the one of the most similar
+/// earlier prompt with that similarity.
+pub fn lookup(w: &Worker, u: &CacheUse) -> Option<(Arc<CachedAnswer>, Option<f32>)> {
+    let now = w.shared.now_ms();
+    if let Some(hit) = w.shared.cache.get(&u.key, now) {
+        return Some((hit, None));
+    }
+    let (context, vector, threshold) = u.semantic.as_ref()?;
+    let (key, similarity) = w.shared.semantic.nearest(*context, vector, *threshold, now)?;
+    let hit = w.shared.cache.get(&key, now)?;
+    w.shared.semantic_hits.fetch_add(1, Relaxed);
+    Some((hit, Some(similarity)))
 }
 
 /// Stores `c` for `u` (only complete answers: a cut stream never gets here).
@@ -83,5 +109,9 @@ pub fn store(w: &Worker, u: CacheUse, c: Completion, model: &str, provider: &str
         provider: provider.to_string(),
         rendered: Default::default(),
     };
+    let now = w.shared.now_ms();
+    if let Some((context, vector, _)) = u.semantic {
+        w.shared.semantic.insert(context, vector, u.key.clone(), expires, now);
+    }
     w.shared.cache.insert(u.key, answer, size, expires);
 }

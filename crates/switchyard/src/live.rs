@@ -153,6 +153,10 @@ pub struct Shared {
     pub cache_hit_time: Box<[crate::overhead::Histogram]>,
     /// The response cache (sized at start; `[cache] max_bytes` changes need a restart).
     pub cache: switchyard_core::cache::ResponseCache<crate::answers::CachedAnswer>,
+    /// Near-duplicate prompts of routes with `cache.similarity` (keys into `cache`).
+    pub semantic: switchyard_core::semantic_cache::SemanticIndex,
+    /// Requests answered through `semantic`.
+    pub semantic_hits: AtomicU64,
     /// Cascade and consensus counters by route name.
     pub strategies: crate::strategies::StrategyStats,
     /// The decision log, when configured.

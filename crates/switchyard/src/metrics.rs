@@ -233,6 +233,27 @@ fn cache_and_strategies(s: &mut String, shared: &Shared) {
     let _ = writeln!(s, "switchyard_cache_bytes{{kind=\"limit\"}} {}", shared.cache.capacity());
     s.push_str("# HELP switchyard_cache_items Answers in the cache.\n# TYPE switchyard_cache_items gauge\n");
     let _ = writeln!(s, "switchyard_cache_items {entries}");
+    // A semantic hit is an exact miss followed by a hit on the near-duplicate's key.
+    s.push_str(
+        "# HELP switchyard_cache_semantic_hits_total Requests answered from a near-duplicate prompt's entry.
+",
+    );
+    s.push_str(
+        "# TYPE switchyard_cache_semantic_hits_total counter
+",
+    );
+    let _ = writeln!(s, "switchyard_cache_semantic_hits_total {}", shared.semantic_hits.load(Relaxed));
+    let (prompts, prompt_bytes) = shared.semantic.usage();
+    s.push_str(
+        "# HELP switchyard_cache_semantic_prompts Prompts in the semantic index, and the bytes they hold.
+",
+    );
+    s.push_str(
+        "# TYPE switchyard_cache_semantic_prompts gauge
+",
+    );
+    let _ = writeln!(s, "switchyard_cache_semantic_prompts{{kind=\"count\"}} {prompts}");
+    let _ = writeln!(s, "switchyard_cache_semantic_prompts{{kind=\"bytes\"}} {prompt_bytes}");
     let m = crate::overhead::Merged::of(shared.cache_hit_time.iter());
     s.push_str(
         "# HELP switchyard_cache_hit_quantile_seconds Time to serve a cache hit (request read to answer written).\n",

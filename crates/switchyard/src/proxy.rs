@@ -162,7 +162,7 @@ pub async fn chat(
     });
     if let Some(u) = &cache
         && u.lookup
-        && let Some(hit) = w.shared.cache.get(&u.key, w.shared.now_ms())
+        && let Some((hit, similarity)) = crate::answers::lookup(w, u)
     {
         let tags = Tags {
             request_id: &request_id,
@@ -173,7 +173,12 @@ pub async fn chat(
             cache: Some("hit"),
         };
         b.first_write.set(None);
-        let outcome = send_rendered(client, b, &tags, &[], keep, shape.stream, hit.body(shape)).await;
+        let sim = similarity.map(|s| format!("{s:.3}"));
+        let extra: &[(&str, &str)] = match &sim {
+            Some(s) => &[("x-switchyard-cache-similarity", s.as_str())],
+            None => &[],
+        };
+        let outcome = send_rendered(client, b, &tags, extra, keep, shape.stream, hit.body(shape)).await;
         if let Some(first) = b.first_write.get() {
             w.shared.cache_hit_time[w.index].record(first.duration_since(ready).as_nanos() as u64);
         }

@@ -219,6 +219,51 @@ fn cache_hits_identical_requests_and_misses_when_a_parameter_changes() {
 }
 
 #[test]
+fn semantic_cache_answers_near_duplicates_only_when_turned_on() {
+    let m = mock(MockConfig::default());
+    let gw = Gateway::start(&cached_config(&m, ", similarity = 0.8"));
+    let ask = |gw: &Gateway, q: &str, extra: &str, stream: bool| {
+        gw.client().post(
+            "/v1/chat/completions",
+            &format!(
+                r#"{{"model":"auto","stream":{stream},"messages":[{{"role":"system","content":"Be brief."}},{{"role":"user","content":"{q}"}}]{extra}}}"#
+            ),
+        )
+    };
+    let r1 = ask(&gw, "What is the capital of France?", "", false);
+    assert_eq!(r1.header("x-switchyard-cache"), Some("miss"));
+    let r2 = ask(&gw, "What's the capital of France?", "", false);
+    assert_eq!(r2.header("x-switchyard-cache"), Some("hit"));
+    let sim: f32 = r2.header("x-switchyard-cache-similarity").expect("similarity header").parse().unwrap();
+    assert!((0.8..1.0).contains(&sim), "{sim}");
+    assert_eq!(content(&r1), content(&r2));
+    assert_eq!(m.request_count(), 1, "the near-duplicate never reached the provider");
+    // A streaming client gets the near-duplicate's answer replayed as SSE.
+    let r3 = ask(&gw, "What is the capital city of France?", "", true);
+    assert_eq!(r3.header("x-switchyard-cache"), Some("hit"));
+    assert_eq!(r3.streamed_content(), content(&r1));
+    // A different question, or the same one with other parameters or another system prompt, misses.
+    assert_eq!(ask(&gw, "What is the capital of Germany?", "", false).header("x-switchyard-cache"), Some("miss"));
+    assert_eq!(
+        ask(&gw, "what is the capital of france", r#","max_tokens":5"#, false).header("x-switchyard-cache"),
+        Some("miss")
+    );
+    let other_system = gw.client().post(
+        "/v1/chat/completions",
+        r#"{"model":"auto","messages":[{"role":"system","content":"Answer in French."},{"role":"user","content":"what is the capital of france"}]}"#,
+    );
+    assert_eq!(other_system.header("x-switchyard-cache"), Some("miss"));
+    let metrics = gw.client().get("/metrics").text();
+    assert!(metrics.contains("switchyard_cache_semantic_hits_total 2"), "{metrics}");
+    // Off by default: the exact cache alone misses a near-duplicate.
+    let exact = Gateway::start(&cached_config(&m, ""));
+    assert_eq!(ask(&exact, "What is the capital of France?", "", false).header("x-switchyard-cache"), Some("miss"));
+    let r = ask(&exact, "what is the capital of france", "", false);
+    assert_eq!(r.header("x-switchyard-cache"), Some("miss"));
+    assert_eq!(r.header("x-switchyard-cache-similarity"), None);
+}
+
+#[test]
 fn cache_evicts_under_its_memory_bound() {
     let m = mock(MockConfig { tokens: 200, ..Default::default() });
     // ~0.9 KB answers count ~15 KB each with the room reserved for their renderings;

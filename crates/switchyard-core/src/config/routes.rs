@@ -120,11 +120,14 @@ pub struct RouteCacheConfig {
     pub ttl_ms: u64,
     /// Requests with a `temperature` above this are not cached (absent counts as cacheable).
     pub max_temperature: f64,
+    /// Semantic cache (off when absent): a request whose last user turn is this similar
+    /// (cosine of character n-gram vectors, 0–1] to a cached one's, all else equal, gets its answer.
+    pub similarity: Option<f64>,
 }
 
 impl Default for RouteCacheConfig {
     fn default() -> Self {
-        RouteCacheConfig { ttl_ms: 300_000, max_temperature: 0.5 }
+        RouteCacheConfig { ttl_ms: 300_000, max_temperature: 0.5, similarity: None }
     }
 }
 
@@ -343,6 +346,12 @@ impl RouteConfig {
             && c.ttl_ms == 0
         {
             return Err(ConfigError::new(f("cache.ttl_ms"), "must be positive"));
+        }
+        if let Some(c) = &self.cache
+            && let Some(sim) = c.similarity
+            && !(sim > 0.0 && sim <= 1.0)
+        {
+            return Err(ConfigError::new(f("cache.similarity"), "must be in (0, 1]"));
         }
         if let Some(c) = &self.cascade {
             if self.tiers.len() < 2 {

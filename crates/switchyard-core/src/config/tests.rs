@@ -78,6 +78,14 @@ fn errors_name_the_field() {
 
     let e = err("[server\n");
     assert_eq!(e.field, "<file>");
+
+    let route = "[routes.auto]\ntiers = [{ name = \"t\", models = [\"small\"] }]\n";
+    for bad in ["0.0", "1.5", "-0.2", "nan"] {
+        let e = err(&format!("{GOOD}{route}cache = {{ similarity = {bad} }}\n"));
+        assert_eq!(e.field, "routes.auto.cache.similarity", "{bad}: {e}");
+    }
+    let ok = format!("{GOOD}{route}cache = {{ similarity = 0.9 }}\n");
+    assert_eq!(Config::parse(&ok, &env).unwrap().routes["auto"].cache.as_ref().unwrap().similarity, Some(0.9));
 }
 
 #[test]

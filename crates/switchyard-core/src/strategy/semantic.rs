@@ -7,7 +7,7 @@ use crate::text::hash_lower;
 
 /// log2 of the vector size.
 const BITS: u32 = 12;
-const DIMS: usize = 1 << BITS;
+pub(crate) const DIMS: usize = 1 << BITS;
 /// Only the first bytes of a long prompt are vectorised (intent shows early).
 const MAX_BYTES: usize = 2048;
 
@@ -51,7 +51,7 @@ pub struct Match<'a> {
 }
 
 /// Calls `f` with the bucket of every character 3- and 4-gram of ` text ` (lowercased).
-fn ngrams(text: &str, mut f: impl FnMut(usize)) {
+pub(crate) fn ngrams(text: &str, mut f: impl FnMut(usize)) {
     let bytes = &text.as_bytes()[..text.len().min(MAX_BYTES)];
     let mut padded = Vec::with_capacity(bytes.len() + 2);
     padded.push(b' ');
