@@ -69,19 +69,32 @@ pub fn cache_use(route: &Route, body: &[u8], cache_control: Option<&str>, scratc
         return None;
     }
     let key = canonical_key(&route.cache_scope, body, cfg.max_temperature, scratch).ok()?;
-    let semantic = cfg.similarity.and_then(|threshold| {
+    Some(CacheUse { key, lookup, store: !no_store, ttl_ms: cfg.ttl_ms, semantic: None })
+}
+
+/// A stored answer for `u` (when it may look up): the exact one, else (semantic cache) the one
+/// of the most similar earlier prompt, with that similarity. Whenever the request will go
+/// upstream, `u.semantic` is filled for storing; an exact hit never pays for it.
+pub fn lookup(
+    w: &Worker,
+    u: &mut CacheUse,
+    route: &Route,
+    body: &[u8],
+    scratch: &mut Vec<u8>,
+) -> Option<(Arc<CachedAnswer>, Option<f32>)> {
+    let now = w.shared.now_ms();
+    if u.lookup
+        && let Some(hit) = w.shared.cache.get(&u.key, now)
+    {
+        return Some((hit, None));
+    }
+    let cfg = route.cache.as_ref()?;
+    u.semantic = cfg.similarity.and_then(|threshold| {
         let (context, text) = semantic_parts(&route.cache_scope, body, cfg.max_temperature, scratch).ok()??;
         Some((context, PromptVector::of(&text)?, threshold as f32))
     });
-    Some(CacheUse { key, lookup, store: !no_store, ttl_ms: cfg.ttl_ms, semantic })
-}
-
-/// A stored answer for `u`: the exact one, else (semantic cache) the one of the most similar
-/// earlier prompt with that similarity.
-pub fn lookup(w: &Worker, u: &CacheUse) -> Option<(Arc<CachedAnswer>, Option<f32>)> {
-    let now = w.shared.now_ms();
-    if let Some(hit) = w.shared.cache.get(&u.key, now) {
-        return Some((hit, None));
+    if !u.lookup {
+        return None;
     }
     let (context, vector, threshold) = u.semantic.as_ref()?;
     let (key, similarity) = w.shared.semantic.nearest(*context, vector, *threshold, now)?;

@@ -149,21 +149,19 @@ pub async fn chat(
     };
     let shape = Shape { dialect, stream: view.stream, include_usage: view.include_usage };
     let cached_route = route.filter(|r| r.cache.is_some());
-    let cache = cached_route.and_then(|r| {
-        let hub_bytes;
-        let key_body: &[u8] = match &cb.hub {
-            Some(h) => {
-                hub_bytes = serde_json::to_vec(h).unwrap_or_default();
-                &hub_bytes
-            }
-            None => body,
-        };
-        crate::answers::cache_use(r, key_body, headers.get("cache-control").as_deref(), &mut b.scratch)
-    });
-    if let Some(u) = &cache
-        && u.lookup
-        && let Some((hit, similarity)) = crate::answers::lookup(w, u)
-    {
+    // Cache keys are built from the OpenAI-shaped request.
+    let hub_bytes = match (&cb.hub, cached_route) {
+        (Some(h), Some(_)) => serde_json::to_vec(h).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let key_body: &[u8] = if cb.hub.is_some() { &hub_bytes } else { body };
+    let mut cache = cached_route
+        .and_then(|r| crate::answers::cache_use(r, key_body, headers.get("cache-control").as_deref(), &mut b.scratch));
+    let found = match (&mut cache, cached_route) {
+        (Some(u), Some(r)) => crate::answers::lookup(w, u, r, key_body, &mut b.scratch),
+        _ => None,
+    };
+    if let Some((hit, similarity)) = found {
         let tags = Tags {
             request_id: &request_id,
             model: Some(&hit.model),
