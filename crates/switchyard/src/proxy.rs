@@ -180,7 +180,7 @@ pub async fn chat(
         if let Some(first) = b.first_write.get() {
             w.shared.cache_hit_time[w.index].record(first.duration_since(ready).as_nanos() as u64);
         }
-        log_hit(w, &common, &hit);
+        log_hit(w, &common, &hit, similarity);
         return outcome;
     }
     let cache_tag = cached_route.map(|_| "miss");

@@ -109,11 +109,13 @@ pub fn log_request(
 }
 
 /// Logs a request answered from the cache (no upstream call, no cost).
-pub fn log_hit(w: &Worker, c: &Common<'_>, hit: &crate::answers::CachedAnswer) {
+pub fn log_hit(w: &Worker, c: &Common<'_>, hit: &crate::answers::CachedAnswer, similarity: Option<f32>) {
     let Some(log) = &w.shared.decisions else { return };
     let mut v = common_fields(c);
     let more = serde_json::json!({
         "cache": "hit",
+        // Set when a near-duplicate's answer was served (semantic cache).
+        "cache_similarity": similarity,
         "model": hit.model,
         "provider": hit.provider,
         "attempts": [],

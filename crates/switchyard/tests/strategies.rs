@@ -221,7 +221,12 @@ fn cache_hits_identical_requests_and_misses_when_a_parameter_changes() {
 #[test]
 fn semantic_cache_answers_near_duplicates_only_when_turned_on() {
     let m = mock(MockConfig::default());
-    let gw = Gateway::start(&cached_config(&m, ", similarity = 0.8"));
+    let log = temp_path("semantic-decisions.jsonl");
+    let gw = Gateway::start(&format!(
+        "{}[log]\ndecisions = \"{}\"\n",
+        cached_config(&m, ", similarity = 0.8"),
+        log.display()
+    ));
     let ask = |gw: &Gateway, q: &str, extra: &str, stream: bool| {
         gw.client().post(
             "/v1/chat/completions",
@@ -255,6 +260,23 @@ fn semantic_cache_answers_near_duplicates_only_when_turned_on() {
     assert_eq!(other_system.header("x-switchyard-cache"), Some("miss"));
     let metrics = gw.client().get("/metrics").text();
     assert!(metrics.contains("switchyard_cache_semantic_hits_total 2"), "{metrics}");
+    // The decision log says which hits were near-duplicates, and how similar (written by a
+    // background thread: poll).
+    let mut sims = Vec::new();
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        sims = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|r| r["cache_similarity"].as_f64())
+            .collect();
+        if sims.len() >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(sims.len(), 2, "{sims:?}");
+    assert!(sims.iter().all(|s| (0.8..1.0).contains(s)), "{sims:?}");
     // Off by default: the exact cache alone misses a near-duplicate.
     let exact = Gateway::start(&cached_config(&m, ""));
     assert_eq!(ask(&exact, "What is the capital of France?", "", false).header("x-switchyard-cache"), Some("miss"));
