@@ -68,16 +68,8 @@ pub fn semantic_parts(
     let Some(last) = messages.iter_mut().rev().find(|m| m.get("role").and_then(|r| r.as_str()) == Some("user")) else {
         return Ok(None);
     };
-    let text = match last.get("content") {
-        Some(c) if c.as_str().is_some() => c.as_str().unwrap_or_default().to_string(),
-        Some(c) => match c.as_array() {
-            // Text parts only: an image or file part makes it not a plain-text question.
-            Some(parts) if parts.iter().all(|p| p.get("type").and_then(|t| t.as_str()) == Some("text")) => {
-                parts.iter().filter_map(|p| p.get("text").and_then(|t| t.as_str())).collect::<Vec<_>>().join("\n")
-            }
-            _ => return Ok(None),
-        },
-        None => return Ok(None),
+    let Some(text) = last.get("content").and_then(plain_text) else {
+        return Ok(None);
     };
     if let Some(o) = last.as_object_mut() {
         o.remove("content");
@@ -87,6 +79,20 @@ pub fn semantic_parts(
     let mut h = std::hash::DefaultHasher::new();
     h.write(&context);
     Ok(Some((h.finish(), text)))
+}
+
+/// A message content's text: a string, or text parts joined by newlines. Any other part (an
+/// image, a file) makes it not a plain-text question: `None`.
+fn plain_text(content: &simd_json::BorrowedValue<'_>) -> Option<String> {
+    if let Some(s) = content.as_str() {
+        return Some(s.to_string());
+    }
+    let parts = content.as_array()?;
+    let texts: Option<Vec<&str>> = parts
+        .iter()
+        .map(|p| (p.get("type").and_then(|t| t.as_str()) == Some("text")).then(|| p.get("text")?.as_str()).flatten())
+        .collect();
+    Some(texts?.join("\n"))
 }
 
 /// The object of a cacheable request body.

@@ -15,6 +15,9 @@ use std::sync::Mutex;
 use crate::strategy::semantic::{DIMS, ngrams};
 
 const SHARDS: usize = 16;
+// Buckets are stored as u16.
+const _: () = assert!(DIMS <= 1 << 16);
+
 /// Longest text (bytes) that is vectorised; longer prompts skip the semantic cache.
 pub const MAX_TEXT_BYTES: usize = 1024;
 
@@ -44,7 +47,6 @@ impl PromptVector {
             return None;
         }
         v.iter_mut().for_each(|x| x.1 /= norm);
-        debug_assert!(v.iter().all(|x| (x.0 as usize) < DIMS));
         Some(PromptVector(v.into_boxed_slice()))
     }
 

@@ -18,7 +18,7 @@ pub fn scan_answer(body: &[u8], dialect: Dialect) -> Result<Option<Usage>, serde
     // (found by fuzzing against a full parse; the old `IgnoredAny` check let such answers by).
     let text = std::str::from_utf8(body).map_err(|_| serde::de::Error::custom("the answer is not UTF-8"))?;
     let mut de = serde_json::Deserializer::from_str(text);
-    let top = de.deserialize_any(TopVisitor)?;
+    let top = de::Deserialize::deserialize(&mut de).map(|o: Object<Top>| o.0)?;
     de.end()?;
     Ok(match top {
         Top { usage: Some(raw), repeated: false } => Some(match dialect {
@@ -107,116 +107,24 @@ impl<'de> de::Deserialize<'de> for Key {
     }
 }
 
-/// Visits any JSON value; `on_map` handles objects, everything else is skipped.
-macro_rules! skip_non_objects {
-    ($out:ty) => {
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<$out, E> {
-            Ok(Default::default())
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<$out, E> {
-            Ok(Default::default())
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<$out, E> {
-            Ok(Default::default())
-        }
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<$out, E> {
-            Ok(Default::default())
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<$out, E> {
-            Ok(Default::default())
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<$out, A::Error> {
-            while seq.next_element::<Skip>()?.is_some() {}
-            Ok(Default::default())
-        }
-    };
-}
-
-/// Any JSON value, checked as strictly as a full parse (escapes decoded, numbers in range) but
-/// not kept: serde_json's `IgnoredAny` skips strings and numbers without those checks.
-#[derive(Default)]
-struct Skip;
-
-impl<'de> de::Deserialize<'de> for Skip {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Skip;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            skip_non_objects!(Skip);
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
-                while map.next_entry::<Skip, Skip>()?.is_some() {}
-                Ok(Skip)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-struct TopVisitor;
-
-impl<'de> Visitor<'de> for TopVisitor {
-    type Value = Top;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("JSON")
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Top, E> {
-        Ok(Top::default())
-    }
-    skip_non_objects!(Top);
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
-        let mut top = Top::default();
-        while let Some(k) = map.next_key::<Key>()? {
-            match k {
-                Key::Usage => {
-                    let u = map.next_value::<Object<RawUsage>>()?.0;
-                    top.repeated |= top.usage.is_some();
-                    top.usage = Some(u);
-                }
-                _ => {
-                    map.next_value::<Skip>()?;
-                }
-            }
-        }
-        Ok(top)
-    }
-}
-
-/// A count: an unsigned integer, anything else is 0.
-struct Count(u64);
-
-impl<'de> de::Deserialize<'de> for Count {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = u64;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a count")
-            }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<u64, E> {
-                Ok(n)
-            }
-            skip_non_objects!(u64);
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
-                while map.next_entry::<Skip, Skip>()?.is_some() {}
-                Ok(0)
-            }
-        }
-        d.deserialize_any(V).map(Count)
-    }
-}
-
-/// Fills itself from the members of a JSON object.
+/// Fills itself from the members of a JSON object (as [`Object`]); an unsigned integer gives
+/// [`Members::from_u64`], any other non-object value `Self::default()`.
 trait Members: Default {
-    fn member<'de, A: MapAccess<'de>>(&mut self, key: Key, map: &mut A) -> Result<(), A::Error>;
+    /// Reads the value of member `key` (by default: checks it and drops it).
+    fn member<'de, A: MapAccess<'de>>(&mut self, _key: Key, map: &mut A) -> Result<(), A::Error> {
+        map.next_value::<Skip>()?;
+        Ok(())
+    }
+
+    /// What an unsigned integer in this place reads as.
+    fn from_u64(_n: u64) -> Self {
+        Self::default()
+    }
 }
 
-/// An object read into `T`; any other JSON value gives `T::default()`.
+/// Any JSON value read into `T` through [`Members`]. Every value is checked as strictly as a
+/// full parse (strings decoded, numbers in range): serde_json's `IgnoredAny` skips strings and
+/// numbers without those checks.
 struct Object<T>(T);
 
 impl<'de, T: Members> de::Deserialize<'de> for Object<T> {
@@ -225,12 +133,30 @@ impl<'de, T: Members> de::Deserialize<'de> for Object<T> {
         impl<'de, T: Members> Visitor<'de> for V<T> {
             type Value = T;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object")
+                f.write_str("a JSON value")
             }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<T, E> {
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<T, E> {
+                Ok(T::from_u64(n))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<T, E> {
                 Ok(T::default())
             }
-            skip_non_objects!(T);
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<T, E> {
+                Ok(T::default())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<T, E> {
+                Ok(T::default())
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<T, E> {
+                Ok(T::default())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<T, E> {
+                Ok(T::default())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(T::default())
+            }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
                 let mut t = T::default();
                 while let Some(k) = map.next_key::<Key>()? {
@@ -240,6 +166,37 @@ impl<'de, T: Members> de::Deserialize<'de> for Object<T> {
             }
         }
         d.deserialize_any(V(std::marker::PhantomData)).map(Object)
+    }
+}
+
+/// A value that is checked and dropped.
+#[derive(Default)]
+struct Nothing;
+impl Members for Nothing {}
+type Skip = Object<Nothing>;
+
+/// A count: an unsigned integer, anything else is 0.
+#[derive(Default)]
+struct Count(u64);
+impl Members for Count {
+    fn from_u64(n: u64) -> Count {
+        Count(n)
+    }
+}
+
+impl Members for Top {
+    fn member<'de, A: MapAccess<'de>>(&mut self, key: Key, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            Key::Usage => {
+                let u = map.next_value::<Object<RawUsage>>()?.0;
+                self.repeated |= self.usage.is_some();
+                self.usage = Some(u);
+            }
+            _ => {
+                map.next_value::<Skip>()?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -253,11 +210,11 @@ impl Members for RawUsage {
             Key::CacheRead => &mut self.cache_read_input_tokens,
             Key::CacheCreation => &mut self.cache_creation_input_tokens,
             Key::PromptDetails => {
-                self.cached_tokens = map.next_value::<Object<Detail<CachedTokens>>>()?.0.0;
+                self.cached_tokens = map.next_value::<Object<Details>>()?.0.cached_tokens;
                 return Ok(());
             }
             Key::CompletionDetails => {
-                self.reasoning_tokens = map.next_value::<Object<Detail<ReasoningTokens>>>()?.0.0;
+                self.reasoning_tokens = map.next_value::<Object<Details>>()?.0.reasoning_tokens;
                 return Ok(());
             }
             _ => {
@@ -265,43 +222,29 @@ impl Members for RawUsage {
                 return Ok(());
             }
         };
-        *slot = map.next_value::<Count>()?.0;
+        *slot = map.next_value::<Object<Count>>()?.0.0;
         Ok(())
     }
 }
 
-/// Which count a details object is read for.
-trait DetailKey: Default {
-    fn is(key: &Key) -> bool;
+/// The counts a `*_details` object may hold (each read where OpenAI puts it).
+#[derive(Default)]
+struct Details {
+    cached_tokens: u64,
+    reasoning_tokens: u64,
 }
 
-#[derive(Default)]
-struct CachedTokens;
-impl DetailKey for CachedTokens {
-    fn is(key: &Key) -> bool {
-        matches!(key, Key::Cached)
-    }
-}
-
-#[derive(Default)]
-struct ReasoningTokens;
-impl DetailKey for ReasoningTokens {
-    fn is(key: &Key) -> bool {
-        matches!(key, Key::Reasoning)
-    }
-}
-
-/// One count inside a `*_details` object.
-#[derive(Default)]
-struct Detail<K>(u64, K);
-
-impl<K: DetailKey> Members for Detail<K> {
+impl Members for Details {
     fn member<'de, A: MapAccess<'de>>(&mut self, key: Key, map: &mut A) -> Result<(), A::Error> {
-        if K::is(&key) {
-            self.0 = map.next_value::<Count>()?.0;
-        } else {
-            map.next_value::<Skip>()?;
-        }
+        let slot = match key {
+            Key::Cached => &mut self.cached_tokens,
+            Key::Reasoning => &mut self.reasoning_tokens,
+            _ => {
+                map.next_value::<Skip>()?;
+                return Ok(());
+            }
+        };
+        *slot = map.next_value::<Object<Count>>()?.0.0;
         Ok(())
     }
 }

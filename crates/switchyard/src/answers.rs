@@ -51,9 +51,8 @@ pub struct CacheUse {
     pub store: bool,
     /// How long a stored answer lives, ms.
     pub ttl_ms: u64,
-    /// For the semantic cache: the request's context hash, its last user turn's vector and the
-    /// route's similarity threshold.
-    pub semantic: Option<(u64, PromptVector, f32)>,
+    /// For the semantic cache: the request's context hash and its last user turn's vector.
+    pub semantic: Option<(u64, PromptVector)>,
 }
 
 /// Prompts the semantic index keeps (each up to 1 KB of text: a vector of at most ~16 KB).
@@ -89,15 +88,16 @@ pub fn lookup(
         return Some((hit, None));
     }
     let cfg = route.cache.as_ref()?;
-    u.semantic = cfg.similarity.and_then(|threshold| {
-        let (context, text) = semantic_parts(&route.cache_scope, body, cfg.max_temperature, scratch).ok()??;
-        Some((context, PromptVector::of(&text)?, threshold as f32))
-    });
+    let threshold = cfg.similarity? as f32;
+    u.semantic = semantic_parts(&route.cache_scope, body, cfg.max_temperature, scratch)
+        .ok()
+        .flatten()
+        .and_then(|(context, text)| Some((context, PromptVector::of(&text)?)));
     if !u.lookup {
         return None;
     }
-    let (context, vector, threshold) = u.semantic.as_ref()?;
-    let (key, similarity) = w.shared.semantic.nearest(*context, vector, *threshold, now)?;
+    let (context, vector) = u.semantic.as_ref()?;
+    let (key, similarity) = w.shared.semantic.nearest(*context, vector, threshold, now)?;
     let hit = w.shared.cache.get(&key, now)?;
     w.shared.semantic_hits.fetch_add(1, Relaxed);
     Some((hit, Some(similarity)))
@@ -115,15 +115,15 @@ pub fn store(w: &Worker, u: CacheUse, c: Completion, model: &str, provider: &str
     // (one ~200 B event per 64 B of text: ~3 × content + 1.2 KB).
     let rendered = 2 * (content + 400) + 3 * (3 * content + 1200);
     let size = content + c.id.len() + c.model.len() + model.len() + provider.len() + 128 + rendered;
-    let expires = w.shared.now_ms() + u.ttl_ms;
+    let now = w.shared.now_ms();
+    let expires = now + u.ttl_ms;
     let answer = CachedAnswer {
         completion: c,
         model: model.to_string(),
         provider: provider.to_string(),
         rendered: Default::default(),
     };
-    let now = w.shared.now_ms();
-    if let Some((context, vector, _)) = u.semantic {
+    if let Some((context, vector)) = u.semantic {
         w.shared.semantic.insert(context, vector, u.key.clone(), expires, now);
     }
     w.shared.cache.insert(u.key, answer, size, expires);

@@ -234,24 +234,12 @@ fn cache_and_strategies(s: &mut String, shared: &Shared) {
     s.push_str("# HELP switchyard_cache_items Answers in the cache.\n# TYPE switchyard_cache_items gauge\n");
     let _ = writeln!(s, "switchyard_cache_items {entries}");
     // A semantic hit is an exact miss followed by a hit on the near-duplicate's key.
-    s.push_str(
-        "# HELP switchyard_cache_semantic_hits_total Requests answered from a near-duplicate prompt's entry.
-",
-    );
-    s.push_str(
-        "# TYPE switchyard_cache_semantic_hits_total counter
-",
-    );
+    s.push_str("# HELP switchyard_cache_semantic_hits_total Requests answered from a near-duplicate prompt's entry.\n");
+    s.push_str("# TYPE switchyard_cache_semantic_hits_total counter\n");
     let _ = writeln!(s, "switchyard_cache_semantic_hits_total {}", shared.semantic_hits.load(Relaxed));
     let (prompts, prompt_bytes) = shared.semantic.usage();
-    s.push_str(
-        "# HELP switchyard_cache_semantic_prompts Prompts in the semantic index, and the bytes they hold.
-",
-    );
-    s.push_str(
-        "# TYPE switchyard_cache_semantic_prompts gauge
-",
-    );
+    s.push_str("# HELP switchyard_cache_semantic_prompts Prompts in the semantic index, and the bytes they hold.\n");
+    s.push_str("# TYPE switchyard_cache_semantic_prompts gauge\n");
     let _ = writeln!(s, "switchyard_cache_semantic_prompts{{kind=\"count\"}} {prompts}");
     let _ = writeln!(s, "switchyard_cache_semantic_prompts{{kind=\"bytes\"}} {prompt_bytes}");
     let m = crate::overhead::Merged::of(shared.cache_hit_time.iter());

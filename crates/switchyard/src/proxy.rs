@@ -149,12 +149,10 @@ pub async fn chat(
     };
     let shape = Shape { dialect, stream: view.stream, include_usage: view.include_usage };
     let cached_route = route.filter(|r| r.cache.is_some());
-    // Cache keys are built from the OpenAI-shaped request.
-    let hub_bytes = match (&cb.hub, cached_route) {
-        (Some(h), Some(_)) => serde_json::to_vec(h).unwrap_or_default(),
-        _ => Vec::new(),
-    };
-    let key_body: &[u8] = if cb.hub.is_some() { &hub_bytes } else { body };
+    // Cache keys are built from the OpenAI-shaped request (serialised only for cached routes).
+    let hub_bytes =
+        cb.hub.as_ref().filter(|_| cached_route.is_some()).map(|h| serde_json::to_vec(h).unwrap_or_default());
+    let key_body = hub_bytes.as_deref().unwrap_or(body);
     let mut cache = cached_route
         .and_then(|r| crate::answers::cache_use(r, key_body, headers.get("cache-control").as_deref(), &mut b.scratch));
     let found = match (&mut cache, cached_route) {

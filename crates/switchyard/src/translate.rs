@@ -466,10 +466,11 @@ pub async fn relay_whole(
                     Dialect::Anthropic => c.to_anthropic(),
                     _ => c.to_openai(),
                 };
+                let usage = c.usage;
                 if let Some(store) = x.store {
-                    store(c.clone());
+                    store(c);
                 }
-                (200, v, Some(c.usage))
+                (200, v, Some(usage))
             }
             Err(e) => {
                 let err = UpstreamError {
