@@ -180,6 +180,23 @@ mod tests {
         }
     }
 
+    /// The figures the README quotes for choosing a threshold (`cargo test -p switchyard-core
+    /// semantic_cache`).
+    #[test]
+    fn readme_similarities() {
+        let q = v("What is the capital of France?");
+        for (text, want) in [
+            ("what is the capital of france", 1.0),
+            ("What's the capital of France?", 0.90),
+            ("What is the capital city of France?", 0.88),
+            ("What is the capital of Germany?", 0.75),
+            ("capital gains tax in France", 0.46),
+        ] {
+            let got = q.similarity(&v(text));
+            assert!((got - want).abs() < 0.005, "{text}: {got:.3}, README says {want}");
+        }
+    }
+
     #[test]
     fn empty_and_long_texts_are_not_vectorised() {
         assert!(PromptVector::of("   ").is_none());
