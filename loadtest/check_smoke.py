@@ -19,11 +19,17 @@ for target in ("direct", "nginx", "switchyard"):
     if not steps or any(s["rps"] <= 0 for s in steps):
         problems.append(f"no saturation step for {target}: {steps}")
 s = r["streaming"]
-for k in ("streams", "ttft_p50_us", "added_gap_p50_us", "gateway_peak_rss_mib"):
-    if k not in s:
-        problems.append(f"streaming result lacks {k}: {s}")
-if "added_gap_p50_us" not in s.get("nginx", {}):
-    problems.append(f"no streaming numbers for nginx: {s.get('nginx')}")
+if "gateway_peak_rss_mib" not in s or not s.get("by_pace"):
+    problems.append(f"streaming result lacks peak RSS or paces: {s}")
+for p in s.get("by_pace", []):
+    for proxy in ("switchyard", "nginx"):
+        a = p.get(proxy, {})
+        for k in ("streams", "ttft_p50_us", "added_gap_p50_us", "added_delay_p99_us", "added_gap_excess_p99_us"):
+            if k not in a:
+                problems.append(f"streaming at {p.get('pace_ms')} ms: {proxy} lacks {k}: {a}")
+        # Stamped events must have been timed: a trip of 0 means the stamps were lost.
+        if a.get("delay_p50_us", 0) <= 0:
+            problems.append(f"streaming at {p.get('pace_ms')} ms: {proxy} has no stamped event timings: {a}")
 if not r["gateway_internal_overhead"] or not all(v["requests"] > 0 for v in r["gateway_internal_overhead"].values()):
     problems.append(f"no internal overhead numbers: {r['gateway_internal_overhead']}")
 if problems:

@@ -81,22 +81,22 @@ for path in glob.glob(f"{raw}/sat-*.json"):
 direct_sat = saturation.get("direct")
 sat = {t: {"max_rps": v, "ratio_to_direct": round(v / direct_sat, 2) if direct_sat else None} for t, v in saturation.items()}
 
-# Streams: stream-TARGET[-rN].json; "added" per round against direct's run of that round.
+# Streams: stream-TARGET-pPACE-rN.json; "added" per round against direct's run of that round.
 streams = {}
 for path in glob.glob(f"{raw}/stream-*.json"):
-    t, rnd = re.match(r".*/stream-(\w+?)(?:-r(\d+))?\.json", path).groups()
+    t, pace, rnd = re.match(r".*/stream-(\w+?)(?:-p(\d+))?(?:-r(\d+))?\.json", path).groups()
     try:
-        streams.setdefault(t, {})[int(rnd or 1)] = json.load(open(path))
+        streams.setdefault(int(pace or 0), {}).setdefault(t, {})[int(rnd or 1)] = json.load(open(path))
     except ValueError:
         pass
 
 
-def stream_added(arm):
-    d, g = streams.get("direct", {}), streams.get(arm, {})
+def stream_added(by_target, arm):
+    d, g = by_target.get("direct", {}), by_target.get(arm, {})
     rounds = [n for n in sorted(g) if n in d]
     if not rounds:
         return {}
-    pick = lambda key, q, src: [src[n][key][q] for n in rounds]
+    pick = lambda key, q, src: [src[n].get(key, {}).get(q, 0) for n in rounds]
     diff = lambda key, q: median(a - b for a, b in zip(pick(key, q, g), pick(key, q, d)))
     return {
         "rounds": len(rounds), "streams": sum(g[n]["ok"] + g[n]["errors"] for n in rounds),
@@ -106,13 +106,20 @@ def stream_added(arm):
         "gap_p50_us": median(pick("gap_us", "p50", g)), "gap_p99_us": median(pick("gap_us", "p99", g)),
         "direct_gap_p50_us": median(pick("gap_us", "p50", d)), "direct_gap_p99_us": median(pick("gap_us", "p99", d)),
         "added_gap_p50_us": diff("gap_us", "p50"), "added_gap_p99_us": diff("gap_us", "p99"),
-        "added_gap_p99_us_rounds": [a - b for a, b in zip(pick("gap_us", "p99", g), pick("gap_us", "p99", d))],
+        # From the mock's send stamps: each event's trip, and the part of each gap the path
+        # added (the mock's own pacing jitter taken out), direct's subtracted per round.
+        "delay_p50_us": median(pick("delay_us", "p50", g)), "delay_p99_us": median(pick("delay_us", "p99", g)),
+        "direct_delay_p50_us": median(pick("delay_us", "p50", d)), "direct_delay_p99_us": median(pick("delay_us", "p99", d)),
+        "added_delay_p50_us": diff("delay_us", "p50"), "added_delay_p99_us": diff("delay_us", "p99"),
+        "gap_excess_p99_us": median(pick("gap_excess_us", "p99", g)),
+        "direct_gap_excess_p99_us": median(pick("gap_excess_us", "p99", d)),
+        "added_gap_excess_p99_us": diff("gap_excess_us", "p99"),
+        "added_gap_excess_p99_us_rounds": [a - b for a, b in zip(pick("gap_excess_us", "p99", g), pick("gap_excess_us", "p99", d))],
     }
 
 
-stream = stream_added("switchyard")
-if stream:
-    stream["nginx"] = stream_added("nginx")
+stream = {"by_pace": [{"pace_ms": pace, "switchyard": stream_added(t, "switchyard"), "nginx": stream_added(t, "nginx")}
+                      for pace, t in sorted(streams.items())]}
 try:
     stream["gateway_peak_rss_mib"] = round(int(open(f"{raw}/gateway-peak-rss-kib").read()) / 1024, 1)
 except (OSError, ValueError):
@@ -174,13 +181,21 @@ md += ["", "## Saturation (1 KB, highest fixed rate with < 1 % errors and ≥ 95
 for t, v in sorted(sat.items()):
     md.append(f"| {t} | {v['max_rps']} | {v['ratio_to_direct']} |")
 md += ["", "## Streaming: concurrent streams timed per event (sseload), µs, median over rounds", "",
-       "| proxy | rounds | streams | errors | TTFT p50 | added TTFT p50 / p99 | gap p50 / p99 (direct's) | added gap p50 / p99 |",
-       "|---|---|---|---|---|---|---|---|"]
-for name, a in (("switchyard", stream), ("nginx", stream.get("nginx", {}))):
-    if a.get("rounds"):
-        md.append(f"| {name} | {a['rounds']} | {a['streams']} | {a['errors']} | {a['ttft_p50_us']} | "
-                  f"{a['added_ttft_p50_us']} / {a['added_ttft_p99_us']} | {a['gap_p50_us']} / {a['gap_p99_us']} "
-                  f"({a['direct_gap_p50_us']} / {a['direct_gap_p99_us']}) | {a['added_gap_p50_us']} / {a['added_gap_p99_us']} |")
+       "Added = the proxy's figure minus direct's in the same round. Trip: the mock's send stamp to receipt. "
+       "Gap excess: an event's gap minus the gap between its send stamps (the part of the gap the path added).", "",
+       "| pace | proxy | rounds | streams | errors | TTFT p50 | added TTFT p50 / p99 | gap p50 / p99 (direct's) | added gap p50 / p99 "
+       "| trip p50 / p99 (direct's) | added trip p50 / p99 | gap excess p99 (direct's) | added gap excess p99 (rounds) |",
+       "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+for p in stream["by_pace"]:
+    for name in ("switchyard", "nginx"):
+        a = p[name]
+        if a.get("rounds"):
+            md.append(f"| {p['pace_ms']} ms | {name} | {a['rounds']} | {a['streams']} | {a['errors']} | {a['ttft_p50_us']} | "
+                      f"{a['added_ttft_p50_us']} / {a['added_ttft_p99_us']} | {a['gap_p50_us']} / {a['gap_p99_us']} "
+                      f"({a['direct_gap_p50_us']} / {a['direct_gap_p99_us']}) | {a['added_gap_p50_us']} / {a['added_gap_p99_us']} | "
+                      f"{a['delay_p50_us']} / {a['delay_p99_us']} ({a['direct_delay_p50_us']} / {a['direct_delay_p99_us']}) | "
+                      f"{a['added_delay_p50_us']} / {a['added_delay_p99_us']} | {a['gap_excess_p99_us']} ({a['direct_gap_excess_p99_us']}) | "
+                      f"{a['added_gap_excess_p99_us']} ({', '.join(str(x) for x in a['added_gap_excess_p99_us_rounds'])}) |")
 md += ["", f"Gateway peak RSS: {stream.get('gateway_peak_rss_mib')} MiB"]
 md += ["", "## Gateway's own time per request, µs (`switchyard_overhead_seconds`, bucket upper bounds, all rounds)", "",
        "| run | requests | p50 | p90 | p99 | p99.9 |", "|---|---|---|---|---|---|"]

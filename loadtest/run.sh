@@ -2,7 +2,7 @@
 # The speed harness (design.md §5): direct to the mock, through nginx (a bare keep-alive
 # hop) and through switchyard, in the same run, at fixed rates (open loop, oha with latency
 # correction), 1 KB and 16 KB bodies; saturation; 1,000 concurrent streams timed per event
-# (direct, nginx and switchyard).
+# at two paces (direct, nginx and switchyard).
 # The gateway and nginx are pinned to CPU 0, the mock and the load generators to CPU 1.
 #
 #   loadtest/run.sh            full run (~10 min)
@@ -23,15 +23,19 @@ sat_rates="5000 10000 15000 20000 25000 30000 40000"
 streams=1000
 tokens=200
 rounds=${ROUNDS:-3}
-# Streams: 50 tokens/s each (a fast model's pace), starts spread over a second (a burst of
-# 1,000 connects measures the mock's accept queue, not anyone's first token), two rounds.
-pace=${STREAM_PACE_MS:-20}
+# Streams: at 50 tokens/s each (a fast model's pace: 50,000 events/s, which keeps the core of
+# the mock and the load generator ~70 % busy, so their jitter is milliseconds) and at 10
+# tokens/s (10,000 events/s, where a ~100 µs difference can be seen); starts spread over a
+# second (a burst of 1,000 connects measures the mock's accept queue, not anyone's first
+# token), two rounds. The mock stamps every event's send time (`--stamp`), so sseload also
+# times each event's trip and the part of each gap the path added.
+paces=${STREAM_PACES:-20 100}
 ramp=${STREAM_RAMP_MS:-1000}
 stream_rounds=${STREAM_ROUNDS:-2}
 [ -n "${QUICK:-}" ] && dur=3 && sat_dur=2
 # SMOKE=1: a few seconds of tiny loads, so the harness cannot rot (run by the test command).
 if [ -n "${SMOKE:-}" ]; then
-    dur=1 sat_dur=1 rates="200" sat_rates="500" streams=20 tokens=20 rounds=${ROUNDS:-1} ramp=100 stream_rounds=1
+    dur=1 sat_dur=1 rates="200" sat_rates="500" streams=20 tokens=20 rounds=${ROUNDS:-1} ramp=100 stream_rounds=1 paces="10 20"
 fi
 
 cargo build --release --bins -q
@@ -47,7 +51,7 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-taskset -c 1 "$bin/mock-llm" --listen "127.0.0.1:$mport" --threads 1 --tokens "$tokens" --token-interval-ms "$pace" 2>"$tmp/mock.log" &
+taskset -c 1 "$bin/mock-llm" --listen "127.0.0.1:$mport" --threads 1 --tokens "$tokens" --stamp 2>"$tmp/mock.log" &
 pids+=($!)
 # GATEWAY_ENV="MONOIO_FORCE_LEGACY_DRIVER=1" measures the epoll driver instead of io_uring.
 env ${GATEWAY_ENV:-} MOCK_URL="http://127.0.0.1:$mport" "$bin/switchyard" --config loadtest/gateway.toml --listen "127.0.0.1:$gport" 2>"$tmp/gw.log" &
@@ -124,12 +128,14 @@ sys.exit(0 if s['successRate']>=0.99 and s['requestsPerSec']>=0.95*$rate else 1)
     done
 done
 
-echo "streaming: $streams concurrent streams of $tokens tokens, $pace ms apart, $stream_rounds rounds"
-for round in $(seq "$stream_rounds"); do
-    for t in direct=http://127.0.0.1:$mport nginx=http://127.0.0.1:$nport switchyard=http://127.0.0.1:$gport; do
-        addr=${t#*=http://}
-        taskset -c 1 "$bin/sseload" --addr "$addr" --model bench --concurrency "$streams" --requests-per-conn 1 \
-            --expect-tokens "$tokens" --ramp-ms "$ramp" >"$tmp/raw/stream-${t%%=*}-r$round.json" || true
+for pace in $paces; do
+    echo "streaming: $streams concurrent streams of $tokens tokens, $pace ms apart, $stream_rounds rounds"
+    for round in $(seq "$stream_rounds"); do
+        for t in direct=http://127.0.0.1:$mport nginx=http://127.0.0.1:$nport switchyard=http://127.0.0.1:$gport; do
+            addr=${t#*=http://}
+            taskset -c 1 "$bin/sseload" --addr "$addr" --model bench --concurrency "$streams" --requests-per-conn 1 \
+                --expect-tokens "$tokens" --ramp-ms "$ramp" --pace-ms "$pace" >"$tmp/raw/stream-${t%%=*}-p$pace-r$round.json" || true
+        done
     done
 done
 grep VmHWM "/proc/$gw_pid/status" | awk '{print $2}' >"$tmp/raw/gateway-peak-rss-kib"

@@ -28,6 +28,9 @@ pub struct ChatRequest {
     pub answer: Option<Vec<String>>,
     /// Log-probability reported per token when asked, set from `--logprob`.
     pub logprob: f64,
+    /// The request's own pace between streamed tokens (`"mock_token_interval_ms"` in the
+    /// body), so one mock can serve load tests at several paces.
+    pub token_interval_ms: Option<u64>,
 }
 
 impl ChatRequest {
@@ -71,6 +74,7 @@ impl ChatRequest {
                     logprobs: v["logprobs"].as_bool().unwrap_or(false),
                     answer: None,
                     logprob: 0.0,
+                    token_interval_ms: v["mock_token_interval_ms"].as_u64(),
                 })
             }
             Dialect::Anthropic => {
@@ -98,6 +102,7 @@ impl ChatRequest {
                     logprobs: false,
                     answer: None,
                     logprob: 0.0,
+                    token_interval_ms: v["mock_token_interval_ms"].as_u64(),
                 })
             }
             Dialect::Gemini => {
@@ -126,6 +131,7 @@ impl ChatRequest {
                     logprobs: false,
                     answer: None,
                     logprob: 0.0,
+                    token_interval_ms: v["mock_token_interval_ms"].as_u64(),
                 })
             }
         }

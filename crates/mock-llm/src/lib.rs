@@ -50,6 +50,10 @@ pub struct MockConfig {
     pub require_key: Option<String>,
     /// Send bodies delimited by closing the connection instead of a length or chunks.
     pub close_delimited: bool,
+    /// Prefix every streamed event with an SSE comment `: t=<unix ns>` taken just before
+    /// it is written, so a load generator can time each event's trip (and the gaps the path
+    /// adds) apart from the mock's own pacing.
+    pub stamp: bool,
 }
 
 impl Default for MockConfig {
@@ -73,6 +77,7 @@ impl Default for MockConfig {
             tls: false,
             require_key: None,
             close_delimited: false,
+            stamp: false,
         }
     }
 }

@@ -8,7 +8,8 @@ const USAGE: &str = "usage: mock-llm [--listen ADDR] [--threads N] [--latency-ms
                 [--token-interval-ms N] [--fail-status CODE --fail-rate P] [--drop-after N]
                 [--reset-after N] [--stall-after N] [--malformed-after N] [--malformed-json]
                 [--answer TEXT] [--logprob X]
-                [--hang-rate P] [--tls [--cert-out PATH]] [--require-key KEY] [--close-delimited]";
+                [--hang-rate P] [--tls [--cert-out PATH]] [--require-key KEY] [--close-delimited]
+                [--stamp]";
 
 fn parse(args: &[String]) -> Result<(MockConfig, Option<String>), String> {
     let mut cfg = MockConfig::default();
@@ -39,6 +40,7 @@ fn parse(args: &[String]) -> Result<(MockConfig, Option<String>), String> {
             "--cert-out" => cert_out = Some(val()?),
             "--require-key" => cfg.require_key = Some(val()?),
             "--close-delimited" => cfg.close_delimited = true,
+            "--stamp" => cfg.stamp = true,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown flag {other}\n{USAGE}")),
         }

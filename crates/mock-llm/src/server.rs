@@ -353,7 +353,8 @@ async fn respond<S: AsyncWriteRent>(
     // Events are due at fixed times from the first one, so send time and timer lateness do not
     // add up along the stream (sleeping a full interval after each send drifted by ms).
     let first_event = std::time::Instant::now();
-    let interval = Duration::from_millis(cfg.token_interval_ms);
+    let pace_ms = req.token_interval_ms.unwrap_or(cfg.token_interval_ms);
+    let interval = Duration::from_millis(pace_ms);
     for (i, ev) in chat::stream_events(&req, &id, cfg.tokens).iter().enumerate() {
         if cfg.drop_after == Some(i) {
             if !out.is_empty() {
@@ -395,10 +396,17 @@ async fn respond<S: AsyncWriteRent>(
             }
             let _ = send(s, std::mem::take(&mut out)).await;
         }
-        if i > 0 && cfg.token_interval_ms > 0 {
+        if i > 0 && pace_ms > 0 {
             let due = first_event + interval * i as u32;
             monoio::time::sleep(due.saturating_duration_since(std::time::Instant::now())).await;
         }
+        let stamped;
+        let ev = if cfg.stamp {
+            stamped = format!(": t={}\n{ev}", unix_nanos());
+            &stamped
+        } else {
+            ev
+        };
         if cfg.close_delimited {
             out.extend_from_slice(ev.as_bytes());
         } else {
@@ -412,4 +420,9 @@ async fn respond<S: AsyncWriteRent>(
         return false;
     }
     send(s, write::LAST_CHUNK.to_vec()).await.is_ok()
+}
+
+/// Wall-clock nanoseconds: the one clock the mock and a load generator both read.
+fn unix_nanos() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
 }

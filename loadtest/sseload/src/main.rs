@@ -1,6 +1,8 @@
 //! `sseload`: opens N keep-alive connections, sends chat completions (streaming or not) and
 //! measures every response: status, time to first token, gaps between tokens, total time,
-//! and correctness (token count, `[DONE]`). Prints one JSON object.
+//! and correctness (token count, `[DONE]`). Against `mock-llm --stamp` it also times each
+//! event from the mock's send stamp (`delay`) and the part of each gap the path added
+//! (`gap_excess`: the gap minus the gap between the send stamps). Prints one JSON object.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -26,11 +28,13 @@ struct Opts {
     prompt_bytes: usize,
     /// Connections start spread evenly over this many ms (0: all at once).
     ramp_ms: u64,
+    /// Asks `mock-llm` for this pace between tokens (`mock_token_interval_ms` in the body).
+    pace_ms: Option<u64>,
 }
 
 const USAGE: &str = "usage: sseload --addr IP:PORT [--path /v1/chat/completions] [--model NAME]
                [--concurrency N] [--requests-per-conn N] [--no-stream] [--expect-tokens N]
-               [--threads N] [--prompt-bytes N] [--ramp-ms N]";
+               [--threads N] [--prompt-bytes N] [--ramp-ms N] [--pace-ms N]";
 
 fn parse() -> Result<Opts, String> {
     let mut o = Opts {
@@ -44,6 +48,7 @@ fn parse() -> Result<Opts, String> {
         threads: 1,
         prompt_bytes: 64,
         ramp_ms: 0,
+        pace_ms: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
@@ -63,6 +68,7 @@ fn parse() -> Result<Opts, String> {
             "--threads" => o.threads = n(v()?)?,
             "--prompt-bytes" => o.prompt_bytes = n(v()?)?,
             "--ramp-ms" => o.ramp_ms = n(v()?)?,
+            "--pace-ms" => o.pace_ms = Some(n(v()?)?),
             _ => return Err(USAGE.into()),
         }
     }
@@ -77,6 +83,11 @@ struct Stats {
     ttft_us: Vec<u64>,
     gap_us: Vec<u64>,
     total_us: Vec<u64>,
+    /// Per event, when the mock stamped its send time (`mock-llm --stamp`): send to receipt.
+    delay_us: Vec<u64>,
+    /// Per event after the first: its gap minus the gap between the two send stamps, i.e. the
+    /// part of the gap the path added (the mock's own pacing jitter taken out).
+    gap_excess_us: Vec<i64>,
 }
 
 impl Stats {
@@ -93,13 +104,16 @@ impl Stats {
         self.ttft_us.extend(o.ttft_us);
         self.gap_us.extend(o.gap_us);
         self.total_us.extend(o.total_us);
+        self.delay_us.extend(o.delay_us);
+        self.gap_excess_us.extend(o.gap_excess_us);
     }
 }
 
 fn request_bytes(o: &Opts) -> Vec<u8> {
     let prompt = "x".repeat(o.prompt_bytes);
+    let pace = o.pace_ms.map(|ms| format!(r#","mock_token_interval_ms":{ms}"#)).unwrap_or_default();
     let body = format!(
-        r#"{{"model":"{}","stream":{},"messages":[{{"role":"user","content":"{prompt}"}}]}}"#,
+        r#"{{"model":"{}","stream":{},"messages":[{{"role":"user","content":"{prompt}"}}]{pace}}}"#,
         o.model, o.stream
     );
     format!(
@@ -124,6 +138,17 @@ async fn read_more(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<usiz
 /// Content tokens in one SSE data payload (counts `"content":"` with non-empty text).
 fn has_content(data: &[u8]) -> bool {
     memfind(data, b"\"content\":\"").is_some_and(|i| data.get(i + 11) != Some(&b'"'))
+}
+
+/// The send stamp `: t=<unix ns>` that `mock-llm --stamp` puts before an event.
+fn stamp(raw: &[u8]) -> Option<u64> {
+    let rest = raw.strip_prefix(b": t=")?;
+    let end = rest.iter().position(|&c| c == b'\n')?;
+    std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
+}
+
+fn unix_nanos() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 fn memfind(h: &[u8], n: &[u8]) -> Option<usize> {
@@ -154,9 +179,12 @@ async fn one(s: &mut TcpStream, req: &[u8], o: &Opts, st: &mut Stats) -> Result<
     let mut tokens = 0usize;
     let mut done = false;
     let mut last_event: Option<Instant> = None;
+    // (sent, received) of the previous stamped event, in unix ns.
+    let mut last_stamp: Option<(u64, u64)> = None;
     let mut body_len = 0u64;
     loop {
         let now = Instant::now();
+        let now_ns = unix_nanos();
         match head.framing {
             ResponseFraming::Chunked => {
                 dec.feed(&buf[pos..], |d| sse.push(d)).map_err(|_| "bad chunked body")?;
@@ -177,6 +205,14 @@ async fn one(s: &mut TcpStream, req: &[u8], o: &Opts, st: &mut Stats) -> Result<
                     Some(t) => st.gap_us.push((now - t).as_micros() as u64),
                 }
                 last_event = Some(now);
+                if let Some(sent) = stamp(ev.raw) {
+                    st.delay_us.push(now_ns.saturating_sub(sent) / 1000);
+                    if let Some((ps, pr)) = last_stamp {
+                        let excess = (now_ns as i64 - pr as i64) - (sent as i64 - ps as i64);
+                        st.gap_excess_us.push(excess / 1000);
+                    }
+                    last_stamp = Some((sent, now_ns));
+                }
             }
         }
         let finished = match head.framing {
@@ -253,6 +289,26 @@ fn pct(v: &mut [u64], p: f64) -> u64 {
     v[i]
 }
 
+fn pct_signed(v: &mut [i64], p: f64) -> i64 {
+    if v.is_empty() {
+        return 0;
+    }
+    v.sort_unstable();
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn summary_signed(name: &str, v: &mut [i64]) -> String {
+    format!(
+        r#""{name}_us":{{"p50":{},"p90":{},"p99":{},"p999":{},"max":{},"n":{}}}"#,
+        pct_signed(v, 0.5),
+        pct_signed(v, 0.9),
+        pct_signed(v, 0.99),
+        pct_signed(v, 0.999),
+        v.iter().max().copied().unwrap_or(0),
+        v.len()
+    )
+}
+
 fn summary(name: &str, v: &mut [u64]) -> String {
     format!(
         r#""{name}_us":{{"p50":{},"p90":{},"p99":{},"p999":{},"max":{},"n":{}}}"#,
@@ -318,7 +374,7 @@ fn main() {
     let secs = started.elapsed().as_secs_f64();
     let kinds: Vec<String> = all.error_kinds.iter().map(|(k, v)| format!(r#""{k}":{v}"#)).collect();
     println!(
-        r#"{{"ok":{},"errors":{},"error_kinds":{{{}}},"seconds":{secs:.3},"rps":{:.1},{},{},{}}}"#,
+        r#"{{"ok":{},"errors":{},"error_kinds":{{{}}},"seconds":{secs:.3},"rps":{:.1},{},{},{},{},{}}}"#,
         all.ok,
         all.errors,
         kinds.join(","),
@@ -326,6 +382,8 @@ fn main() {
         summary("ttft", &mut all.ttft_us),
         summary("gap", &mut all.gap_us),
         summary("total", &mut all.total_us),
+        summary("delay", &mut all.delay_us),
+        summary_signed("gap_excess", &mut all.gap_excess_us),
     );
     if all.errors > 0 {
         std::process::exit(1);
