@@ -81,9 +81,22 @@ fn open(path: &str) -> Option<Out> {
     }
 }
 
+/// How long the writer sleeps when the queue is empty. It polls instead of blocking in
+/// `recv`, because a blocked receiver makes every worker's `try_send` wake it (a futex call
+/// and a context switch per request); polling keeps the request path free of syscalls.
+const WRITER_TICK: std::time::Duration = std::time::Duration::from_millis(5);
+
 fn writer(path: String, rx: Receiver<String>, reopen: Arc<AtomicBool>, written: Arc<AtomicU64>) {
     let mut out = open(&path);
-    while let Ok(first) = rx.recv() {
+    loop {
+        let first = match rx.try_recv() {
+            Ok(line) => line,
+            Err(crossbeam_channel::TryRecvError::Empty) => {
+                std::thread::sleep(WRITER_TICK);
+                continue;
+            }
+            Err(crossbeam_channel::TryRecvError::Disconnected) => return,
+        };
         if reopen.swap(false, Relaxed) {
             out = open(&path);
         }
