@@ -233,3 +233,14 @@ fn calibrate_log_suggests_a_lower_threshold_when_cheap_answers_draw_complaints()
     assert!(t < 0.9 && t > 0.0, "{report}");
     let _ = std::fs::remove_file(path);
 }
+
+#[test]
+fn gateway_runs_without_transparent_huge_pages() {
+    // mimalloc marks its arena for huge pages; the gateway turns them off for itself (a huge
+    // page fault stalls a worker while 2 MiB are zeroed, and RSS rounds up to 2 MiB pages).
+    let m = mock(MockConfig::default());
+    let gw = Gateway::start(&basic_config(&m.base_url(), ""));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", gw.child.id())).unwrap();
+    let thp = status.lines().find(|l| l.starts_with("THP_enabled:")).expect("kernel reports THP_enabled");
+    assert_eq!(thp.split_whitespace().nth(1), Some("0"), "{thp}");
+}
