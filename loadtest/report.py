@@ -161,11 +161,52 @@ for path in sorted(glob.glob(f"{raw}/metrics-before-*.txt")):
         pass
 overhead = {k: delta_quantiles(v) for k, v in overhead.items()}
 
+
+
+def find_added(proxy, body, rate):
+    return next((a for a in added if a["proxy"] == proxy and a["body"] == body and a["rate"] == rate), None)
+
+
+def target_rows():
+    """Issue #5's targets, judged from this run's numbers (None: the run did not measure it)."""
+    rows = []
+    sy, ng = find_added("switchyard", "1k", 5000), find_added("nginx", "1k", 5000)
+    rows.append(("added p50 at 5,000/s 1 KB no more than nginx's",
+                 f"{sy['added_p50_us']} vs {ng['added_p50_us']} µs" if sy and ng else None,
+                 sy["added_p50_us"] <= ng["added_p50_us"] if sy and ng else None))
+    rows.append(("added p99 at 5,000/s 1 KB under 100 µs", f"{sy['added_p99_us']} µs" if sy else None,
+                 sy["added_p99_us"] < 100 if sy else None))
+    own = overhead.get("1k-5000", {}).get("p99_us")
+    rows.append(("own time p99 at 5,000/s 1 KB under 10 µs (bucket upper bound)", f"{own} µs" if own else None,
+                 own <= 10 if own else None))
+    sw, sn = sat.get("switchyard", {}).get("max_rps"), sat.get("nginx", {}).get("max_rps")
+    rows.append(("saturation at least nginx's", f"{sw} vs {sn} req/s" if sw and sn else None,
+                 sw >= sn if sw and sn else None))
+    # The streaming targets are for 1,000 concurrent streams (smoke runs use a handful).
+    full = lambda p: p["switchyard"].get("streams", 0) >= 1000 * p["switchyard"].get("rounds", 1)
+    for p in stream["by_pace"]:
+        g = p["switchyard"].get("added_gap_excess_p99_us") if full(p) else None
+        n = p["nginx"].get("added_gap_excess_p99_us")
+        rows.append((f"streaming ({p['pace_ms']} ms pace): added gap p99 under 100 µs (gap excess; nginx: {n} µs)",
+                     f"{g} µs" if g is not None else None, g < 100 if g is not None else None))
+    rss = stream.get("gateway_peak_rss_mib")
+    big = any(full(p) for p in stream["by_pace"])
+    rows.append(("1,000 concurrent streams under 60 MB RSS", f"{rss} MiB" if rss and big else None,
+                 rss * 1.048576 < 60 if rss and big else None))
+    return [{"target": t, "measured": m, "met": ok} for t, m, ok in rows]
+
+
+targets = target_rows()
 result = {"fixed_rate": fixed, "added_over_direct": added, "saturation": sat, "saturation_steps": sat_steps, "streaming": stream,
-          "gateway_internal_overhead": overhead}
+          "gateway_internal_overhead": overhead, "targets": targets}
 json.dump(result, open(f"{out}/results.json", "w"), indent=2)
 
 md = ["# Load test results", "", "`loadtest/run.sh`; gateway and nginx pinned to CPU 0, mock and load generators to CPU 1.", "",
+      "## Targets (issue #5), judged from this run", "", "| target | measured | met |", "|---|---|---|"]
+for t in targets:
+    met = "not measured" if t["met"] is None else ("yes" if t["met"] else "**no**")
+    md.append(f"| {t['target']} | {t['measured'] or '—'} | {met} |")
+md += ["",
       "## Fixed rate (open loop), latency in µs", "",
       "Medians over rounds (worst round's error share).", "",
       "| body | rate | target | p50 | p90 | p99 | p99.9 | achieved rps | errors |", "|---|---|---|---|---|---|---|---|---|"]
