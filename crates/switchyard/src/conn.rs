@@ -68,8 +68,11 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
     let mut headers: Vec<HeaderRef> = Vec::new();
     let mut b = Buffers::default();
     loop {
-        let live = w.shared.live.load_full();
-        let head = match read_head(&mut client, &mut buf, &mut headers, &live).await {
+        // Waiting for the next head uses the current table's limits; the request is served
+        // by the table current when its head arrived, so a keep-alive connection that sat
+        // idle through a reload does not run its next request on the old table.
+        let wait = HeadWait::of(&w.shared.live.load().server);
+        let head = match read_head(&mut client, &mut buf, &mut headers, wait).await {
             HeadRead::Head(h) => h,
             HeadRead::Closed => return,
             HeadRead::Fail(e) => {
@@ -77,6 +80,7 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
                 return;
             }
         };
+        let live = w.shared.live.load_full();
         let _inflight = w.begin();
         let (body, consumed) = match read_body(&mut client, &mut buf, &head, &live, &mut b).await {
             Ok(v) => v,
@@ -236,8 +240,31 @@ fn feedback(w: &Worker, body: &[u8]) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn read_head(client: &mut TcpStream, buf: &mut Vec<u8>, headers: &mut Vec<HeaderRef>, live: &Live) -> HeadRead {
-    let limits = Limits { max_head_bytes: live.server.max_head_bytes };
+/// The limits that apply while a connection waits for (and reads) a request head.
+#[derive(Clone, Copy)]
+struct HeadWait {
+    max_head_bytes: usize,
+    head_timeout_ms: u64,
+    idle_timeout_ms: u64,
+}
+
+impl HeadWait {
+    fn of(s: &switchyard_core::config::ServerConfig) -> HeadWait {
+        HeadWait {
+            max_head_bytes: s.max_head_bytes,
+            head_timeout_ms: s.head_timeout_ms,
+            idle_timeout_ms: s.idle_timeout_ms,
+        }
+    }
+}
+
+async fn read_head(
+    client: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    headers: &mut Vec<HeaderRef>,
+    wait: HeadWait,
+) -> HeadRead {
+    let limits = Limits { max_head_bytes: wait.max_head_bytes };
     let mut deadline: Option<Instant> = None;
     loop {
         if !buf.is_empty() {
@@ -246,13 +273,13 @@ async fn read_head(client: &mut TcpStream, buf: &mut Vec<u8>, headers: &mut Vec<
                 Ok(None) => {}
                 Err(e) => return HeadRead::Fail(ApiError::status(e.status(), e.to_string())),
             }
-            deadline.get_or_insert_with(|| Instant::now() + Duration::from_millis(live.server.head_timeout_ms));
+            deadline.get_or_insert_with(|| Instant::now() + Duration::from_millis(wait.head_timeout_ms));
         }
-        let wait = match deadline {
-            None => Duration::from_millis(live.server.idle_timeout_ms),
+        let left = match deadline {
+            None => Duration::from_millis(wait.idle_timeout_ms),
             Some(d) => d.saturating_duration_since(Instant::now()),
         };
-        match monoio::time::timeout(wait, read_append(client, buf)).await {
+        match monoio::time::timeout(left, read_append(client, buf)).await {
             Ok(Ok(0)) | Ok(Err(_)) if buf.is_empty() => return HeadRead::Closed,
             Ok(Ok(0)) => return HeadRead::Fail(ApiError::status(400, "incomplete request head")),
             Ok(Ok(_)) => {}

@@ -240,6 +240,29 @@ fn sighup_under_load_swaps_the_table_with_zero_failures() {
 }
 
 #[test]
+fn a_keep_alive_connection_idle_across_a_reload_gets_the_new_table() {
+    let m = mock(MockConfig::default());
+    let v1 = tiered_config(&m.base_url());
+    let gw = Gateway::start(&v1);
+    let mut c = gw.client();
+    assert_eq!(c.post("/v1/chat/completions", &chat_body("auto", false)).status, 200);
+    let r = c.post("/v1/chat/completions", &chat_body("added", false));
+    assert_eq!(r.status, 404, "not in the first table: {}", r.text());
+    std::fs::write(&gw.config, format!("{v1}\n[models.added]\nprovider = \"p\"\nmodel = \"gpt-4.1\"\n")).unwrap();
+    gw.signal("HUP");
+    let t = Instant::now();
+    while !gw.log_text().contains("reload ok") {
+        assert!(t.elapsed() < Duration::from_secs(5), "{}", gw.log_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The same connection sat idle through the reload: its next request starts after it and
+    // must be routed by the new table.
+    let r = c.post("/v1/chat/completions", &chat_body("added", false));
+    assert_eq!(r.status, 200, "the new table serves the idle connection's next request: {}", r.text());
+    assert_eq!(r.json()["model"], "gpt-4.1");
+}
+
+#[test]
 fn bad_config_on_sighup_or_admin_keeps_the_old_table() {
     let m = mock(MockConfig::default());
     let good = format!("{}\n{}", tiered_config(&m.base_url()), admin_section());
