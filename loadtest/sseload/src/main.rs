@@ -280,43 +280,24 @@ async fn conn_loop(o: Rc<Opts>, stats: Rc<RefCell<Stats>>) {
     }
 }
 
-fn pct(v: &mut [u64], p: f64) -> u64 {
+/// The p-quantile of `v` (sorted in place; the default value when empty).
+fn pct<T: Copy + Ord + Default>(v: &mut [T], p: f64) -> T {
     if v.is_empty() {
-        return 0;
-    }
-    v.sort_unstable();
-    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[i]
-}
-
-fn pct_signed(v: &mut [i64], p: f64) -> i64 {
-    if v.is_empty() {
-        return 0;
+        return T::default();
     }
     v.sort_unstable();
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn summary_signed(name: &str, v: &mut [i64]) -> String {
-    format!(
-        r#""{name}_us":{{"p50":{},"p90":{},"p99":{},"p999":{},"max":{},"n":{}}}"#,
-        pct_signed(v, 0.5),
-        pct_signed(v, 0.9),
-        pct_signed(v, 0.99),
-        pct_signed(v, 0.999),
-        v.iter().max().copied().unwrap_or(0),
-        v.len()
-    )
-}
-
-fn summary(name: &str, v: &mut [u64]) -> String {
+/// `"NAME_us":{p50, p90, p99, p999, max, n}` of `v`.
+fn summary<T: Copy + Ord + Default + std::fmt::Display>(name: &str, v: &mut [T]) -> String {
     format!(
         r#""{name}_us":{{"p50":{},"p90":{},"p99":{},"p999":{},"max":{},"n":{}}}"#,
         pct(v, 0.5),
         pct(v, 0.9),
         pct(v, 0.99),
         pct(v, 0.999),
-        v.iter().max().copied().unwrap_or(0),
+        v.iter().max().copied().unwrap_or_default(),
         v.len()
     )
 }
@@ -383,7 +364,7 @@ fn main() {
         summary("gap", &mut all.gap_us),
         summary("total", &mut all.total_us),
         summary("delay", &mut all.delay_us),
-        summary_signed("gap_excess", &mut all.gap_excess_us),
+        summary("gap_excess", &mut all.gap_excess_us),
     );
     if all.errors > 0 {
         std::process::exit(1);
