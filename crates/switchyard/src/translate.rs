@@ -323,16 +323,15 @@ pub async fn relay_events(
         write::chunk(&mut out, &events);
         out.extend_from_slice(write::LAST_CHUNK);
     }
-    if let (Some(f), Some(u)) = (x.account, usage) {
-        f(u);
-    }
-    let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
-    // Stored after the stream's end went out, so the client is not kept waiting for it.
     if failure.is_none()
         && let (Some(store), Some(answer)) = (x.store, collected.and_then(CompletionBuilder::finish))
     {
         store(answer);
     }
+    if let (Some(f), Some(u)) = (x.account, usage) {
+        f(u);
+    }
+    let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
     let reusable = failure.is_none() && resp.keep_alive && reader.clean_end();
     b.out = out;
     Ok((outcome, reusable, usage))
@@ -391,11 +390,6 @@ pub async fn relay_json(
     write::content_length(&mut out, body.len() as u64);
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&body);
-    if let (Some(f), Some(u)) = (account, usage) {
-        f(u);
-    }
-    let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
-    // Stored after the answer went out: the parse for the cache is not on the client's wait.
     if let Some(store) = store
         && let Some(answer) = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
             match dialect {
@@ -407,6 +401,10 @@ pub async fn relay_json(
     {
         store(answer);
     }
+    if let (Some(f), Some(u)) = (account, usage) {
+        f(u);
+    }
+    let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
     b.body = body;
     b.out = out;
     Ok((outcome, resp.keep_alive && reader.clean_end(), usage))
@@ -452,7 +450,6 @@ pub async fn relay_whole(
         Ok(v) => v,
         Err(e) => (Vec::from(e.as_bytes()), false),
     };
-    let mut to_store = None;
     let (status, json, usage) = if (200..300).contains(&resp.status) {
         let parsed: Result<Completion, String> =
             serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string()).and_then(|v| {
@@ -470,8 +467,8 @@ pub async fn relay_whole(
                     _ => c.to_openai(),
                 };
                 let usage = c.usage;
-                if x.store.is_some() {
-                    to_store = Some(c);
+                if let Some(store) = x.store {
+                    store(c);
                 }
                 (200, v, Some(usage))
             }
@@ -497,10 +494,6 @@ pub async fn relay_whole(
         f(u);
     }
     let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
-    // Stored after the answer went out, so the client is not kept waiting for it.
-    if let (Some(store), Some(c)) = (x.store, to_store) {
-        store(c);
-    }
     b.out = out;
     (outcome, reusable, usage)
 }
