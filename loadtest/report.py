@@ -96,8 +96,9 @@ def stream_added(by_target, arm):
     rounds = [n for n in sorted(g) if n in d]
     if not rounds:
         return {}
-    pick = lambda key, q, src: [src[n].get(key, {}).get(q, 0) for n in rounds]
-    diff = lambda key, q: median(a - b for a, b in zip(pick(key, q, g), pick(key, q, d)))
+    # A summary of no samples (no stamped events, say) is missing, not zero.
+    pick = lambda key, q, src: [src[n][key][q] if src[n].get(key, {}).get("n") else None for n in rounds]
+    diff = lambda key, q: median(a - b for a, b in zip(pick(key, q, g), pick(key, q, d)) if a is not None and b is not None)
     return {
         "rounds": len(rounds), "streams": sum(g[n]["ok"] + g[n]["errors"] for n in rounds),
         "errors": sum(g[n]["errors"] for n in rounds),
@@ -114,7 +115,8 @@ def stream_added(by_target, arm):
         "gap_excess_p99_us": median(pick("gap_excess_us", "p99", g)),
         "direct_gap_excess_p99_us": median(pick("gap_excess_us", "p99", d)),
         "added_gap_excess_p99_us": diff("gap_excess_us", "p99"),
-        "added_gap_excess_p99_us_rounds": [a - b for a, b in zip(pick("gap_excess_us", "p99", g), pick("gap_excess_us", "p99", d))],
+        "added_gap_excess_p99_us_rounds": [a - b for a, b in zip(pick("gap_excess_us", "p99", g), pick("gap_excess_us", "p99", d))
+                                           if a is not None and b is not None],
     }
 
 

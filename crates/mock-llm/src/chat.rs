@@ -57,6 +57,7 @@ impl ChatRequest {
     pub fn parse(dialect: Dialect, body: &[u8], url_model: Option<(&str, bool)>) -> Result<ChatRequest, String> {
         let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
         let prompt_tokens = body.len().div_ceil(4);
+        let token_interval_ms = v["mock_token_interval_ms"].as_u64();
         match dialect {
             Dialect::OpenAi => {
                 let Some(model) = v["model"].as_str() else { return bad("you must provide a model parameter") };
@@ -74,7 +75,7 @@ impl ChatRequest {
                     logprobs: v["logprobs"].as_bool().unwrap_or(false),
                     answer: None,
                     logprob: 0.0,
-                    token_interval_ms: v["mock_token_interval_ms"].as_u64(),
+                    token_interval_ms,
                 })
             }
             Dialect::Anthropic => {
@@ -102,7 +103,7 @@ impl ChatRequest {
                     logprobs: false,
                     answer: None,
                     logprob: 0.0,
-                    token_interval_ms: v["mock_token_interval_ms"].as_u64(),
+                    token_interval_ms,
                 })
             }
             Dialect::Gemini => {
@@ -131,7 +132,7 @@ impl ChatRequest {
                     logprobs: false,
                     answer: None,
                     logprob: 0.0,
-                    token_interval_ms: v["mock_token_interval_ms"].as_u64(),
+                    token_interval_ms,
                 })
             }
         }

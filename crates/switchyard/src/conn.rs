@@ -67,11 +67,12 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
     let mut headers: Vec<HeaderRef> = Vec::new();
     let mut b = Buffers::default();
+    // Waiting for a head uses the limits of the table that served the previous request (the
+    // current one for the first); the request itself is served by the table current when its
+    // head arrived, so a keep-alive connection that sat idle through a reload does not run
+    // its next request on the old table. One table load per request.
+    let mut wait = HeadWait::of(&w.shared.live.load().server);
     loop {
-        // Waiting for the next head uses the current table's limits; the request is served
-        // by the table current when its head arrived, so a keep-alive connection that sat
-        // idle through a reload does not run its next request on the old table.
-        let wait = HeadWait::of(&w.shared.live.load().server);
         let head = match read_head(&mut client, &mut buf, &mut headers, wait).await {
             HeadRead::Head(h) => h,
             HeadRead::Closed => return,
@@ -81,6 +82,7 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
             }
         };
         let live = w.shared.live.load_full();
+        wait = HeadWait::of(&live.server);
         let _inflight = w.begin();
         let (body, consumed) = match read_body(&mut client, &mut buf, &head, &live, &mut b).await {
             Ok(v) => v,

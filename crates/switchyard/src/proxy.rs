@@ -155,10 +155,8 @@ pub async fn chat(
     let key_body = hub_bytes.as_deref().unwrap_or(body);
     let mut cache = cached_route
         .and_then(|r| crate::answers::cache_use(r, key_body, headers.get("cache-control").as_deref(), &mut b.scratch));
-    let found = match (&mut cache, cached_route) {
-        (Some(u), Some(r)) => crate::answers::lookup(w, u, r, key_body, &mut b.scratch),
-        _ => None,
-    };
+    let found =
+        cache.as_mut().zip(cached_route).and_then(|(u, r)| crate::answers::lookup(w, u, r, key_body, &mut b.scratch));
     if let Some((hit, similarity)) = found {
         let tags = Tags {
             request_id: &request_id,
