@@ -186,11 +186,17 @@ def target_rows():
                  sw >= sn if sw and sn else None))
     # The streaming targets are for 1,000 concurrent streams (smoke runs use a handful).
     full = lambda p: p["switchyard"].get("streams", 0) >= 1000 * p["switchyard"].get("rounds", 1)
+    # A 100 µs difference cannot be judged when direct's own gap excess p99 is ten times that.
     for p in stream["by_pace"]:
-        g = p["switchyard"].get("added_gap_excess_p99_us") if full(p) else None
+        a = p["switchyard"]
+        g = a.get("added_gap_excess_p99_us") if full(p) else None
         n = p["nginx"].get("added_gap_excess_p99_us")
-        rows.append((f"streaming ({p['pace_ms']} ms pace): added gap p99 under 100 µs (gap excess; nginx: {n} µs)",
-                     f"{g} µs" if g is not None else None, g < 100 if g is not None else None))
+        noise = a.get("direct_gap_excess_p99_us")
+        name = f"streaming ({p['pace_ms']} ms pace): added gap p99 under 100 µs (gap excess; nginx: {n} µs)"
+        if g is not None and noise is not None and noise > 1000:
+            rows.append((name, f"{g} µs; direct's own p99 {noise} µs", "noise"))
+        else:
+            rows.append((name, f"{g} µs" if g is not None else None, g < 100 if g is not None else None))
     rss = stream.get("gateway_peak_rss_mib")
     big = any(full(p) for p in stream["by_pace"])
     rows.append(("1,000 concurrent streams under 60 MB RSS", f"{rss} MiB" if rss and big else None,
@@ -206,7 +212,7 @@ json.dump(result, open(f"{out}/results.json", "w"), indent=2)
 md = ["# Load test results", "", "`loadtest/run.sh`; gateway and nginx pinned to CPU 0, mock and load generators to CPU 1.", "",
       "## Targets (issue #5), judged from this run", "", "| target | measured | met |", "|---|---|---|"]
 for t in targets:
-    met = "not measured" if t["met"] is None else ("yes" if t["met"] else "**no**")
+    met = {None: "not measured", "noise": "not resolvable here", True: "yes", False: "**no**"}[t["met"]]
     md.append(f"| {t['target']} | {t['measured'] or '—'} | {met} |")
 md += ["",
       "## Fixed rate (open loop), latency in µs", "",
