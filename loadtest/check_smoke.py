@@ -32,6 +32,8 @@ for p in s.get("by_pace", []):
             problems.append(f"streaming at {p.get('pace_ms')} ms: {proxy} has no stamped event timings: {a}")
 if not r["gateway_internal_overhead"] or not all(v["requests"] > 0 for v in r["gateway_internal_overhead"].values()):
     problems.append(f"no internal overhead numbers: {r['gateway_internal_overhead']}")
+if not r.get("paired", {}).get("pairs") or not r["paired"].get("p50"):
+    problems.append(f"no paired-slice numbers: {r.get('paired')}")
 if problems:
     print("\n".join(problems))
     sys.exit(1)

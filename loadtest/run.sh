@@ -23,6 +23,12 @@ sat_rates="5000 10000 15000 20000 25000 30000 40000"
 streams=1000
 tokens=200
 rounds=${ROUNDS:-3}
+# Paired slices: nginx and switchyard alternate (ABBA) in 2-second slices at 5,000/s, 1 KB, so
+# both see the same machine state; paired.py turns them into a median difference with a 95 %
+# interval (round-to-round noise here is ±50 µs, the paired interval about ±6 µs).
+pairs=${PAIRS:-30}
+pair_dur=2
+pair_rate=5000
 # Streams: at 50 tokens/s each (a fast model's pace: 50,000 events/s, which keeps the core of
 # the mock and the load generator ~70 % busy, so their jitter is milliseconds) and at 10
 # tokens/s (10,000 events/s, where a ~100 µs difference can be seen); starts spread over a
@@ -32,10 +38,10 @@ rounds=${ROUNDS:-3}
 paces=${STREAM_PACES:-20 100}
 ramp=${STREAM_RAMP_MS:-1000}
 stream_rounds=${STREAM_ROUNDS:-2}
-[ -n "${QUICK:-}" ] && dur=3 && sat_dur=2
+[ -n "${QUICK:-}" ] && dur=3 && sat_dur=2 && pairs=${PAIRS:-10}
 # SMOKE=1: a few seconds of tiny loads, so the harness cannot rot (run by the test command).
 if [ -n "${SMOKE:-}" ]; then
-    dur=1 sat_dur=1 rates="200" sat_rates="500" streams=20 tokens=20 rounds=${ROUNDS:-1} ramp=100 stream_rounds=1 paces="10 20"
+    dur=1 sat_dur=1 rates="200" sat_rates="500" streams=20 tokens=20 rounds=${ROUNDS:-1} pairs=2 pair_dur=1 pair_rate=200 ramp=100 stream_rounds=1 paces="10 20"
 fi
 
 cargo build --release --bins -q
@@ -114,6 +120,15 @@ for body in 1k 16k; do
                 [ "$name" = switchyard ] && curl -s "http://127.0.0.1:$gport/metrics" >"$tmp/raw/metrics-after-$tag.txt"
             done
         done
+    done
+done
+
+echo "paired slices: nginx and switchyard, $pairs pairs of ${pair_dur}s at $pair_rate rps, 1k"
+for p in $(seq "$pairs"); do
+    order="nginx=http://127.0.0.1:$nport switchyard=http://127.0.0.1:$gport"
+    [ $((p % 2)) = 0 ] && order="switchyard=http://127.0.0.1:$gport nginx=http://127.0.0.1:$nport"
+    for t in $order; do
+        oha_run "${t%%=*}" "${t#*=}" 1k "$pair_rate" "$pair_dur" "$tmp/raw/pair-$p-${t%%=*}.json"
     done
 done
 

@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Paired comparison of two arms measured in short alternating slices (ABBA order).
+
+Round-to-round noise on a small VM (±50 µs in a proxy's p50 between 10-second rounds) hides
+differences of a few µs; the noise drifts slowly, so slices of 2 s that alternate between the
+arms see nearly the same machine state. Each pair gives one difference (B − A) per percentile;
+the median of the differences and its bootstrap 95 % interval say how far apart the arms are.
+
+    paired.py DIR A B        reads DIR/pair-N-A.json and DIR/pair-N-B.json (oha JSON reports)
+"""
+
+import glob
+import json
+import random
+import re
+import statistics
+import sys
+
+QUANTILES = ("p50", "p90", "p99")
+
+
+def percentile_us(path, q):
+    """One latency percentile (µs) of an oha report, or None if the slice failed."""
+    try:
+        d = json.load(open(path))
+    except (OSError, ValueError):
+        return None
+    v = d.get("latencyPercentiles", {}).get(q)
+    ok = d.get("summary", {}).get("successRate") or 0
+    return v * 1e6 if v is not None and ok >= 0.99 else None
+
+
+def compare(raw, a, b, seed=5):
+    """Median paired difference (B − A) per percentile with a bootstrap 95 % interval."""
+    pairs = sorted({int(m.group(1)) for p in glob.glob(f"{raw}/pair-*-{a}.json")
+                    if (m := re.match(r".*/pair-(\d+)-", p))})
+    rng = random.Random(seed)  # a fixed seed: the same raw files give the same report
+    result = {"a": a, "b": b, "pairs": 0}
+    for q in QUANTILES:
+        d = []
+        for n in pairs:
+            x, y = percentile_us(f"{raw}/pair-{n}-{a}.json", q), percentile_us(f"{raw}/pair-{n}-{b}.json", q)
+            if x is not None and y is not None:
+                d.append(y - x)
+        result["pairs"] = max(result["pairs"], len(d))
+        if not d:
+            result[q] = None
+            continue
+        boots = sorted(statistics.median(rng.choices(d, k=len(d))) for _ in range(2000))
+        result[q] = {"median_diff_us": round(statistics.median(d), 1), "ci95_us": [round(boots[50], 1), round(boots[1949], 1)]}
+    return result
+
+
+def verdict(p50):
+    """True: B's p50 is no more than A's at the median; False: more, beyond the interval; 'parity': within it."""
+    if not p50:
+        return None
+    if p50["median_diff_us"] <= 0:
+        return True
+    return False if p50["ci95_us"][0] > 0 else "parity"
+
+
+if __name__ == "__main__":
+    r = compare(*sys.argv[1:4])
+    for q in QUANTILES:
+        v = r[q]
+        if v:
+            print(f"{q}: {r['b']} − {r['a']} median {v['median_diff_us']:+.1f} µs, 95% CI "
+                  f"[{v['ci95_us'][0]:+.1f}, {v['ci95_us'][1]:+.1f}], {r['pairs']} pairs")
+        else:
+            print(f"{q}: no pairs")
