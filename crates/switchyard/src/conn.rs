@@ -12,7 +12,7 @@ use switchyard_http::{ChunkedDecoder, parse_request, write};
 
 use switchyard_providers::{Dialect, ErrorKind, UpstreamError};
 
-use crate::io::{read_append, write_all};
+use crate::io::{read_append, until, write_all};
 use crate::live::Live;
 use crate::proxy;
 use crate::worker::Worker;
@@ -277,11 +277,11 @@ async fn read_head(
             }
             deadline.get_or_insert_with(|| Instant::now() + Duration::from_millis(wait.head_timeout_ms));
         }
-        let left = match deadline {
-            None => Duration::from_millis(wait.idle_timeout_ms),
-            Some(d) => d.saturating_duration_since(Instant::now()),
+        let read = match deadline {
+            None => monoio::time::timeout(Duration::from_millis(wait.idle_timeout_ms), read_append(client, buf)),
+            Some(d) => until(d, read_append(client, buf)),
         };
-        match monoio::time::timeout(left, read_append(client, buf)).await {
+        match read.await {
             Ok(Ok(0)) | Ok(Err(_)) if buf.is_empty() => return HeadRead::Closed,
             Ok(Ok(0)) => return HeadRead::Fail(ApiError::status(400, "incomplete request head")),
             Ok(Ok(_)) => {}
@@ -304,7 +304,8 @@ async fn read_body(
 ) -> Result<(BodyRead, usize), Option<ApiError>> {
     let max = live.server.max_body_bytes;
     let too_large = || ApiError::status(413, format!("request body larger than {max} bytes"));
-    let deadline = Instant::now() + Duration::from_millis(live.server.body_timeout_ms);
+    // Taken only when a read is needed: a small body usually arrives with its head.
+    let deadline = || Instant::now() + Duration::from_millis(live.server.body_timeout_ms);
     let start = head.head_len;
     match head.framing {
         BodyFraming::None => Ok((BodyRead::InBuf(start..start), start)),
@@ -318,8 +319,11 @@ async fn read_body(
             if head.expect_continue && buf.len() < end {
                 send_raw(client, &mut b.out, write::CONTINUE).await.map_err(|_| None)?;
             }
-            while buf.len() < end {
-                read_more(client, buf, deadline).await?;
+            if buf.len() < end {
+                let deadline = deadline();
+                while buf.len() < end {
+                    read_more(client, buf, deadline).await?;
+                }
             }
             Ok((BodyRead::InBuf(start..end), end))
         }
@@ -327,6 +331,7 @@ async fn read_body(
             if head.expect_continue && buf.len() == start {
                 send_raw(client, &mut b.out, write::CONTINUE).await.map_err(|_| None)?;
             }
+            let deadline = deadline();
             let mut dec = ChunkedDecoder::new();
             b.body.clear();
             let mut pos = start;
@@ -349,8 +354,7 @@ async fn read_body(
 }
 
 async fn read_more(client: &mut TcpStream, buf: &mut Vec<u8>, deadline: Instant) -> Result<(), Option<ApiError>> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    match monoio::time::timeout(left, read_append(client, buf)).await {
+    match until(deadline, read_append(client, buf)).await {
         Ok(Ok(0)) => Err(Some(ApiError::status(400, "incomplete request body"))),
         Ok(Ok(_)) => Ok(()),
         Ok(Err(_)) => Err(None),

@@ -7,6 +7,7 @@ use switchyard_core::Provider;
 use switchyard_http::head::{HeaderRef, Limits, ResponseHead};
 use switchyard_http::parse_response;
 
+use crate::io::until;
 use crate::live::Live;
 use crate::upstream::{UpError, UpStream, connect};
 use crate::worker::Worker;
@@ -44,10 +45,9 @@ pub async fn exchange(
             Some(s) => s,
             None => connect(&w.shared.dns, live, p).await?,
         };
-        let left = deadline.saturating_duration_since(Instant::now());
         // Own time stops when the write is issued: the kernel's send work is every proxy's cost.
         let sent = Instant::now();
-        let (r, back) = monoio::time::timeout(left, s.write_all(req)).await.map_err(|_| UpError::Timeout)?;
+        let (r, back) = until(deadline, s.write_all(req)).await.map_err(|_| UpError::Timeout)?;
         req = back;
         if let Err(e) = r {
             if reused {
@@ -68,8 +68,7 @@ pub async fn exchange(
                 Ok(None) => {}
                 Err(e) => return Err(UpError::BadResponse(e.to_string())),
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match monoio::time::timeout(left, s.read_append(rbuf)).await {
+            match until(deadline, s.read_append(rbuf)).await {
                 Ok(Ok(0)) if reused && rbuf.is_empty() => break None,
                 Ok(Ok(0)) => return Err(UpError::Closed),
                 Ok(Ok(_)) => {}

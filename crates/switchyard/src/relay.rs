@@ -9,7 +9,7 @@ use switchyard_http::head::{HeaderRef, ResponseFraming, ResponseHead};
 use switchyard_http::{ChunkedDecoder, write};
 
 use crate::conn::{Buffers, Outcome, Tags};
-use crate::io::write_all;
+use crate::io::{until, write_all};
 use crate::upstream::UpStream;
 
 /// Time limits while reading an upstream body: the exchange deadline, and the longest
@@ -23,9 +23,9 @@ pub struct Timing {
 }
 
 impl Timing {
-    /// How long the next read may wait.
-    pub fn wait(&self) -> std::time::Duration {
-        self.deadline.saturating_duration_since(Instant::now()).min(self.idle)
+    /// When the next read stops waiting.
+    pub fn wait_until(&self) -> Instant {
+        Instant::now().checked_add(self.idle).map_or(self.deadline, |t| t.min(self.deadline))
     }
 
     /// Why a read that waited `wait()` timed out.
@@ -144,8 +144,7 @@ async fn relay_length(
     let mut remaining = n - first as u64;
     while remaining > 0 {
         rbuf.clear();
-        let left = t.wait();
-        match monoio::time::timeout(left, up.read_append(rbuf)).await {
+        match until(t.wait_until(), up.read_append(rbuf)).await {
             Ok(Ok(k)) if k > 0 => {
                 if k as u64 > remaining {
                     rbuf.truncate(remaining as usize);
@@ -207,8 +206,7 @@ async fn relay_chunked(
         }
         rbuf.clear();
         pos = 0;
-        let left = t.wait();
-        match monoio::time::timeout(left, up.read_append(rbuf)).await {
+        match until(t.wait_until(), up.read_append(rbuf)).await {
             Ok(Ok(0)) if !chunked => {
                 out.extend_from_slice(write::LAST_CHUNK);
                 return (flush(client, out, mark).await.map_or(Outcome::Close, |_| keep), false);

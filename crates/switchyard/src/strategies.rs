@@ -13,6 +13,7 @@ use switchyard_core::{ApiError, Route};
 use switchyard_providers::{Completion, Usage};
 
 use crate::fetch::{Fetched, fetch_completion, join_all};
+use crate::io::until;
 use crate::live::Live;
 use crate::worker::Worker;
 
@@ -234,8 +235,7 @@ pub async fn consensus(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(us
         .map(|&ti| {
             let fut = fetch_completion(ask.w, ask.live, ti, ask.hub, false, deadline);
             Box::pin(async move {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match monoio::time::timeout(left, fut).await {
+                match until(deadline, fut).await {
                     Ok(r) => r,
                     Err(_) => Err(ApiError::status(504, "no reply before the consensus timeout")),
                 }

@@ -15,6 +15,7 @@ use switchyard_providers::{
 };
 
 use crate::conn::{Buffers, Outcome, Tags};
+use crate::io::until;
 use crate::relay::{Timing, flush, skip_header, upstream_head};
 use crate::upstream::UpStream;
 
@@ -93,8 +94,7 @@ impl BodyReader {
                     return Ok(false);
                 }
                 rbuf.clear();
-                let left = t.wait();
-                match monoio::time::timeout(left, up.read_append(rbuf)).await {
+                match until(t.wait_until(), up.read_append(rbuf)).await {
                     Ok(Ok(0)) if self.framing == ResponseFraming::UntilClose => {
                         self.clean_end = false;
                         self.framing = ResponseFraming::Empty;

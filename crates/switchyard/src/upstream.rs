@@ -11,7 +11,7 @@ use monoio::io::AsyncWriteRent;
 use monoio::net::TcpStream;
 use switchyard_core::{ApiError, Provider};
 
-use crate::io::{read_append, write_all};
+use crate::io::{read_append, until, write_all};
 use crate::live::{Dns, Live};
 
 /// A connection to a provider.
@@ -137,8 +137,7 @@ pub async fn connect(dns: &Dns, live: &Live, p: &Provider) -> Result<UpStream, U
     let mut last = UpError::Resolve;
     let mut tcp = None;
     for ip in ips.iter() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match monoio::time::timeout(left, TcpStream::connect_addr(SocketAddr::new(*ip, p.endpoint.port))).await {
+        match until(deadline, TcpStream::connect_addr(SocketAddr::new(*ip, p.endpoint.port))).await {
             Ok(Ok(s)) => {
                 tcp = Some(s);
                 break;
@@ -157,8 +156,7 @@ pub async fn connect(dns: &Dns, live: &Live, p: &Provider) -> Result<UpStream, U
     }
     let name =
         rustls_pki_types::ServerName::try_from(p.endpoint.host.clone()).map_err(|e| UpError::Tls(e.to_string()))?;
-    let left = deadline.saturating_duration_since(Instant::now());
-    match monoio::time::timeout(left, live.tls.connect(name, tcp)).await {
+    match until(deadline, live.tls.connect(name, tcp)).await {
         Ok(Ok(s)) => Ok(UpStream::Tls(Box::new(s))),
         Ok(Err(e)) => Err(UpError::Tls(e.to_string())),
         Err(_) => Err(UpError::ConnectTimeout),
