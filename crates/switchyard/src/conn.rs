@@ -81,7 +81,7 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
                 return;
             }
         };
-        let live = w.shared.live.load_full();
+        let live = w.live();
         wait = HeadWait::of(&live.server);
         let _inflight = w.begin();
         let (body, consumed) = match read_body(&mut client, &mut buf, &head, &live, &mut b).await {

@@ -10,11 +10,16 @@ use std::time::{Duration, Instant};
 
 use switchyard_core::{DecideScratch, ViewScratch};
 
-use crate::live::Shared;
+use crate::live::{Live, Shared};
 use crate::upstream::Pool;
 
 /// How long in-flight requests may take to finish after SIGTERM.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A request's hold on the live table: an `Rc` (a count only this worker touches) around the
+/// `Arc` that `ArcSwap` hands out, so the extra box is the point.
+#[allow(clippy::redundant_allocation)]
+pub type LiveHandle = Rc<Arc<Live>>;
 
 /// State owned by one worker thread; shared by its connections without locks.
 pub struct Worker {
@@ -29,6 +34,8 @@ pub struct Worker {
     pub decide_scratch: RefCell<DecideScratch>,
     /// Buffers the request view is parsed in (borrowed only while parsing, never across an await).
     pub view_scratch: RefCell<ViewScratch>,
+    /// This worker's handle on the live table (see `live`).
+    live: RefCell<LiveHandle>,
 }
 
 /// Marks a request in flight for as long as it lives.
@@ -44,13 +51,30 @@ impl Worker {
     /// A worker with an empty pool.
     pub fn new(shared: Arc<Shared>, index: usize) -> Worker {
         Worker {
-            shared,
             pool: Pool::default(),
             index,
             next_request: Cell::new(0),
             decide_scratch: RefCell::new(DecideScratch::new(0x9e37_79b9 ^ ((index as u64 + 1) << 20))),
             view_scratch: RefCell::new(ViewScratch::default()),
+            live: RefCell::new(Rc::new(shared.live.load_full())),
+            shared,
         }
+    }
+
+    /// The live table for a request that starts now; it keeps that table until it ends.
+    ///
+    /// `ArcSwap::load_full` per request would add to the one shared `Arc` count from every
+    /// worker (a cache line bounced between cores); here the worker holds one `Arc` and hands
+    /// out `Rc` clones, taking a new `Arc` only when a reload has swapped the table. The
+    /// previous table lives on in requests that hold it, and in this cache until the worker's
+    /// next request.
+    pub fn live(&self) -> LiveHandle {
+        let current = self.shared.live.load();
+        let mut cached = self.live.borrow_mut();
+        if !Arc::ptr_eq(&cached, &current) {
+            *cached = Rc::new(arc_swap::Guard::into_inner(current));
+        }
+        Rc::clone(&cached)
     }
 
     /// A process-unique request id: process prefix, worker, counter.
