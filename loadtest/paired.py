@@ -52,12 +52,13 @@ def compare(raw, a, b, seed=5):
 
 
 def verdict(p50):
-    """True: B's p50 is no more than A's at the median; False: more, beyond the interval; 'parity': within it."""
+    """True: B's p50 below A's (the whole interval under 0); False: above (all over 0); 'parity': the interval holds 0."""
     if not p50:
         return None
-    if p50["median_diff_us"] <= 0:
+    lo, hi = p50["ci95_us"]
+    if hi <= 0:
         return True
-    return False if p50["ci95_us"][0] > 0 else "parity"
+    return False if lo > 0 else "parity"
 
 
 if __name__ == "__main__":
