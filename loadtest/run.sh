@@ -5,7 +5,7 @@
 # at two paces (direct, nginx and switchyard).
 # The gateway and nginx are pinned to CPU 0, the mock and the load generators to CPU 1.
 #
-#   loadtest/run.sh            full run (~10 min)
+#   loadtest/run.sh            full run (~13 min)
 #   QUICK=1 loadtest/run.sh    3-second points, for a smoke test
 #   LITELLM=1 loadtest/run.sh  also LiteLLM's proxy (pinned version from PyPI) as a fourth arm
 #   OUT=dir loadtest/run.sh    write the results elsewhere (default loadtest/results)
