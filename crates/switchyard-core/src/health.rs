@@ -89,8 +89,14 @@ impl Health {
     /// Records a success with its time to response head.
     pub fn success(&self, latency_us: u64) {
         self.inflight.fetch_sub(1, Relaxed);
-        self.failures.store(0, Relaxed);
-        self.probing.store(false, Relaxed);
+        // Stores only when something changes: every worker's successes land on this line, and a
+        // store takes the line from the other cores even when it writes what was there.
+        if self.failures.load(Relaxed) != 0 {
+            self.failures.store(0, Relaxed);
+        }
+        if self.probing.load(Relaxed) {
+            self.probing.store(false, Relaxed);
+        }
         self.observe(latency_us as f64, false);
     }
 
@@ -137,8 +143,10 @@ impl Health {
             self.latency_us.store(new.to_bits(), Relaxed);
         }
         let old = f64::from(self.error_rate.load(Relaxed));
-        let new = old + A * (if failed { 1e6 } else { 0.0 } - old);
-        self.error_rate.store(new as u32, Relaxed);
+        let new = (old + A * (if failed { 1e6 } else { 0.0 } - old)) as u32;
+        if new != old as u32 {
+            self.error_rate.store(new, Relaxed);
+        }
     }
 }
 
