@@ -1,7 +1,8 @@
 //! What the gateway's per-request writes to shared memory cost when another core does the same:
 //! per-worker counters packed side by side against on lines of their own (the stats and
 //! histogram layout), and the live table taken with `ArcSwap::load_full` against the worker's
-//! `Rc` handle (`Worker::live`). A second thread plays the other worker for the whole run.
+//! `Rc` handle (`Worker::live`), and one attempt's bookkeeping on a target's shared health. A
+//! second thread plays the other worker for the whole run.
 
 use std::hint::black_box;
 use std::rc::Rc;
@@ -11,6 +12,7 @@ use std::thread;
 
 use arc_swap::ArcSwap;
 use criterion::{Criterion, criterion_group, criterion_main};
+use switchyard_core::health::Health;
 
 #[derive(Default)]
 struct Packed(AtomicU64);
@@ -109,5 +111,28 @@ fn table(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, counters, table);
+/// One attempt's bookkeeping on its target's health, as a worker does it per request.
+fn attempt(h: &Health) {
+    h.begin();
+    h.success(black_box(800));
+    h.record_usage(120, 40, 0.000_1, 0.000_9);
+}
+
+fn health(c: &mut Criterion) {
+    let mut g = c.benchmark_group("target_health_per_request_with_a_busy_neighbour");
+    with_neighbour(
+        Health::default(),
+        |h, stop| {
+            while !stop.load(Relaxed) {
+                attempt(h);
+            }
+        },
+        |h| {
+            g.bench_function("begin_success_usage", |b| b.iter(|| attempt(black_box(h))));
+        },
+    );
+    g.finish();
+}
+
+criterion_group!(benches, counters, table, health);
 criterion_main!(benches);

@@ -1,8 +1,8 @@
 //! Per-target health shared by all cores: in-flight count, EWMA latency, error rate and
-//! cooldown, all atomics. Targets that failed cool down, then come back through one probe.
+//! cooldown, all atomics; the counters behind metrics are sharded per thread. Targets that failed cool down, then come back through one probe.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 /// Why an attempt failed, for the cooldown it earns.
@@ -23,9 +23,36 @@ const MAX_COOLDOWN_MS: u64 = 30_000;
 /// First cooldown after a failure.
 const BASE_COOLDOWN_MS: u64 = 1_000;
 
+/// Shards of a target's counters; threads beyond this many share shards (still correct).
+const SHARDS: usize = 32;
+
+/// The calling thread's shard: each worker thread gets its own in turn.
+fn shard() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Relaxed) % SHARDS;
+    }
+    SHARD.with(|s| *s)
+}
+
+/// Counters only summed when read (metrics), so each thread adds to its own cache lines:
+/// otherwise every request on every worker would add to one line of its target.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Tally {
+    attempts: AtomicU64,
+    failed: AtomicU64,
+    cooldowns: AtomicU64,
+    prompt_tokens: AtomicU64,
+    completion_tokens: AtomicU64,
+    cost_nusd: AtomicU64,
+    savings_nusd: AtomicI64,
+}
+
 /// Health of one target. Times are caller-supplied milliseconds on a monotonic clock.
 #[derive(Debug, Default)]
 pub struct Health {
+    /// Read by the balancer on every pick, so kept in one place.
     inflight: AtomicU32,
     /// EWMA of time to response head, µs, as f64 bits (0 = no sample yet).
     latency_us: AtomicU64,
@@ -34,15 +61,8 @@ pub struct Health {
     cooldown_until_ms: AtomicU64,
     failures: AtomicU32,
     probing: AtomicBool,
-    /// Attempts and failures since start (for metrics).
-    attempts: AtomicU64,
-    failed: AtomicU64,
-    cooldowns: AtomicU64,
-    /// Tokens, cost and savings (nano-USD) of answered requests.
-    prompt_tokens: AtomicU64,
-    completion_tokens: AtomicU64,
-    cost_nusd: AtomicU64,
-    savings_nusd: AtomicI64,
+    /// Attempts, failures, cooldowns, tokens, cost and savings (nano-USD) since start.
+    tally: Box<[Tally; SHARDS]>,
 }
 
 impl Health {
@@ -63,7 +83,8 @@ impl Health {
 
     /// (attempts, failures, cooldowns entered) since start.
     pub fn counters(&self) -> (u64, u64, u64) {
-        (self.attempts.load(Relaxed), self.failed.load(Relaxed), self.cooldowns.load(Relaxed))
+        let sum = |f: fn(&Tally) -> &AtomicU64| self.tally.iter().map(|t| f(t).load(Relaxed)).sum();
+        (sum(|t| &t.attempts), sum(|t| &t.failed), sum(|t| &t.cooldowns))
     }
 
     /// Not cooling down, and not already being probed after a failure.
@@ -80,7 +101,7 @@ impl Health {
     /// Marks an attempt as started; a target recovering from failures admits one probe.
     pub fn begin(&self) {
         self.inflight.fetch_add(1, Relaxed);
-        self.attempts.fetch_add(1, Relaxed);
+        self.tally[shard()].attempts.fetch_add(1, Relaxed);
         if self.failures.load(Relaxed) > 0 {
             self.probing.store(true, Relaxed);
         }
@@ -103,7 +124,8 @@ impl Health {
     /// Records a failure and starts (or lengthens) the cooldown.
     pub fn failure(&self, kind: Failure, now_ms: u64) {
         self.inflight.fetch_sub(1, Relaxed);
-        self.failed.fetch_add(1, Relaxed);
+        let tally = &self.tally[shard()];
+        tally.failed.fetch_add(1, Relaxed);
         let n = self.failures.fetch_add(1, Relaxed) + 1;
         let backoff = (BASE_COOLDOWN_MS << (n - 1).min(5)).min(MAX_COOLDOWN_MS);
         let ms = match kind {
@@ -111,26 +133,29 @@ impl Health {
             _ => backoff,
         };
         self.cooldown_until_ms.fetch_max(now_ms + ms, Relaxed);
-        self.cooldowns.fetch_add(1, Relaxed);
+        tally.cooldowns.fetch_add(1, Relaxed);
         self.probing.store(false, Relaxed);
         self.observe(f64::NAN, true);
     }
 
     /// Adds one answered request's tokens, cost and savings (USD; savings may be negative).
     pub fn record_usage(&self, prompt: u64, completion: u64, cost_usd: f64, savings_usd: f64) {
-        self.prompt_tokens.fetch_add(prompt, Relaxed);
-        self.completion_tokens.fetch_add(completion, Relaxed);
-        self.cost_nusd.fetch_add((cost_usd * 1e9).round() as u64, Relaxed);
-        self.savings_nusd.fetch_add((savings_usd * 1e9).round() as i64, Relaxed);
+        let t = &self.tally[shard()];
+        t.prompt_tokens.fetch_add(prompt, Relaxed);
+        t.completion_tokens.fetch_add(completion, Relaxed);
+        t.cost_nusd.fetch_add((cost_usd * 1e9).round() as u64, Relaxed);
+        t.savings_nusd.fetch_add((savings_usd * 1e9).round() as i64, Relaxed);
     }
 
     /// (prompt tokens, completion tokens, cost USD, savings USD) since start.
     pub fn usage_totals(&self) -> (u64, u64, f64, f64) {
+        let sum = |f: fn(&Tally) -> &AtomicU64| self.tally.iter().map(|t| f(t).load(Relaxed)).sum::<u64>();
+        let savings: i64 = self.tally.iter().map(|t| t.savings_nusd.load(Relaxed)).sum();
         (
-            self.prompt_tokens.load(Relaxed),
-            self.completion_tokens.load(Relaxed),
-            self.cost_nusd.load(Relaxed) as f64 / 1e9,
-            self.savings_nusd.load(Relaxed) as f64 / 1e9,
+            sum(|t| &t.prompt_tokens),
+            sum(|t| &t.completion_tokens),
+            sum(|t| &t.cost_nusd) as f64 / 1e9,
+            savings as f64 / 1e9,
         )
     }
 
@@ -220,5 +245,28 @@ mod tests {
         a.begin();
         assert_eq!(r.get("x").inflight(), 1);
         assert_eq!(r.get("y").inflight(), 0);
+    }
+
+    #[test]
+    fn counters_from_several_threads_add_up() {
+        let h = Arc::new(Health::default());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let h = h.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        h.begin();
+                        h.success(100);
+                        h.record_usage(3, 2, 0.5, -0.25);
+                    }
+                    h.begin();
+                    h.failure(Failure::ServerError, 0);
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(h.counters(), (4004, 4, 4));
+        assert_eq!(h.usage_totals(), (12_000, 8_000, 2_000.0, -1_000.0));
+        assert_eq!(h.inflight(), 0);
     }
 }
