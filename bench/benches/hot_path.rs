@@ -27,6 +27,8 @@ fn view(c: &mut Criterion) {
         ("short", chat_body("auto", SHORT, 0)),
         ("1kb", chat_body("auto", &prompt_1k(), 0)),
         ("32kb_conversation", conversation_32k("auto")),
+        // The load test's 16 KB body: one message of one long string.
+        ("16kb_one_message", chat_body("auto", &"x".repeat(16_300), 0)),
     ] {
         let mut scratch = ViewScratch::default();
         g.throughput(Throughput::Bytes(body.len() as u64));
