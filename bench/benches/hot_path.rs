@@ -27,6 +27,12 @@ fn view(c: &mut Criterion) {
         ("short", chat_body("auto", SHORT, 0)),
         ("1kb", chat_body("auto", &prompt_1k(), 0)),
         ("32kb_conversation", conversation_32k("auto")),
+        // The OpenAI Python SDK's key order: `messages` before `model`.
+        ("32kb_conversation_model_last", {
+            let b = conversation_32k("auto");
+            let rest = b.strip_prefix(r#"{"model":"auto","#).expect("model first");
+            format!(r#"{{{},"model":"auto"}}"#, &rest[..rest.len() - 1])
+        }),
         // The load test's 16 KB body: one message of one long string.
         ("16kb_one_message", chat_body("auto", &"x".repeat(16_300), 0)),
     ] {

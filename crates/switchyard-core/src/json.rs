@@ -45,6 +45,18 @@ pub fn quote(s: &str) -> String {
 /// (it could be another spelling of `key`): a parser that keeps the first or the last of
 /// duplicates would disagree with a splice, so callers then re-serialise from a DOM instead.
 pub fn top_level_value_span(json: &[u8], key: &str) -> Option<std::ops::Range<usize>> {
+    span(json, key, false)
+}
+
+/// Like `top_level_value_span`, for a caller that has already refused bodies with repeated
+/// top-level keys (after decoding escapes, as the request view does): then the first literal
+/// `key` is the only one, and the scan stops there instead of reading the rest of the body
+/// (the `messages` array, when `model` comes first).
+pub fn unique_top_level_value_span(json: &[u8], key: &str) -> Option<std::ops::Range<usize>> {
+    span(json, key, true)
+}
+
+fn span(json: &[u8], key: &str, first: bool) -> Option<std::ops::Range<usize>> {
     let mut depth = 0usize;
     let mut i = 0;
     let mut found = None;
@@ -76,6 +88,9 @@ pub fn top_level_value_span(json: &[u8], key: &str) -> Option<std::ops::Range<us
                         }
                         let vstart = i;
                         let vend = value_end(json, vstart)?;
+                        if first {
+                            return Some(vstart..vend);
+                        }
                         found = Some(vstart..vend);
                         i = vend;
                     }
@@ -99,6 +114,15 @@ pub fn top_level_value_span(json: &[u8], key: &str) -> Option<std::ops::Range<us
 /// Jumps between quotes and backslashes with memchr: a 16 KB string is skipped in well under a
 /// microsecond instead of one byte per step.
 fn string_end(json: &[u8], mut from: usize) -> usize {
+    // Most strings (keys, roles) are short: a plain look at the first bytes beats memchr's setup.
+    let short = json.len().min(from + 24);
+    while from < short {
+        match json[from] {
+            b'"' => return from,
+            b'\\' => from += 2,
+            _ => from += 1,
+        }
+    }
     while let Some(p) = memchr::memchr2(b'"', b'\\', json.get(from..).unwrap_or(&[])) {
         let at = from + p;
         if json[at] == b'"' {
@@ -188,5 +212,14 @@ mod tests {
     fn escaped_quotes_in_values() {
         let j = br#"{"a":"x\"y","model":"m\"q"}"#;
         assert_eq!(&j[top_level_value_span(j, "model").unwrap()], br#""m\"q""#);
+    }
+
+    #[test]
+    fn unique_variant_stops_at_the_first_literal_key() {
+        let j = br#"{"model":"a","messages":[{"content":"\"model\":1"}],"x":"y"}"#;
+        assert_eq!(&j[unique_top_level_value_span(j, "model").unwrap()], br#""a""#);
+        let j = br#"{"messages":[{"model":"inner"}],"model" : "b"}"#;
+        assert_eq!(&j[unique_top_level_value_span(j, "model").unwrap()], br#""b""#);
+        assert!(unique_top_level_value_span(br#"{"messages":[]}"#, "model").is_none());
     }
 }

@@ -7,7 +7,7 @@ use simd_json::prelude::*;
 use simd_json::tape::Value as TapeValue;
 
 use crate::error::ApiError;
-use crate::json::top_level_value_span;
+use crate::json::unique_top_level_value_span;
 
 /// What is wrong with a chat request body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -132,7 +132,8 @@ impl RequestView {
             v.get("stream_options").and_then(|o| o.get("include_usage")).and_then(|b| b.as_bool()).unwrap_or(false);
         let msgs = v.get("messages").and_then(|m| m.as_array()).ok_or(ViewError::BadMessages)?;
         let mut view = RequestView {
-            model_span: top_level_value_span(body, "model"),
+            // `unique_keys` above refused repeated keys, so the first literal one is the key.
+            model_span: unique_top_level_value_span(body, "model"),
             model,
             stream,
             include_usage,
