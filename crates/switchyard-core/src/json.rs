@@ -222,4 +222,144 @@ mod tests {
         assert_eq!(&j[unique_top_level_value_span(j, "model").unwrap()], br#""b""#);
         assert!(unique_top_level_value_span(br#"{"messages":[]}"#, "model").is_none());
     }
+
+    // The scanner as it was before short strings skipped memchr, kept as the reference.
+    fn reference_span(json: &[u8], key: &str) -> Option<std::ops::Range<usize>> {
+        let mut depth = 0usize;
+        let mut i = 0;
+        let mut found = None;
+        let mut ambiguous = false;
+        let n = json.len();
+        // Whether the next string at depth 1 is a key (after '{' or ',').
+        let mut expect_key = false;
+        while i < n {
+            match json[i] {
+                b'"' => {
+                    let start = i;
+                    let end = reference_string_end(json, i + 1); // closing quote
+                    i = end + 1;
+                    if depth == 1 && expect_key {
+                        expect_key = false;
+                        let name = &json[start + 1..end.min(n)];
+                        if name.contains(&b'\\') {
+                            ambiguous = true;
+                        }
+                        if name == key.as_bytes() {
+                            ambiguous |= found.is_some();
+                            // Skip to the value after ':'.
+                            while i < n && json[i] != b':' {
+                                i += 1;
+                            }
+                            i += 1;
+                            while i < n && json[i].is_ascii_whitespace() {
+                                i += 1;
+                            }
+                            let vstart = i;
+                            let vend = reference_value_end(json, vstart)?;
+                            found = Some(vstart..vend);
+                            i = vend;
+                        }
+                    }
+                    continue;
+                }
+                b'{' | b'[' => {
+                    depth += 1;
+                    expect_key = json[i] == b'{' && depth == 1;
+                }
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                b',' => expect_key = depth == 1,
+                _ => {}
+            }
+            i += 1;
+        }
+        if ambiguous { None } else { found }
+    }
+
+    fn reference_string_end(json: &[u8], mut from: usize) -> usize {
+        while let Some(p) = memchr::memchr2(b'"', b'\\', json.get(from..).unwrap_or(&[])) {
+            let at = from + p;
+            if json[at] == b'"' {
+                return at;
+            }
+            from = at + 2;
+        }
+        json.len()
+    }
+
+    fn reference_value_end(json: &[u8], start: usize) -> Option<usize> {
+        let n = json.len();
+        let mut i = start;
+        match *json.get(start)? {
+            b'"' => {
+                let end = reference_string_end(json, i + 1);
+                (end < n).then_some(end + 1)
+            }
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                while i < n {
+                    match json[i] {
+                        b'"' => i = reference_string_end(json, i + 1),
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                return Some(i + 1);
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                None
+            }
+            _ => {
+                while i < n && !matches!(json[i], b',' | b'}' | b']') && !json[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                Some(i)
+            }
+        }
+    }
+
+    #[test]
+    fn agrees_with_the_memchr_scanner() {
+        // Bodies stitched from fragments that stress strings, escapes and nesting.
+        let parts: [&str; 16] = [
+            r#""model":"m""#,
+            r#""model":{"a":"\"}"}"#,
+            r#""x":"a\\""#,
+            r#""y":"\"model\"""#,
+            r#""mod\u0065l":1"#,
+            r#""messages":[{"role":"user","content":"hi"}]"#,
+            r#""s":true"#,
+            r#""n":[1,[2,{"model":3}]]"#,
+            r#""q":"\\\"""#,
+            r#""e":"""#,
+            r#""model" : "a string longer than twenty-four bytes, \"quoted\"""#,
+            r#""k":{"model":"inner","z":[]}"#,
+            r#""b":"\\""#,
+            r#""u":"é\n and then some more text to pass the short path""#,
+            r#""t":null"#,
+            r#""w":"x\"#,
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let k = 1 + (next() % 5) as usize;
+            let body: Vec<&str> = (0..k).map(|_| parts[(next() % 16) as usize]).collect();
+            let mut j = format!("{{{}}}", body.join(",")).into_bytes();
+            if next() % 7 == 0 {
+                j.truncate((next() as usize) % (j.len() + 1));
+            }
+            for key in ["model", "messages", "x"] {
+                let shown = String::from_utf8_lossy(&j);
+                assert_eq!(top_level_value_span(&j, key), reference_span(&j, key), "{key} in {shown}");
+            }
+        }
+    }
 }
