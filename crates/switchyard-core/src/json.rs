@@ -56,6 +56,63 @@ pub fn unique_top_level_value_span(json: &[u8], key: &str) -> Option<std::ops::R
     span(json, key, true)
 }
 
+/// Like `unique_top_level_value_span`, reading from the end: for bodies whose big value
+/// (`messages`) comes before the key, as the OpenAI Python SDK writes them, this reads only
+/// what follows the key. The input must be valid JSON with unique top-level keys.
+pub fn unique_top_level_value_span_from_end(json: &[u8], key: &str) -> Option<std::ops::Range<usize>> {
+    let n = json.len();
+    let mut depth = 0usize;
+    let mut i = n;
+    while i > 0 {
+        i -= 1;
+        match json[i] {
+            b'"' => {
+                // Read backwards, a quote outside strings closes one.
+                let end = i;
+                let start = string_start(json, end)?;
+                i = start;
+                if depth == 1 {
+                    // A key is followed by ':'.
+                    let mut j = end + 1;
+                    while j < n && json[j].is_ascii_whitespace() {
+                        j += 1;
+                    }
+                    if json.get(j) == Some(&b':') && &json[start + 1..end] == key.as_bytes() {
+                        j += 1;
+                        while j < n && json[j].is_ascii_whitespace() {
+                            j += 1;
+                        }
+                        return value_end(json, j).map(|e| j..e);
+                    }
+                }
+            }
+            b'}' | b']' => depth += 1,
+            b'{' | b'[' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return None; // back at the top-level '{': no such key
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Index of the quote opening the string whose closing quote is at `end`.
+fn string_start(json: &[u8], end: usize) -> Option<usize> {
+    let mut to = end;
+    while let Some(p) = memchr::memrchr(b'"', &json[..to]) {
+        // A quote after an odd number of backslashes is escaped.
+        let slashes = json[..p].iter().rev().take_while(|&&b| b == b'\\').count();
+        if slashes % 2 == 0 {
+            return Some(p);
+        }
+        to = p;
+    }
+    None
+}
+
 fn span(json: &[u8], key: &str, first: bool) -> Option<std::ops::Range<usize>> {
     let mut depth = 0usize;
     let mut i = 0;
@@ -359,6 +416,45 @@ mod tests {
             for key in ["model", "messages", "x"] {
                 let shown = String::from_utf8_lossy(&j);
                 assert_eq!(top_level_value_span(&j, key), reference_span(&j, key), "{key} in {shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn from_the_end_agrees_on_valid_bodies_with_unique_keys() {
+        // (key, value) choices; one key at most once per body, in random order.
+        let fields: [(&str, &[&str]); 6] = [
+            ("model", &[r#""m""#, r#""a \"quoted\" model name longer than the short path""#, r#"{"model":"x"}"#, "12"]),
+            ("messages", &[r#"[{"role":"user","content":"\"model\": no"}]"#, r#"[{"model":"inner","c":"\\"}]"#, "[]"]),
+            ("stream", &["true", "null"]),
+            ("x", &[r#""a\\""#, r#""\\\"""#, r#"{"model":{"model":"deep"}}"#]),
+            ("tools", &[r#"[{"type":"function","function":{"name":"model"}}]"#, "[]"]),
+            ("u", &[r#""é\n""#, r#""""#]),
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let mut chosen: Vec<String> = Vec::new();
+            for (k, vals) in fields {
+                if next() % 3 != 0 {
+                    let sp = if next() % 4 == 0 { " " } else { "" };
+                    chosen.push(format!(r#""{k}"{sp}:{sp}{}"#, vals[(next() % vals.len() as u64) as usize]));
+                }
+            }
+            for i in (1..chosen.len()).rev() {
+                chosen.swap(i, (next() % (i as u64 + 1)) as usize);
+            }
+            let j = format!("{{ {} }}\n", chosen.join(" , ")).into_bytes();
+            assert!(simd_json::to_borrowed_value(&mut j.clone()).is_ok(), "valid: {}", String::from_utf8_lossy(&j));
+            for key in ["model", "messages", "x"] {
+                let shown = String::from_utf8_lossy(&j);
+                assert_eq!(unique_top_level_value_span_from_end(&j, key), reference_span(&j, key), "{key} in {shown}");
+                assert_eq!(unique_top_level_value_span(&j, key), reference_span(&j, key), "{key} in {shown}");
             }
         }
     }

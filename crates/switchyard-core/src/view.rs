@@ -7,7 +7,7 @@ use simd_json::prelude::*;
 use simd_json::tape::Value as TapeValue;
 
 use crate::error::ApiError;
-use crate::json::unique_top_level_value_span;
+use crate::json::{unique_top_level_value_span, unique_top_level_value_span_from_end};
 
 /// What is wrong with a chat request body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -132,8 +132,7 @@ impl RequestView {
             v.get("stream_options").and_then(|o| o.get("include_usage")).and_then(|b| b.as_bool()).unwrap_or(false);
         let msgs = v.get("messages").and_then(|m| m.as_array()).ok_or(ViewError::BadMessages)?;
         let mut view = RequestView {
-            // `unique_keys` above refused repeated keys, so the first literal one is the key.
-            model_span: unique_top_level_value_span(body, "model"),
+            model_span: model_span(body, obj.keys()),
             model,
             stream,
             include_usage,
@@ -195,6 +194,18 @@ impl RequestView {
     /// Estimated prompt tokens.
     pub fn estimated_tokens(&self) -> usize {
         crate::text::estimate_tokens(self.text_bytes)
+    }
+}
+
+/// Where the `model` value is, for the splice. `unique_keys` has refused repeated keys, so the
+/// first literal `"model"` key found is the one; the scan starts from the end of the body when
+/// `messages` (usually most of it) comes first, as the OpenAI Python SDK writes it.
+fn model_span<'k>(body: &[u8], mut keys: impl Iterator<Item = &'k str>) -> Option<std::ops::Range<usize>> {
+    let messages_first = keys.find(|&k| k == "messages" || k == "model") == Some("messages");
+    if messages_first {
+        unique_top_level_value_span_from_end(body, "model")
+    } else {
+        unique_top_level_value_span(body, "model")
     }
 }
 
