@@ -28,7 +28,7 @@ impl Timing {
         Instant::now().checked_add(self.idle).map_or(self.deadline, |t| t.min(self.deadline))
     }
 
-    /// Why a read that waited `wait()` timed out.
+    /// Why a read that waited until `wait_until()` timed out.
     pub fn expired_reason(&self) -> &'static str {
         if Instant::now() >= self.deadline {
             "the upstream did not finish before the deadline"
