@@ -130,8 +130,9 @@ pub async fn chat(
     };
     let route = decision.route.map(|r| &table.routes[r]);
     let route_name = route.map_or(DIRECT_ROUTE, |r| r.name.as_str());
-    let default_retry = RetryConfig::default();
-    let retry = route.map_or(&default_retry, |r| &r.retry);
+    // Requests that name a model have no route: the defaults, built once (not a Vec per request).
+    static DEFAULT_RETRY: std::sync::LazyLock<RetryConfig> = std::sync::LazyLock::new(RetryConfig::default);
+    let retry = route.map_or(&*DEFAULT_RETRY, |r| &r.retry);
     let budget_end = ready + Duration::from_millis(retry.budget_ms);
     let attempts = decision.plan.len().min(retry.attempts as usize);
     let mut last_error: Option<(ApiError, usize)> = None;
