@@ -12,7 +12,7 @@ command -v inferno-flamegraph >/dev/null || cargo install inferno --locked -q
 command -v oha >/dev/null || cargo install oha --locked -q
 bin=$root/target/release
 tmp=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source loadtest/lib.sh
 mport=$(free_port); gport=$(free_port)
 taskset -c 1 "$bin/mock-llm" --listen "127.0.0.1:$mport" --tokens 200 --token-interval-ms 10 2>/dev/null &
 mock=$!

@@ -14,7 +14,7 @@ A=${A:-nginx}; B=${B:-switchyard}; pairs=${PAIRS:-30}; dur=${DUR:-2}; rate=${RAT
 [ -n "${BIN2:-}" ] || cargo build --release --bins -q
 bin=target/release
 tmp=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source loadtest/lib.sh
 mport=$(free_port); g1=$(free_port); g2=$(free_port); nport=$(free_port)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
@@ -25,9 +25,7 @@ pids+=($!)
 env ${ENV2:-} MOCK_URL="http://127.0.0.1:$mport" "${BIN2:-$bin}/switchyard" --config "${CONF2:-loadtest/gateway.toml}" \
     --listen "127.0.0.1:$g2" 2>/dev/null &
 pids+=($!)
-sed -e "s|@DIR@|$tmp|g" -e "s|@PORT@|$nport|g" -e "s|@MOCK_PORT@|$mport|g" loadtest/nginx.conf.in >"$tmp/nginx.conf"
-taskset -c 0 nginx -c "$tmp/nginx.conf" &
-pids+=($!)
+start_nginx "$tmp" "$nport" "$mport"
 declare -A port=([nginx]=$nport [switchyard]=$g1 [switchyard2]=$g2)
 for _ in $(seq 100); do
     curl -sf -o /dev/null "http://127.0.0.1:${port[$A]}/v1/models" && curl -sf -o /dev/null "http://127.0.0.1:${port[$B]}/v1/models" && break

@@ -10,7 +10,7 @@ conc=${1:-200}
 per=${2:-5}
 cargo build --release --bins -q
 bin=target/release
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source loadtest/lib.sh
 mport=$(free_port); gport=$(free_port)
 "$bin/mock-llm" --listen "127.0.0.1:$mport" --latency-ms 10 --tokens 100 --token-interval-ms 10 2>/dev/null &
 mock=$!

@@ -13,7 +13,7 @@ dur=${DUR:-10}
 cargo build --release --bins -q
 bin=target/release
 tmp=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source loadtest/lib.sh
 mport=$(free_port); g1=$(free_port); g2=$(free_port); nport=$(free_port)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
@@ -26,9 +26,7 @@ MONOIO_FORCE_LEGACY_DRIVER=1 MOCK_URL="http://127.0.0.1:$mport" "$bin/switchyard
     --listen "127.0.0.1:$g2" 2>/dev/null &
 epoll=$!
 pids+=($epoll)
-sed -e "s|@DIR@|$tmp|g" -e "s|@PORT@|$nport|g" -e "s|@MOCK_PORT@|$mport|g" loadtest/nginx.conf.in >"$tmp/nginx.conf"
-taskset -c 0 nginx -c "$tmp/nginx.conf" &
-pids+=($!)
+start_nginx "$tmp" "$nport" "$mport"
 sleep 1
 worker=$(pgrep -f "nginx: worker" -P "$(cat "$tmp/nginx.pid")" | head -1)
 python3 -c "import json; print(json.dumps({'model':'bench','messages':[{'role':'user','content':'x'*960}]}))" >"$tmp/body.json"

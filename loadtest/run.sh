@@ -51,7 +51,7 @@ command -v oha >/dev/null || cargo install oha --locked -q
 bin=$root/target/release
 tmp=$(mktemp -d)
 mkdir -p "$tmp/raw"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source loadtest/lib.sh
 mport=$(free_port); gport=$(free_port); nport=$(free_port)
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
@@ -63,9 +63,7 @@ pids+=($!)
 env ${GATEWAY_ENV:-} MOCK_URL="http://127.0.0.1:$mport" "$bin/switchyard" --config loadtest/gateway.toml --listen "127.0.0.1:$gport" 2>"$tmp/gw.log" &
 gw_pid=$!
 pids+=($gw_pid)
-sed -e "s|@DIR@|$tmp|g" -e "s|@PORT@|$nport|g" -e "s|@MOCK_PORT@|$mport|g" loadtest/nginx.conf.in >"$tmp/nginx.conf"
-taskset -c 0 nginx -c "$tmp/nginx.conf" &
-pids+=($!)
+start_nginx "$tmp" "$nport" "$mport"
 
 targets="direct=http://127.0.0.1:$mport nginx=http://127.0.0.1:$nport switchyard=http://127.0.0.1:$gport"
 if [ -n "${LITELLM:-}" ]; then
