@@ -22,17 +22,13 @@ struct Packed(AtomicU64);
 struct Padded(AtomicU64);
 
 /// Runs `other` on a second thread until `f` returns.
-fn with_neighbour<T: Send + Sync + 'static>(shared: T, other: fn(&T, &AtomicBool), f: impl FnOnce(&T)) -> T {
-    let shared = Arc::new(shared);
-    let stop = Arc::new(AtomicBool::new(false));
-    let t = {
-        let (s, stop) = (shared.clone(), stop.clone());
-        thread::spawn(move || other(&s, &stop))
-    };
-    f(&shared);
-    stop.store(true, Relaxed);
-    t.join().unwrap();
-    Arc::try_unwrap(shared).ok().unwrap()
+fn with_neighbour<T: Sync>(shared: &T, other: fn(&T, &AtomicBool), f: impl FnOnce(&T)) {
+    let stop = AtomicBool::new(false);
+    thread::scope(|s| {
+        s.spawn(|| other(shared, &stop));
+        f(shared);
+        stop.store(true, Relaxed);
+    });
 }
 
 /// The owner-only increment the stats use (plain load + store).
@@ -43,7 +39,7 @@ fn bump(c: &AtomicU64) {
 fn counters(c: &mut Criterion) {
     let mut g = c.benchmark_group("per_worker_counter_with_a_busy_neighbour");
     with_neighbour(
-        [Packed::default(), Packed::default()],
+        &[Packed::default(), Packed::default()],
         |s, stop| {
             while !stop.load(Relaxed) {
                 bump(&s[1].0);
@@ -54,7 +50,7 @@ fn counters(c: &mut Criterion) {
         },
     );
     with_neighbour(
-        [Padded::default(), Padded::default()],
+        &[Padded::default(), Padded::default()],
         |s, stop| {
             while !stop.load(Relaxed) {
                 bump(&s[1].0);
@@ -85,7 +81,7 @@ fn table(c: &mut Criterion) {
     // Each case's neighbour takes the table the same way, as the other worker would.
     let table = || ArcSwap::from_pointee(vec![0u8; 64]);
     with_neighbour(
-        table(),
+        &table(),
         |s, stop| {
             while !stop.load(Relaxed) {
                 black_box(s.load_full());
@@ -96,7 +92,7 @@ fn table(c: &mut Criterion) {
         },
     );
     with_neighbour(
-        table(),
+        &table(),
         |s, stop| {
             let mut cached = Rc::new(s.load_full());
             while !stop.load(Relaxed) {
@@ -121,7 +117,7 @@ fn attempt(h: &Health) {
 fn health(c: &mut Criterion) {
     let mut g = c.benchmark_group("target_health_per_request_with_a_busy_neighbour");
     with_neighbour(
-        Health::default(),
+        &Health::default(),
         |h, stop| {
             while !stop.load(Relaxed) {
                 attempt(h);

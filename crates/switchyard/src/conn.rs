@@ -242,7 +242,8 @@ fn feedback(w: &Worker, body: &[u8]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The limits that apply while a connection waits for (and reads) a request head.
+/// The limits that apply while a connection waits for (and reads) a request head: a copy, so
+/// a connection idle through reloads does not keep an old table alive.
 #[derive(Clone, Copy)]
 struct HeadWait {
     max_head_bytes: usize,
