@@ -101,6 +101,9 @@ fn balancer(c: &mut Criterion) {
     c.bench_function("decide/balancer_p2c_3_targets", |b| {
         b.iter(|| t.decide(black_box(&v), &|_| None, &mut s, 0).unwrap())
     });
+    // A request that names a model (the load test's): the model and its fallbacks, no route.
+    let direct = RequestView::from_prompt("a", SHORT);
+    c.bench_function("decide/direct_model", |b| b.iter(|| t.decide(black_box(&direct), &|_| None, &mut s, 0).unwrap()));
 }
 
 fn parts(c: &mut Criterion) {

@@ -2,6 +2,7 @@
 //! targets cooling down go last (tried only when nothing else is left).
 
 use crate::config::BalancePolicy;
+use crate::route::Plan;
 use crate::table::Target;
 
 /// xorshift64: per-worker randomness for weighted and two-choice picks.
@@ -21,7 +22,7 @@ pub fn order(
     targets: &[Target],
     now_ms: u64,
     rng: &mut u64,
-    out: &mut Vec<usize>,
+    out: &mut Plan,
 ) {
     let start = out.len();
     out.extend(candidates.iter().copied().filter(|&t| targets[t].health.selectable(now_ms)));
@@ -99,9 +100,9 @@ mod tests {
     }
 
     fn run(policy: BalancePolicy, ts: &[Target], rng: &mut u64) -> Vec<usize> {
-        let mut out = Vec::new();
+        let mut out = Plan::new();
         order(policy, &(0..ts.len()).collect::<Vec<_>>(), ts, 10_000, rng, &mut out);
-        out
+        out.to_vec()
     }
 
     #[test]

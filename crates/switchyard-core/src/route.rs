@@ -72,8 +72,12 @@ pub struct Decision {
     /// The rule or intent that matched.
     pub matched: Option<String>,
     /// Targets to try, in order (the first is the balancer's pick).
-    pub plan: Vec<usize>,
+    pub plan: Plan,
 }
+
+/// Target indexes in the order to try them. Plans are short (a pick and its fallbacks), so up
+/// to 8 live inline: deciding allocates nothing.
+pub type Plan = smallvec::SmallVec<[usize; 8]>;
 
 /// A route's own choice before balancing.
 pub(crate) struct Choice {

@@ -11,7 +11,7 @@ use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::health::{Health, HealthRegistry};
 use crate::prices;
-use crate::route::{DecideScratch, Decision, Route, Strategy};
+use crate::route::{DecideScratch, Decision, Plan, Route, Strategy};
 use crate::strategy::Pick;
 use crate::view::RequestView;
 
@@ -269,7 +269,7 @@ impl RouteTable {
         now_ms: u64,
     ) -> Result<Decision, ApiError> {
         if let Some(&t) = self.by_name.get(&view.model) {
-            let mut plan = Vec::with_capacity(4);
+            let mut plan = Plan::new();
             plan.push(t);
             self.push_fallbacks(t, now_ms, &mut plan);
             // A cooling model goes behind its healthy fallbacks (still tried, last).
@@ -294,7 +294,7 @@ impl RouteTable {
         };
         let route = &self.routes[ri];
         let d = route.choose(view, header, scratch)?;
-        let mut plan = Vec::with_capacity(8);
+        let mut plan = Plan::new();
         match d.pick {
             Pick::Model(t) => {
                 plan.push(t);
@@ -310,7 +310,7 @@ impl RouteTable {
                     &mut plan,
                 );
                 if let Some(&first) = plan.first() {
-                    let mut fb = Vec::new();
+                    let mut fb = Plan::new();
                     self.push_fallbacks(first, now_ms, &mut fb);
                     for t in fb {
                         if !plan.contains(&t) {
@@ -339,7 +339,7 @@ impl RouteTable {
     }
 
     /// Appends `t`'s fallbacks, healthy ones first, skipping any already present.
-    fn push_fallbacks(&self, t: usize, now_ms: u64, plan: &mut Vec<usize>) {
+    fn push_fallbacks(&self, t: usize, now_ms: u64, plan: &mut Plan) {
         let fb = &self.targets[t].fallbacks;
         for pass in [true, false] {
             for &f in fb {

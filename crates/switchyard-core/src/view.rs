@@ -48,7 +48,7 @@ impl From<ViewError> for ApiError {
 }
 
 /// Fields read from an OpenAI chat completion body.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestView {
     /// The model asked for.
     pub model: String,
@@ -94,6 +94,15 @@ const KEEP_SCRATCH_BYTES: usize = 1 << 20;
 impl RequestView {
     /// Reads the view from `body`.
     pub fn parse(body: &[u8], scratch: &mut ViewScratch) -> Result<RequestView, ViewError> {
+        let mut view = RequestView::default();
+        view.parse_from(body, scratch)?;
+        Ok(view)
+    }
+
+    /// Reads the view from `body` into `self`, reusing its strings' memory (a connection keeps
+    /// one view, so a request allocates none for `model` and the prompt texts). On error `self`
+    /// holds a partial view.
+    pub fn parse_from(&mut self, body: &[u8], scratch: &mut ViewScratch) -> Result<(), ViewError> {
         let len = body.len();
         scratch.input.clear();
         scratch.input.reserve(len + simd_json::INPUT_PADDING);
@@ -105,7 +114,7 @@ impl RequestView {
         let mut tape = simd_json::tape::Tape(std::mem::take(&mut scratch.tape)).reset();
         let parsed = simd_json::fill_tape_padded(&mut scratch.input, len, &mut scratch.buffers, &mut tape)
             .map_err(|e| ViewError::InvalidJson(e.to_string()))
-            .and_then(|_| RequestView::read(body, tape.as_value()));
+            .and_then(|_| self.read(body, tape.as_value()));
         if len <= KEEP_SCRATCH_BYTES {
             scratch.tape = tape.reset().0;
         } else {
@@ -114,48 +123,47 @@ impl RequestView {
         parsed
     }
 
-    fn read(body: &[u8], v: TapeValue<'_, '_>) -> Result<RequestView, ViewError> {
+    fn read(&mut self, body: &[u8], v: TapeValue<'_, '_>) -> Result<(), ViewError> {
         let Some(obj) = v.as_object() else {
             return Err(ViewError::NotObject);
         };
         unique_keys(obj.keys())?;
-        let model = match v.get("model") {
+        match v.get("model") {
             None => return Err(ViewError::MissingModel),
-            Some(m) => m.as_str().ok_or(ViewError::ModelNotString)?.to_string(),
-        };
-        let stream = match v.get("stream") {
+            Some(m) => {
+                let model = m.as_str().ok_or(ViewError::ModelNotString)?;
+                self.model.clear();
+                self.model.push_str(model);
+            }
+        }
+        self.stream = match v.get("stream") {
             None => false,
             Some(s) if s.is_null() => false,
             Some(s) => s.as_bool().ok_or(ViewError::BadStream)?,
         };
-        let include_usage =
+        self.include_usage =
             v.get("stream_options").and_then(|o| o.get("include_usage")).and_then(|b| b.as_bool()).unwrap_or(false);
         let msgs = v.get("messages").and_then(|m| m.as_array()).ok_or(ViewError::BadMessages)?;
-        let mut view = RequestView {
-            model_span: model_span(body, obj.keys()),
-            model,
-            stream,
-            include_usage,
-            messages: msgs.len(),
-            last_user: String::new(),
-            system: String::new(),
-            text_bytes: 0,
-            has_tools: v.get("tools").and_then(|t| t.as_array()).is_some_and(|t| !t.is_empty()),
-            metadata: Vec::new(),
-        };
+        self.model_span = model_span(body, obj.keys());
+        self.messages = msgs.len();
+        self.last_user.clear();
+        self.system.clear();
+        self.text_bytes = 0;
+        self.has_tools = v.get("tools").and_then(|t| t.as_array()).is_some_and(|t| !t.is_empty());
+        self.metadata.clear();
         let mut last_user = None;
         for m in &msgs {
             let role_value = m.get("role");
             let role = role_value.as_ref().and_then(|r| r.as_str()).unwrap_or("");
             let content = m.get("content");
-            view.text_bytes += content.map_or(0, content_len);
+            self.text_bytes += content.map_or(0, content_len);
             match role {
                 "system" | "developer" => {
                     if let Some(c) = content {
-                        if !view.system.is_empty() {
-                            view.system.push('\n');
+                        if !self.system.is_empty() {
+                            self.system.push('\n');
                         }
-                        push_content(&mut view.system, c);
+                        push_content(&mut self.system, c);
                     }
                 }
                 "user" => last_user = content,
@@ -163,16 +171,16 @@ impl RequestView {
             }
         }
         if let Some(c) = last_user {
-            push_content(&mut view.last_user, c);
+            push_content(&mut self.last_user, c);
         }
         if let Some(meta) = v.get("metadata").and_then(|m| m.as_object()) {
             for (k, val) in meta.iter() {
                 if let Some(s) = val.as_str() {
-                    view.metadata.push((k.to_string(), s.to_string()));
+                    self.metadata.push((k.to_string(), s.to_string()));
                 }
             }
         }
-        Ok(view)
+        Ok(())
     }
 
     /// A view of a bare prompt (one user message), for dry runs and calibration.
@@ -318,6 +326,27 @@ mod tests {
         }
         assert!(view(bodies[2]).is_err());
         assert_eq!(view(bodies[1]).unwrap().last_user, "hi é");
+    }
+
+    #[test]
+    fn reused_view_reads_like_a_fresh_one() {
+        let bodies = [
+            r#"{"model":"first-model","stream":true,"stream_options":{"include_usage":true},"tools":[{"type":"function"}],"metadata":{"team":"ml"},"messages":[{"role":"system","content":"Be terse."},{"role":"user","content":"a long first question"}]}"#,
+            r#"{"model":"b","messages":[{"role":"assistant","content":"no user here"}]}"#,
+            r#"{"model":"c","messages":[{"role":"user","content":[{"type":"text","text":"x"},{"type":"text","text":"y"}]}]}"#,
+            r#"{"model":7,"messages":[]}"#,
+            r#"{"messages":[{"role":"user","content":"partly read"}],"model":"d","stream":"yes"}"#,
+        ];
+        let mut scratch = ViewScratch::default();
+        // Every order of two bodies: the second read must not keep anything of the first.
+        for a in bodies {
+            for b in bodies {
+                let mut reused = RequestView::default();
+                let _ = reused.parse_from(a.as_bytes(), &mut scratch);
+                let got = reused.parse_from(b.as_bytes(), &mut scratch).map(|_| reused);
+                assert_eq!(got, view(b), "{a} then {b}");
+            }
+        }
     }
 
     #[test]

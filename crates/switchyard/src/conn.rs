@@ -45,6 +45,23 @@ pub struct Buffers {
     pub first_write: std::cell::Cell<Option<Instant>>,
     /// Why a response that had started could not finish (for the decision log).
     pub broken: std::cell::Cell<Option<&'static str>>,
+    /// The request view, refilled by each request.
+    pub view: switchyard_core::RequestView,
+}
+
+impl Buffers {
+    /// Bytes of memory the buffers hold.
+    fn held(&self) -> usize {
+        let v = &self.view;
+        self.out.capacity()
+            + self.body.capacity()
+            + self.scratch.capacity()
+            + self.up_req.capacity()
+            + self.up_resp.capacity()
+            + v.model.capacity()
+            + v.last_user.capacity()
+            + v.system.capacity()
+    }
 }
 
 enum HeadRead {
@@ -95,8 +112,12 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
         let keep = if head.keep_alive && !w.draining() { Outcome::KeepOpen } else { Outcome::Close };
         let path = &buf[head.path.clone()];
         let path = path.split(|&c| c == b'?').next().unwrap_or(path);
-        // The decoded body is moved out of `b` so `b` can be lent mutably to the handler.
-        let decoded = std::mem::take(&mut b.body);
+        // A decoded body is moved out of `b` so `b` can be lent mutably to the handler; when
+        // there is none, `b.body` keeps the memory the last answer grew.
+        let decoded = match body {
+            BodyRead::Decoded => std::mem::take(&mut b.body),
+            BodyRead::InBuf(_) => Vec::new(),
+        };
         let body_bytes: &[u8] = match &body {
             BodyRead::InBuf(r) => &buf[r.clone()],
             BodyRead::Decoded => &decoded,
@@ -154,14 +175,20 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
                 send_error(&mut client, &mut b.out, &e, None, keep).await
             }
         };
-        b.body = decoded;
+        // Keep the larger body buffer: the decoded request's, or the one a relay grew for the
+        // answer (dropping that one cost an allocation per request).
+        if decoded.capacity() > b.body.capacity() {
+            b.body = decoded;
+        }
         if outcome == Outcome::Close {
             return;
         }
         buf.drain(..consumed);
+        // Give back what a large request or answer needed; idle connections stay small.
         if buf.is_empty() && buf.capacity() > MAX_IDLE_BUFFER {
-            // Give back what a large body needed; idle connections stay small.
             buf = Vec::with_capacity(8 * 1024);
+        }
+        if b.held() > MAX_IDLE_BUFFER {
             b = Buffers::default();
         }
     }

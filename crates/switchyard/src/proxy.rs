@@ -86,6 +86,27 @@ pub async fn chat(
     keep: Outcome,
     b: &mut Buffers,
 ) -> Outcome {
+    // The connection's view is lent out so `b` stays free for the handler; its strings keep
+    // their memory from request to request.
+    let mut view = std::mem::take(&mut b.view);
+    let outcome = chat_with(w, live, client, body, headers, dialect, key, keep, b, &mut view).await;
+    b.view = view;
+    outcome
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn chat_with(
+    w: &Worker,
+    live: &Arc<Live>,
+    client: &mut TcpStream,
+    body: &[u8],
+    headers: ReqHeaders<'_>,
+    dialect: Dialect,
+    key: Result<Option<&ClientKey>, ApiError>,
+    keep: Outcome,
+    b: &mut Buffers,
+    view: &mut RequestView,
+) -> Outcome {
     let ready = Instant::now();
     let request_id = w.request_id();
     let bare = Tags { request_id: &request_id, model: None, provider: None, route: None, dialect, cache: None };
@@ -99,8 +120,9 @@ pub async fn chat(
     };
     let key_name = client_key.map(|k| k.name.as_str());
     // The scratch borrow ends with this statement: never held across an await.
-    let parsed = client_view(body, dialect, &mut b.scratch, &mut w.view_scratch.borrow_mut());
-    let (view, mut cb) = match parsed {
+    let parsed = client_view(body, dialect, &mut b.scratch, &mut w.view_scratch.borrow_mut(), view);
+    let view = &*view;
+    let mut cb = match parsed {
         Ok(v) => v,
         Err(e) => {
             w.shared.stats.rejected.add(w.index, e.status);
@@ -118,7 +140,7 @@ pub async fn chat(
     let table = &live.table;
     let decided = {
         let mut scratch = w.decide_scratch.borrow_mut();
-        table.decide(&view, &|n| headers.get(n), &mut scratch, w.shared.now_ms())
+        table.decide(view, &|n| headers.get(n), &mut scratch, w.shared.now_ms())
     };
     let decision = match decided {
         Ok(d) => d,
@@ -139,15 +161,8 @@ pub async fn chat(
     // Attempt outcomes only feed the decision log: no allocation without one.
     let logging = w.shared.decisions.is_some();
     let mut tried: Vec<(usize, &'static str)> = Vec::new();
-    let common = Common {
-        request_id: &request_id,
-        key: key_name,
-        dialect,
-        view: &view,
-        decision: &decision,
-        route: route_name,
-        ready,
-    };
+    let common =
+        Common { request_id: &request_id, key: key_name, dialect, view, decision: &decision, route: route_name, ready };
     let shape = Shape { dialect, stream: view.stream, include_usage: view.include_usage };
     let cached_route = route.filter(|r| r.cache.is_some());
     // Cache keys are built from the OpenAI-shaped request (serialised only for cached routes).
@@ -247,7 +262,7 @@ pub async fn chat(
         let final_attempt = n + 1 == attempts;
         let key = p.pick_key(next_random(&mut w.decide_scratch.borrow_mut().rng));
         let mut req = std::mem::take(&mut b.up_req);
-        let injected = match build_request(&mut req, p, up, key, target, &view, &mut cb, &mut b.scratch) {
+        let injected = match build_request(&mut req, p, up, key, target, view, &mut cb, &mut b.scratch) {
             Ok(i) => i,
             Err(e) => {
                 // This target cannot express the request (e.g. `n > 1` for Anthropic): try the next.
@@ -431,7 +446,8 @@ fn client_view<'a>(
     dialect: Dialect,
     scratch: &mut Vec<u8>,
     view_scratch: &mut ViewScratch,
-) -> Result<(RequestView, ClientBody<'a>), ApiError> {
+    view: &mut RequestView,
+) -> Result<ClientBody<'a>, ApiError> {
     match dialect {
         Dialect::Anthropic => {
             let v: Value = serde_json::from_slice(body).map_err(|e| {
@@ -450,12 +466,15 @@ fn client_view<'a>(
             let hub =
                 translate_request::anthropic_to_openai(&v).map_err(|e| ApiError::bad_request(e.to_string(), None))?;
             let hub_bytes = serde_json::to_vec(&hub).unwrap_or_default();
-            let mut view = RequestView::parse(&hub_bytes, view_scratch)?;
+            view.parse_from(&hub_bytes, view_scratch)?;
             // The fast path splices the model into the client's own body.
             view.model_span = top_level_value_span(body, "model");
-            Ok((view, ClientBody { dialect, raw: body, hub: Some(hub) }))
+            Ok(ClientBody { dialect, raw: body, hub: Some(hub) })
         }
-        _ => Ok((RequestView::parse(body, view_scratch)?, ClientBody { dialect, raw: body, hub: None })),
+        _ => {
+            view.parse_from(body, view_scratch)?;
+            Ok(ClientBody { dialect, raw: body, hub: None })
+        }
     }
 }
 

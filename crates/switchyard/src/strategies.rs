@@ -121,7 +121,7 @@ pub async fn cascade(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(usiz
     let tiers = route.tiers.len();
     for (tier_i, tier) in route.tiers.iter().enumerate() {
         let last_tier = tier_i + 1 == tiers;
-        let mut order = Vec::with_capacity(tier.targets.len());
+        let mut order = switchyard_core::route::Plan::new();
         {
             let mut scratch = ask.w.decide_scratch.borrow_mut();
             switchyard_core::balancer::order(
