@@ -33,12 +33,12 @@ pub async fn exchange(
     live: &Live,
     p: &Provider,
     mut req: Vec<u8>,
-    deadline: Instant,
+    (started, deadline): (Instant, Instant),
     rbuf: &mut Vec<u8>,
     headers: &mut Vec<HeaderRef>,
 ) -> Result<(UpStream, ResponseHead, Vec<u8>, Instant), UpError> {
     let max_idle = Duration::from_millis(live.upstream.pool_idle_timeout_ms);
-    let mut pooled = w.pool.take(&p.pool_key, max_idle);
+    let mut pooled = w.pool.take(&p.pool_key, max_idle, started);
     loop {
         let reused = pooled.is_some();
         let mut s = match pooled.take() {

@@ -61,7 +61,7 @@ pub async fn fetch_completion(
     target.health.begin();
     let mut rbuf = Vec::with_capacity(16 * 1024);
     let mut headers: Vec<HeaderRef> = Vec::new();
-    let (mut conn, head, _, _) = match exchange(w, live, p, req, deadline, &mut rbuf, &mut headers).await {
+    let (mut conn, head, _, _) = match exchange(w, live, p, req, (started, deadline), &mut rbuf, &mut headers).await {
         Ok(x) => x,
         Err(e) => {
             target.health.failure(e.failure(), w.shared.now_ms());
@@ -84,7 +84,7 @@ pub async fn fetch_completion(
         return Err(ApiError::status(502, format!("upstream provider `{}`: {reason}", p.name)));
     }
     if head.keep_alive && reader.clean_end() {
-        w.pool.put(&p.pool_key, conn, live.upstream.pool_max_idle);
+        w.pool.put(&p.pool_key, conn, live.upstream.pool_max_idle, Instant::now());
     }
     if !(200..300).contains(&head.status) {
         let err = UpstreamError::parse(up, head.status, &answer);

@@ -171,6 +171,11 @@ impl Shared {
         self.epoch.elapsed().as_millis() as u64
     }
 
+    /// [`Shared::now_ms`] at a time already read (no clock read).
+    pub fn ms_at(&self, t: std::time::Instant) -> u64 {
+        t.saturating_duration_since(self.epoch).as_millis() as u64
+    }
+
     /// The clocks client-key limits use: monotonic for rates, wall clock for budget periods.
     pub fn key_now(&self) -> switchyard_core::keys::Now {
         switchyard_core::keys::Now {

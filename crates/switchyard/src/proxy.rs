@@ -140,7 +140,7 @@ async fn chat_with(
     let table = &live.table;
     let decided = {
         let mut scratch = w.decide_scratch.borrow_mut();
-        table.decide(view, &|n| headers.get(n), &mut scratch, w.shared.now_ms())
+        table.decide(view, &|n| headers.get(n), &mut scratch, w.shared.ms_at(ready))
     };
     let decision = match decided {
         Ok(d) => d,
@@ -276,7 +276,7 @@ async fn chat_with(
         };
         let deadline = (now + Duration::from_millis(p.request_timeout_ms)).min(budget_end);
         target.health.begin();
-        match exchange(w, live, p, req, deadline, &mut b.up_resp, &mut b.up_headers).await {
+        match exchange(w, live, p, req, (now, deadline), &mut b.up_resp, &mut b.up_headers).await {
             Err(e) => {
                 let failure = e.failure();
                 target.health.failure(failure, w.shared.now_ms());
@@ -328,7 +328,7 @@ async fn chat_with(
                             continue;
                         }
                     }
-                    None => target.health.success(now.elapsed().as_micros() as u64),
+                    None => target.health.success(head_at.duration_since(now).as_micros() as u64),
                 }
                 let tags = Tags {
                     request_id: &request_id,
@@ -391,7 +391,14 @@ async fn chat_with(
                     }
                 };
                 if reusable {
-                    w.pool.put(&p.pool_key, conn, live.upstream.pool_max_idle);
+                    // A whole answer is written once it is read, so its first write is about
+                    // when the connection went idle (never later: an early stamp only retires
+                    // it sooner); a stream may have run long after its first write.
+                    let since = match b.first_write.get() {
+                        Some(t) if !view.stream => t,
+                        _ => Instant::now(),
+                    };
+                    w.pool.put(&p.pool_key, conn, live.upstream.pool_max_idle, since);
                 }
                 // Own time: request ready → upstream write issued, upstream head parsed → client
                 // write issued. Retried requests are left out: their first leg holds upstream waits.
