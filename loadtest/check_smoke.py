@@ -34,6 +34,9 @@ if not r["gateway_internal_overhead"] or not all(v["requests"] > 0 for v in r["g
     problems.append(f"no internal overhead numbers: {r['gateway_internal_overhead']}")
 if not r.get("paired", {}).get("pairs") or not r["paired"].get("p50"):
     problems.append(f"no paired-slice numbers: {r.get('paired')}")
+elif r["paired"].get("blocks", 0) < 2:
+    # The smoke run starts fresh processes for every pair: one block means they were not restarted.
+    problems.append(f"paired slices ran in one block of processes: {r.get('paired')}")
 if problems:
     print("\n".join(problems))
     sys.exit(1)

@@ -11,3 +11,75 @@ start_nginx() {
     taskset -c 0 nginx -c "$1/nginx.conf" &
     pids+=($!)
 }
+
+# start_arm ARM PORT MOCK_PORT DIR: one proxy arm in the background (nginx, switchyard, or
+# switchyard2: BIN2's build, ENV2's environment, CONF2's config); sets `arm_pid`. GATEWAY_ENV
+# applies to switchyard. Needs `bin`.
+start_arm() {
+    case $1 in
+        nginx) start_nginx "$4" "$2" "$3" ;;
+        switchyard)
+            env ${GATEWAY_ENV:-} MOCK_URL="http://127.0.0.1:$3" "$bin/switchyard" --config loadtest/gateway.toml \
+                --listen "127.0.0.1:$2" 2>>"$4/switchyard.log" &
+            pids+=($!) ;;
+        switchyard2)
+            env ${ENV2:-} MOCK_URL="http://127.0.0.1:$3" "${BIN2:-$bin}/switchyard" \
+                --config "${CONF2:-loadtest/gateway.toml}" --listen "127.0.0.1:$2" 2>>"$4/switchyard2.log" &
+            pids+=($!) ;;
+        *) echo "unknown arm $1" >&2; return 1 ;;
+    esac
+    arm_pid=$!
+}
+
+# wait_ready URL...: until each answers /v1/models (at most 20 s).
+wait_ready() {
+    for _ in $(seq 100); do
+        local ok=1 u
+        for u in "$@"; do curl -sf -o /dev/null "$u/v1/models" || ok=0; done
+        [ $ok = 1 ] && return 0
+        sleep 0.2
+    done
+    echo "not ready: $*" >&2
+    return 1
+}
+
+# paired_blocks A B PAIRS PER_BLOCK RATE SECONDS BODY MOCK_PORT OUT: the paired slices (ABBA, one
+# oha slice per arm and pair, files OUT/pair-N-ARM.json). Both arms are started afresh for every
+# block of PER_BLOCK pairs and stopped after it: a process's memory placement shifts its latency
+# for its whole life (two runs of 40 pairs read +6.1 and -6.5 us, each with an interval that
+# excluded the other), so the interval must come from several processes. OUT/pair-blocks.txt maps
+# pair to block for paired.py's block bootstrap.
+paired_blocks() {
+    local a=$1 b=$2 pairs=$3 per=$4 rate=$5 secs=$6 body=$7 mock=$8 out=$9
+    local p=1 blk=0
+    : >"$out/pair-blocks.txt"
+    while [ "$p" -le "$pairs" ]; do
+        blk=$((blk + 1))
+        local dir pa pb pid_a pid_b
+        dir=$(mktemp -d)
+        pa=$(free_port); pb=$(free_port)
+        start_arm "$a" "$pa" "$mock" "$dir"; pid_a=$arm_pid
+        start_arm "$b" "$pb" "$mock" "$dir"; pid_b=$arm_pid
+        wait_ready "http://127.0.0.1:$pa" "http://127.0.0.1:$pb"
+        # A second of load each, not measured: connections, pools and caches of the new processes.
+        for port in "$pa" "$pb"; do
+            taskset -c 1 oha --no-tui --output-format json -z 1s -q "$rate" -c 64 -m POST -H 'content-type: application/json' \
+                -D "$body" "http://127.0.0.1:$port/v1/chat/completions" >/dev/null 2>&1 || true
+        done
+        local end=$((p + per - 1)); [ "$end" -gt "$pairs" ] && end=$pairs
+        for n in $(seq "$p" "$end"); do
+            local order="$a=$pa $b=$pb"
+            [ $((n % 2)) = 0 ] && order="$b=$pb $a=$pa"
+            for t in $order; do
+                taskset -c 1 oha --no-tui --output-format json -z "${secs}s" -q "$rate" -c 64 --latency-correction -m POST \
+                    -H 'content-type: application/json' -D "$body" "http://127.0.0.1:${t#*=}/v1/chat/completions" \
+                    >"$out/pair-$n-${t%%=*}.json" 2>/dev/null || true
+            done
+            echo "$n $blk" >>"$out/pair-blocks.txt"
+        done
+        kill "$pid_a" "$pid_b" 2>/dev/null || true
+        wait "$pid_a" "$pid_b" 2>/dev/null || true
+        rm -rf "$dir"
+        p=$((end + 1))
+    done
+}

@@ -181,7 +181,7 @@ def target_rows():
     rounds = f"; rounds' medians {sy['added_p50_us']} vs {ng['added_p50_us']} µs" if sy and ng else ""
     rows.append(("added p50 at 5,000/s 1 KB no more than nginx's (paired slices)",
                  f"switchyard − nginx {p50['median_diff_us']:+} µs, 95 % CI {p50['ci95_us'][0]:+} to "
-                 f"{p50['ci95_us'][1]:+} µs, {pair['pairs']} pairs{rounds}" if p50 else None,
+                 f"{p50['ci95_us'][1]:+} µs, {pair['pairs']} pairs in {pair['blocks']} blocks{rounds}" if p50 else None,
                  paired.verdict(p50)))
     rows.append(("added p99 at 5,000/s 1 KB under 100 µs", f"{sy['added_p99_us']} µs" if sy else None,
                  sy["added_p99_us"] < 100 if sy else None))
@@ -237,13 +237,16 @@ md += ["", "## Added over direct, µs (median over rounds; p50 and p99 with the 
 rng = lambda a, k: f"{a[f'added_{k}']} ({a[f'added_{k}_range'][0]} to {a[f'added_{k}_range'][1]})" if len(a["rounds"]) > 1 else a[f"added_{k}"]
 for a in added:
     md.append(f"| {a['body']} | {a['rate']} | {a['proxy']} | {len(a['rounds'])} | {rng(a, 'p50_us')} | {a['added_p90_us']} | {rng(a, 'p99_us')} | {a['added_p999_us']} |")
-md += ["", f"## Paired slices: switchyard − nginx, {pair['rate']:.0f} req/s, 1 KB ({pair['pairs']} pairs, ABBA order)", "",
-       "Each pair: two back-to-back slices, one per proxy; the difference of their percentiles. "
-       "Median of the differences, bootstrap 95 % interval (`loadtest/paired.py`).", "",
-       "| percentile | median difference (µs) | 95 % interval (µs) |", "|---|---|---|"]
+md += ["", f"## Paired slices: switchyard − nginx, {pair['rate']:.0f} req/s, 1 KB ({pair['pairs']} pairs, ABBA order, "
+       f"{pair['blocks']} blocks of fresh processes)", "",
+       "Each pair: two back-to-back slices, one per proxy; the difference of their percentiles. Both proxies are "
+       "started afresh for each block. Median of the differences, 95 % interval from resampling whole blocks "
+       "(`loadtest/paired.py`).", "",
+       "| percentile | median difference (µs) | 95 % interval (µs) | block medians (µs) |", "|---|---|---|---|"]
 for q in paired.QUANTILES:
     v = pair[q]
-    md.append(f"| {q} | {v['median_diff_us']:+} | {v['ci95_us'][0]:+} to {v['ci95_us'][1]:+} |" if v else f"| {q} | — | — |")
+    md.append(f"| {q} | {v['median_diff_us']:+} | {v['ci95_us'][0]:+} to {v['ci95_us'][1]:+} | "
+              f"{' '.join(f'{x:+}' for x in v['block_medians_us'])} |" if v else f"| {q} | — | — | — |")
 md += ["", "## Saturation (1 KB, highest fixed rate with < 1 % errors and ≥ 95 % achieved)", "",
        "| target | max rps | ratio to direct |", "|---|---|---|"]
 for t, v in sorted(sat.items()):

@@ -24,9 +24,11 @@ streams=1000
 tokens=200
 rounds=${ROUNDS:-3}
 # Paired slices: nginx and switchyard alternate (ABBA) in 2-second slices at 5,000/s, 1 KB, so
-# both see the same machine state; paired.py turns them into a median difference with a 95 %
-# interval (round-to-round noise here is ±50 µs, the paired interval about ±6 µs).
+# both see the same machine state, and both are started afresh every PAIR_BLOCK pairs (a
+# process's placement moves its latency for its life); paired.py turns them into a median
+# difference with a block-bootstrap 95 % interval (round-to-round noise here is ±50 µs).
 pairs=${PAIRS:-30}
+pair_block=${PAIR_BLOCK:-5}
 pair_dur=2
 pair_rate=5000
 # Streams: at 50 tokens/s each (a fast model's pace: 50,000 events/s, which keeps the core of
@@ -41,7 +43,7 @@ stream_rounds=${STREAM_ROUNDS:-2}
 [ -n "${QUICK:-}" ] && dur=3 && sat_dur=2 && pairs=${PAIRS:-10}
 # SMOKE=1: a few seconds of tiny loads, so the harness cannot rot (run by the test command).
 if [ -n "${SMOKE:-}" ]; then
-    dur=1 sat_dur=1 rates="200" sat_rates="500" streams=20 tokens=20 rounds=${ROUNDS:-1} pairs=2 pair_dur=1 pair_rate=200 ramp=100 stream_rounds=1 paces="10 20"
+    dur=1 sat_dur=1 rates="200" sat_rates="500" streams=20 tokens=20 rounds=${ROUNDS:-1} pairs=2 pair_block=1 pair_dur=1 pair_rate=200 ramp=100 stream_rounds=1 paces="10 20"
 fi
 
 cargo build --release --bins -q
@@ -121,14 +123,8 @@ for body in 1k 16k; do
     done
 done
 
-echo "paired slices: nginx and switchyard, $pairs pairs of ${pair_dur}s at $pair_rate rps, 1k"
-for p in $(seq "$pairs"); do
-    order="nginx=http://127.0.0.1:$nport switchyard=http://127.0.0.1:$gport"
-    [ $((p % 2)) = 0 ] && order="switchyard=http://127.0.0.1:$gport nginx=http://127.0.0.1:$nport"
-    for t in $order; do
-        oha_run "${t%%=*}" "${t#*=}" 1k "$pair_rate" "$pair_dur" "$tmp/raw/pair-$p-${t%%=*}.json"
-    done
-done
+echo "paired slices: nginx and switchyard, $pairs pairs of ${pair_dur}s at $pair_rate rps, 1k, fresh processes every $pair_block pairs"
+paired_blocks nginx switchyard "$pairs" "$pair_block" "$pair_rate" "$pair_dur" "$tmp/body_1k.json" "$mport" "$tmp/raw"
 
 echo "saturation (1k bodies, ${sat_dur}s per step)"
 for t in $targets; do

@@ -21,7 +21,9 @@ fi
 (cd tests/sdk && "../../$venv/bin/python" -m unittest -v)
 (cd tests/deploy && "../../$venv/bin/python" -m unittest -v)
 
-# The speed harness must not rot: tiny loads, every arm must produce numbers.
+# The paired comparison's statistics (block bootstrap), then the speed harness, which must not
+# rot: tiny loads, every arm must produce numbers.
+(cd loadtest && python3 -m unittest -v test_paired)
 SMOKE=1 OUT=target/loadtest-smoke ./loadtest/run.sh >target/loadtest-smoke.log 2>&1 || { cat target/loadtest-smoke.log; exit 1; }
 python3 loadtest/check_smoke.py target/loadtest-smoke/results.json
 
