@@ -1,6 +1,7 @@
 //! Process lifecycle: listeners, worker threads, and the control plane (reload, shutdown).
 
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -165,6 +166,20 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
         listeners.push(bind(bound).map_err(|e| format!("cannot listen on {bound}: {e}"))?);
     }
 
+    // Second descriptors of the listening sockets, for shutdown(2) from this thread: it wakes
+    // each worker's pending accept, so idle workers need no polling for the shutdown flag, and
+    // these descriptors stay open (a worker's own may be closed and its number reused).
+    let wakers = listeners.iter().map(|l| l.try_clone()).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+    let stop = |why: &str| {
+        if !why.is_empty() {
+            crate::info!("{why}");
+        }
+        shared.shutdown.store(true, Ordering::SeqCst);
+        for l in &wakers {
+            // SAFETY: `l` is an open listening socket owned here; shutdown does not close it.
+            unsafe { libc::shutdown(l.as_raw_fd(), libc::SHUT_RDWR) };
+        }
+    };
     let (tx, rx) = std::sync::mpsc::channel::<&'static str>();
     let mut threads = Vec::with_capacity(workers);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -230,7 +245,7 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     drop(tx);
     let drivers: Vec<&str> = rx.iter().take(workers).collect();
     if drivers.contains(&"failed") {
-        shared.shutdown.store(true, Ordering::SeqCst);
+        stop("");
         return Err("a worker runtime could not start".into());
     }
     crate::info!(
@@ -250,7 +265,7 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
         match crate::admin::spawn(&a.listen, control.clone()) {
             Ok(addr) => crate::info!("admin listening on http://{addr}"),
             Err(e) => {
-                shared.shutdown.store(true, Ordering::SeqCst);
+                stop("");
                 return Err(format!("admin.listen: cannot listen on {}: {e}", a.listen));
             }
         }
@@ -262,8 +277,7 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
             }
             let _ = control.reload();
         } else {
-            crate::info!("signal {sig}: draining in-flight requests, then exiting");
-            shared.shutdown.store(true, Ordering::SeqCst);
+            stop(&format!("signal {sig}: draining in-flight requests, then exiting"));
             break;
         }
     }

@@ -2,7 +2,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::net::TcpListener as StdListener;
-use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -105,7 +104,6 @@ pub async fn run(listener: StdListener, w: Rc<Worker>) {
             return;
         }
     };
-    let fd = listener.as_raw_fd();
     let acceptor = {
         let w = w.clone();
         monoio::spawn(async move {
@@ -134,14 +132,11 @@ pub async fn run(listener: StdListener, w: Rc<Worker>) {
             }
         })
     };
-    while !w.draining() {
-        monoio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // shutdown(2) on a listening socket wakes the pending accept with an error and makes the
-    // kernel stop queueing connections for it; dropping a pending io_uring accept could leak
-    // a connection accepted concurrently.
-    // SAFETY: fd is the listener's open descriptor; shutdown does not close it.
-    unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+    // The control thread sets the shutdown flag, then shuts the listening socket down
+    // (server.rs): that wakes the pending accept with an error and makes the kernel stop
+    // queueing connections for it, so the accept loop ends without a timer polling the flag
+    // (an idle worker sleeps until there is work). Cancelling a pending io_uring accept
+    // instead could leak a connection accepted concurrently.
     acceptor.await;
     let deadline = Instant::now() + DRAIN_TIMEOUT;
     // The in-flight gauge in the shared stats is this worker's count (only it writes it).

@@ -244,3 +244,53 @@ fn gateway_runs_without_transparent_huge_pages() {
     let thp = status.lines().find(|l| l.starts_with("THP_enabled:")).expect("kernel reports THP_enabled");
     assert_eq!(thp.split_whitespace().nth(1), Some("0"), "{thp}");
 }
+
+/// Context switches so far of the gateway's worker threads (`switchyard-w*`), summed.
+fn worker_switches(pid: u32) -> u64 {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("switchyard-w") {
+            continue;
+        }
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        total += status
+            .lines()
+            .filter(|l| l.contains("ctxt_switches:"))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    total
+}
+
+/// Workers used to poll the shutdown flag every 50 ms (~20 wake-ups a second each, a timer
+/// always armed); the control thread now wakes them by shutting the listeners down.
+fn idle_workers_sleep_and_still_stop(env: &[(&str, &str)]) {
+    let m = mock(MockConfig::default());
+    let mut gw = Gateway::start_with_env(&basic_config(&m.base_url(), ""), env);
+    {
+        let mut c = gw.client();
+        assert_eq!(c.post("/v1/chat/completions", &chat_body("m", false)).status, 200);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let before = worker_switches(gw.child.id());
+    std::thread::sleep(Duration::from_secs(1));
+    let woke = worker_switches(gw.child.id()) - before;
+    assert!(woke <= 4, "idle workers woke {woke} times in a second");
+    // And shutdown still reaches them: the process exits promptly.
+    let t = Instant::now();
+    gw.signal("TERM");
+    let status = gw.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(t.elapsed() < Duration::from_secs(3), "exit took {:?}", t.elapsed());
+}
+
+#[test]
+fn idle_workers_sleep_until_there_is_work_io_uring() {
+    idle_workers_sleep_and_still_stop(&[]);
+}
+
+#[test]
+fn idle_workers_sleep_until_there_is_work_epoll() {
+    idle_workers_sleep_and_still_stop(&[("MONOIO_FORCE_LEGACY_DRIVER", "1")]);
+}
