@@ -42,6 +42,18 @@ fn view(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(body.len() as u64));
         g.bench_function(name, |b| b.iter(|| view.parse_from(black_box(body.as_bytes()), &mut scratch).unwrap()));
     }
+    // A request that names a model (no route, no decision log): the prompt's text is not copied.
+    for (name, body) in [
+        ("1kb_named_model", chat_body("m", &prompt_1k(), 0)),
+        ("16kb_one_message_named_model", chat_body("m", &"x".repeat(16_300), 0)),
+    ] {
+        let mut scratch = ViewScratch::default();
+        let mut view = RequestView::default();
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| view.parse_from_if(black_box(body.as_bytes()), &mut scratch, &|_| false).unwrap())
+        });
+    }
     g.finish();
 }
 

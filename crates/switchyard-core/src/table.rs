@@ -259,6 +259,11 @@ impl RouteTable {
         self.route_by_name.get(name).map(|&i| &self.routes[i])
     }
 
+    /// Whether `name` is a route (its requests are decided from the prompt's text).
+    pub fn is_route(&self, name: &str) -> bool {
+        self.route_by_name.contains_key(name)
+    }
+
     /// Decides where a request goes: a named model goes there directly (with its fallbacks);
     /// a route runs its strategies, then the balancer orders the chosen tier.
     pub fn decide(

@@ -103,6 +103,19 @@ impl RequestView {
     /// one view, so a request allocates none for `model` and the prompt texts). On error `self`
     /// holds a partial view.
     pub fn parse_from(&mut self, body: &[u8], scratch: &mut ViewScratch) -> Result<(), ViewError> {
+        self.parse_from_if(body, scratch, &|_| true)
+    }
+
+    /// [`RequestView::parse_from`], copying the prompt texts (`last_user`, `system`) only when
+    /// `texts(model)` says something will read them; otherwise they are left empty (every other
+    /// field, `text_bytes` included, is read). A request that names a model is forwarded as is:
+    /// copying a long prompt it never reads is the view's largest cost after the parse itself.
+    pub fn parse_from_if(
+        &mut self,
+        body: &[u8],
+        scratch: &mut ViewScratch,
+        texts: &dyn Fn(&str) -> bool,
+    ) -> Result<(), ViewError> {
         let len = body.len();
         scratch.input.clear();
         scratch.input.reserve(len + simd_json::INPUT_PADDING);
@@ -114,7 +127,7 @@ impl RequestView {
         let mut tape = simd_json::tape::Tape(std::mem::take(&mut scratch.tape)).reset();
         let parsed = simd_json::fill_tape_padded(&mut scratch.input, len, &mut scratch.buffers, &mut tape)
             .map_err(|e| ViewError::InvalidJson(e.to_string()))
-            .and_then(|_| self.read(body, tape.as_value()));
+            .and_then(|_| self.read(body, tape.as_value(), texts));
         if len <= KEEP_SCRATCH_BYTES {
             scratch.tape = tape.reset().0;
         } else {
@@ -123,7 +136,7 @@ impl RequestView {
         parsed
     }
 
-    fn read(&mut self, body: &[u8], v: TapeValue<'_, '_>) -> Result<(), ViewError> {
+    fn read(&mut self, body: &[u8], v: TapeValue<'_, '_>, texts: &dyn Fn(&str) -> bool) -> Result<(), ViewError> {
         let Some(obj) = v.as_object() else {
             return Err(ViewError::NotObject);
         };
@@ -151,6 +164,7 @@ impl RequestView {
         self.text_bytes = 0;
         self.has_tools = v.get("tools").and_then(|t| t.as_array()).is_some_and(|t| !t.is_empty());
         self.metadata.clear();
+        let want_texts = texts(&self.model);
         let mut last_user = None;
         for m in &msgs {
             let role_value = m.get("role");
@@ -158,7 +172,7 @@ impl RequestView {
             let content = m.get("content");
             self.text_bytes += content.map_or(0, content_len);
             match role {
-                "system" | "developer" => {
+                "system" | "developer" if want_texts => {
                     if let Some(c) = content {
                         if !self.system.is_empty() {
                             self.system.push('\n');
@@ -170,7 +184,7 @@ impl RequestView {
                 _ => {}
             }
         }
-        if let Some(c) = last_user {
+        if let Some(c) = last_user.filter(|_| want_texts) {
             push_content(&mut self.last_user, c);
         }
         if let Some(meta) = v.get("metadata").and_then(|m| m.as_object()) {
@@ -347,6 +361,20 @@ mod tests {
                 assert_eq!(got, view(b), "{a} then {b}");
             }
         }
+    }
+
+    #[test]
+    fn texts_are_skipped_only_when_not_wanted() {
+        let body = br#"{"model":"direct","metadata":{"k":"v"},"messages":[{"role":"system","content":"Be terse."},{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]}"#;
+        let mut scratch = ViewScratch::default();
+        let full = RequestView::parse(body, &mut scratch).unwrap();
+        assert_eq!((full.system.as_str(), full.last_user.as_str()), ("Be terse.", "a\nb"));
+        let mut v = full.clone();
+        v.parse_from_if(body, &mut scratch, &|m| m != "direct").unwrap();
+        assert_eq!((v.system.as_str(), v.last_user.as_str()), ("", ""), "not wanted: left empty");
+        assert_eq!(RequestView { system: full.system.clone(), last_user: full.last_user.clone(), ..v.clone() }, full);
+        v.parse_from_if(body, &mut scratch, &|m| m == "direct").unwrap();
+        assert_eq!(v, full);
     }
 
     #[test]

@@ -120,7 +120,11 @@ async fn chat_with(
     };
     let key_name = client_key.map(|k| k.name.as_str());
     // The scratch borrow ends with this statement: never held across an await.
-    let parsed = client_view(body, dialect, &mut b.scratch, &mut w.view_scratch.borrow_mut(), view);
+    // Attempt outcomes and prompt hashes only feed the decision log.
+    let logging = w.shared.decisions.is_some();
+    // Only routes and the decision log read the prompt's text: a named model skips copying it.
+    let texts = |model: &str| logging || live.table.is_route(model);
+    let parsed = client_view(body, dialect, &mut b.scratch, &mut w.view_scratch.borrow_mut(), view, &texts);
     let view = &*view;
     let mut cb = match parsed {
         Ok(v) => v,
@@ -158,8 +162,7 @@ async fn chat_with(
     let budget_end = ready + Duration::from_millis(retry.budget_ms);
     let attempts = decision.plan.len().min(retry.attempts as usize);
     let mut last_error: Option<(ApiError, usize)> = None;
-    // Attempt outcomes only feed the decision log: no allocation without one.
-    let logging = w.shared.decisions.is_some();
+    // No allocation for attempt outcomes without a decision log.
     let mut tried: Vec<(usize, &'static str)> = Vec::new();
     let common =
         Common { request_id: &request_id, key: key_name, dialect, view, decision: &decision, route: route_name, ready };
@@ -454,6 +457,7 @@ fn client_view<'a>(
     scratch: &mut Vec<u8>,
     view_scratch: &mut ViewScratch,
     view: &mut RequestView,
+    texts: &dyn Fn(&str) -> bool,
 ) -> Result<ClientBody<'a>, ApiError> {
     match dialect {
         Dialect::Anthropic => {
@@ -473,13 +477,13 @@ fn client_view<'a>(
             let hub =
                 translate_request::anthropic_to_openai(&v).map_err(|e| ApiError::bad_request(e.to_string(), None))?;
             let hub_bytes = serde_json::to_vec(&hub).unwrap_or_default();
-            view.parse_from(&hub_bytes, view_scratch)?;
+            view.parse_from_if(&hub_bytes, view_scratch, texts)?;
             // The fast path splices the model into the client's own body.
             view.model_span = top_level_value_span(body, "model");
             Ok(ClientBody { dialect, raw: body, hub: Some(hub) })
         }
         _ => {
-            view.parse_from(body, view_scratch)?;
+            view.parse_from_if(body, view_scratch, texts)?;
             Ok(ClientBody { dialect, raw: body, hub: None })
         }
     }
