@@ -12,7 +12,7 @@ use switchyard_http::{ChunkedDecoder, parse_request, write};
 
 use switchyard_providers::{Dialect, ErrorKind, UpstreamError};
 
-use crate::io::{read_append, until, write_all};
+use crate::io::{read_append, send_all, until};
 use crate::live::Live;
 use crate::proxy;
 use crate::worker::Worker;
@@ -393,7 +393,7 @@ async fn read_more(client: &mut TcpStream, buf: &mut Vec<u8>, deadline: Instant)
 async fn send_raw(client: &mut TcpStream, out: &mut Vec<u8>, bytes: &[u8]) -> std::io::Result<()> {
     out.clear();
     out.extend_from_slice(bytes);
-    let (r, back) = write_all(client, std::mem::take(out)).await;
+    let (r, back) = send_all(client, std::mem::take(out)).await;
     *out = back;
     r
 }
@@ -465,7 +465,7 @@ pub async fn send_error(
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&body);
-    let (r, back) = write_all(client, std::mem::take(out)).await;
+    let (r, back) = send_all(client, std::mem::take(out)).await;
     *out = back;
     if r.is_err() { Outcome::Close } else { keep }
 }
@@ -479,7 +479,7 @@ async fn send_body(
 ) -> Outcome {
     out.clear();
     write::simple_response(out, 200, content_type, &[], body, keep == Outcome::Close);
-    let (r, back) = write_all(client, std::mem::take(out)).await;
+    let (r, back) = send_all(client, std::mem::take(out)).await;
     *out = back;
     if r.is_err() { Outcome::Close } else { keep }
 }

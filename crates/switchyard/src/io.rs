@@ -4,8 +4,11 @@ use std::future::Future;
 use std::io;
 use std::time::Instant;
 
-use monoio::buf::IoBufMut;
+use std::os::fd::AsRawFd;
+
+use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
 
 /// Reads once, appending to `buf` (monoio's `read` would overwrite from offset 0).
 pub async fn read_append<S: AsyncReadRent>(s: &mut S, buf: &mut Vec<u8>) -> io::Result<usize> {
@@ -22,6 +25,28 @@ pub async fn read_append<S: AsyncReadRent>(s: &mut S, buf: &mut Vec<u8>) -> io::
 pub async fn write_all<S: AsyncWriteRent>(s: &mut S, data: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
     let (r, b) = s.write_all(data).await;
     (r.map(|_| ()), b)
+}
+
+/// Writes all of `data` to a TCP socket, sending at once when the socket takes it all.
+///
+/// With io_uring a write is only submitted when the worker next waits, after every other
+/// ready task has run, so under load a stream's event waited for the rest of the batch; nginx
+/// (like monoio's epoll driver) sends from the handler. A non-blocking `send` first does the
+/// same; whatever it leaves (a full socket buffer, an error) goes through the runtime, which
+/// waits for room or reports the error as before. Writes to one socket never overlap (each
+/// is awaited), so the bytes cannot reorder.
+pub async fn send_all(s: &mut TcpStream, data: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+    // SAFETY: the fd is the stream's open socket and `data` is valid for `data.len()` bytes.
+    let n =
+        unsafe { libc::send(s.as_raw_fd(), data.as_ptr().cast(), data.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+    match usize::try_from(n) {
+        Ok(n) if n == data.len() => (Ok(()), data),
+        Ok(n) if n > 0 => {
+            let (r, rest) = s.write_all(data.slice(n..)).await;
+            (r.map(|_| ()), rest.into_inner())
+        }
+        _ => write_all(s, data).await,
+    }
 }
 
 /// `f` bounded by `deadline`. `timeout(deadline - now)` would read the clock twice (once here,

@@ -9,7 +9,7 @@ use switchyard_http::head::{HeaderRef, ResponseFraming, ResponseHead};
 use switchyard_http::{ChunkedDecoder, write};
 
 use crate::conn::{Buffers, Outcome, Tags};
-use crate::io::{until, write_all};
+use crate::io::{send_all, until};
 use crate::upstream::UpStream;
 
 /// Time limits while reading an upstream body: the exchange deadline, and the longest
@@ -114,7 +114,7 @@ pub async fn flush(client: &mut TcpStream, out: &mut Vec<u8>, mark: &Cell<Option
     if mark.get().is_none() {
         mark.set(Some(Instant::now()));
     }
-    let (r, back) = write_all(client, std::mem::take(out)).await;
+    let (r, back) = send_all(client, std::mem::take(out)).await;
     *out = back;
     out.clear();
     r
@@ -151,7 +151,7 @@ async fn relay_length(
                     extra = true;
                 }
                 remaining -= rbuf.len() as u64;
-                let (r, back) = write_all(client, std::mem::take(rbuf)).await;
+                let (r, back) = send_all(client, std::mem::take(rbuf)).await;
                 *rbuf = back;
                 if r.is_err() {
                     return (Outcome::Close, false);

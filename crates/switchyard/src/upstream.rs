@@ -11,7 +11,7 @@ use monoio::io::AsyncWriteRent;
 use monoio::net::TcpStream;
 use switchyard_core::{ApiError, Provider};
 
-use crate::io::{read_append, until, write_all};
+use crate::io::{read_append, send_all, until, write_all};
 use crate::live::{Dns, Live};
 
 /// A connection to a provider.
@@ -34,7 +34,7 @@ impl UpStream {
     /// Writes all of `data` (and flushes TLS records).
     pub async fn write_all(&mut self, data: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
         match self {
-            UpStream::Plain(s) => write_all(s, data).await,
+            UpStream::Plain(s) => send_all(s, data).await,
             UpStream::Tls(s) => {
                 let (r, b) = write_all(s.as_mut(), data).await;
                 match r {
