@@ -5,8 +5,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
-use switchyard_core::ApiError;
 use switchyard_core::keys::ClientKey;
+use switchyard_core::{ApiError, RequestView};
 use switchyard_http::head::{BodyFraming, HeaderRef, Limits, Method, RequestHead};
 use switchyard_http::{ChunkedDecoder, parse_request, write};
 
@@ -45,14 +45,11 @@ pub struct Buffers {
     pub first_write: std::cell::Cell<Option<Instant>>,
     /// Why a response that had started could not finish (for the decision log).
     pub broken: std::cell::Cell<Option<&'static str>>,
-    /// The request view, refilled by each request.
-    pub view: switchyard_core::RequestView,
 }
 
 impl Buffers {
-    /// Bytes of memory the buffers hold.
-    fn held(&self) -> usize {
-        let v = &self.view;
+    /// Bytes of memory the buffers and the connection's request view hold.
+    fn held(&self, v: &RequestView) -> usize {
         self.out.capacity()
             + self.body.capacity()
             + self.scratch.capacity()
@@ -84,6 +81,7 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
     let mut headers: Vec<HeaderRef> = Vec::new();
     let mut b = Buffers::default();
+    let mut view = RequestView::default();
     // Waiting for a head uses the limits of the table that served the previous request (the
     // current one for the first); the request itself is served by the table current when its
     // head arrived, so a keep-alive connection that sat idle through a reload does not run
@@ -127,7 +125,7 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
                 let dialect = if path == b"/v1/chat/completions" { Dialect::OpenAi } else { Dialect::Anthropic };
                 let key = client_key(&w, &live, &buf, &headers, dialect);
                 let hdrs = proxy::ReqHeaders { buf: &buf, fields: &headers };
-                proxy::chat(&w, &live, &mut client, body_bytes, hdrs, dialect, key, keep, &mut b).await
+                proxy::chat(&w, &live, &mut client, body_bytes, hdrs, dialect, key, keep, &mut b, &mut view).await
             }
             (Method::Get, b"/v1/models") => match client_key(&w, &live, &buf, &headers, Dialect::OpenAi) {
                 Ok(_) => send_body(&mut client, &mut b.out, "application/json", &live.table.models_json, keep).await,
@@ -188,8 +186,9 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
         if buf.is_empty() && buf.capacity() > MAX_IDLE_BUFFER {
             buf = Vec::with_capacity(8 * 1024);
         }
-        if b.held() > MAX_IDLE_BUFFER {
+        if b.held(&view) > MAX_IDLE_BUFFER {
             b = Buffers::default();
+            view = RequestView::default();
         }
     }
 }

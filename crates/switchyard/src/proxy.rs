@@ -73,29 +73,10 @@ impl ClientBody<'_> {
     }
 }
 
-/// Handles `POST /v1/chat/completions` (OpenAI clients) and `POST /v1/messages` (Anthropic).
+/// Handles `POST /v1/chat/completions` (OpenAI clients) and `POST /v1/messages` (Anthropic);
+/// `view` is the connection's, refilled here (its strings keep their memory between requests).
 #[allow(clippy::too_many_arguments)]
 pub async fn chat(
-    w: &Worker,
-    live: &Arc<Live>,
-    client: &mut TcpStream,
-    body: &[u8],
-    headers: ReqHeaders<'_>,
-    dialect: Dialect,
-    key: Result<Option<&ClientKey>, ApiError>,
-    keep: Outcome,
-    b: &mut Buffers,
-) -> Outcome {
-    // The connection's view is lent out so `b` stays free for the handler; its strings keep
-    // their memory from request to request.
-    let mut view = std::mem::take(&mut b.view);
-    let outcome = chat_with(w, live, client, body, headers, dialect, key, keep, b, &mut view).await;
-    b.view = view;
-    outcome
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn chat_with(
     w: &Worker,
     live: &Arc<Live>,
     client: &mut TcpStream,
