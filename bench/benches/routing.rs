@@ -81,7 +81,7 @@ fn strategies(c: &mut Criterion) {
     for route in ["rules", "rules_complexity", "semantic", "learned"] {
         let mut g = c.benchmark_group(format!("decide/{route}"));
         for (name, body) in &inputs {
-            let mut v = RequestView::parse(body.as_bytes(), &mut switchyard_core::ViewScratch::default()).unwrap();
+            let mut v = RequestView::parse(body.as_bytes(), &mut switchyard_core::JsonScratch::default()).unwrap();
             v.model = route.to_string();
             let mut s = DecideScratch::new(1);
             g.bench_function(*name, |b| b.iter(|| t.decide(black_box(&v), &|_| None, &mut s, 0).unwrap()));

@@ -5,10 +5,10 @@
 
 use libfuzzer_sys::fuzz_target;
 use switchyard_core::view::rewrite_model;
-use switchyard_core::{RequestView, ViewScratch};
+use switchyard_core::{RequestView, JsonScratch};
 
 fuzz_target!(|data: &[u8]| {
-    let mut scratch = ViewScratch::default();
+    let mut scratch = JsonScratch::default();
     let Ok(view) = RequestView::parse(data, &mut scratch) else {
         return;
     };

@@ -338,5 +338,5 @@ pub fn sample_view(line: &str, route: &str) -> Result<RequestView, String> {
         let model = v.get("model").and_then(|m| m.as_str()).unwrap_or(route);
         return Ok(RequestView::from_prompt(model, p));
     }
-    RequestView::parse(line.as_bytes(), &mut crate::view::ViewScratch::default()).map_err(|e| e.to_string())
+    RequestView::parse(line.as_bytes(), &mut crate::tape::JsonScratch::default()).map_err(|e| e.to_string())
 }

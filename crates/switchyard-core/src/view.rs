@@ -8,6 +8,7 @@ use simd_json::tape::Value as TapeValue;
 
 use crate::error::ApiError;
 use crate::json::{unique_top_level_value_span, unique_top_level_value_span_from_end};
+use crate::tape::JsonScratch;
 
 /// What is wrong with a chat request body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,28 +73,9 @@ pub struct RequestView {
     pub metadata: Vec<(String, String)>,
 }
 
-/// Reusable buffers for [`RequestView::parse`]: a padded copy of the body (simd-json unescapes
-/// strings in place, and the original bytes must stay intact for forwarding), simd-json's stage
-/// buffers and the tape. Keep one per worker.
-pub struct ViewScratch {
-    input: Vec<u8>,
-    buffers: simd_json::Buffers,
-    tape: Vec<simd_json::Node<'static>>,
-}
-
-impl Default for ViewScratch {
-    fn default() -> Self {
-        ViewScratch { input: Vec::new(), buffers: simd_json::Buffers::new(4096), tape: Vec::new() }
-    }
-}
-
-/// Bodies above this do not keep their buffers in the scratch (one huge request should not pin
-/// its size per worker).
-const KEEP_SCRATCH_BYTES: usize = 1 << 20;
-
 impl RequestView {
     /// Reads the view from `body`.
-    pub fn parse(body: &[u8], scratch: &mut ViewScratch) -> Result<RequestView, ViewError> {
+    pub fn parse(body: &[u8], scratch: &mut JsonScratch) -> Result<RequestView, ViewError> {
         let mut view = RequestView::default();
         view.parse_from(body, scratch)?;
         Ok(view)
@@ -102,7 +84,7 @@ impl RequestView {
     /// Reads the view from `body` into `self`, reusing its strings' memory (a connection keeps
     /// one view, so a request allocates none for `model` and the prompt texts). On error `self`
     /// holds a partial view.
-    pub fn parse_from(&mut self, body: &[u8], scratch: &mut ViewScratch) -> Result<(), ViewError> {
+    pub fn parse_from(&mut self, body: &[u8], scratch: &mut JsonScratch) -> Result<(), ViewError> {
         self.parse_from_if(body, scratch, &|_| true)
     }
 
@@ -113,27 +95,13 @@ impl RequestView {
     pub fn parse_from_if(
         &mut self,
         body: &[u8],
-        scratch: &mut ViewScratch,
+        scratch: &mut JsonScratch,
         texts: &dyn Fn(&str) -> bool,
     ) -> Result<(), ViewError> {
-        let len = body.len();
-        scratch.input.clear();
-        scratch.input.reserve(len + simd_json::INPUT_PADDING);
-        scratch.input.extend_from_slice(body);
-        scratch.input.resize(len + simd_json::INPUT_PADDING, 0);
-        // A tape, not a DOM: no allocation per object or string; filled from our padded copy
-        // into reused buffers, so no allocation or second copy per request either.
-        // `cargo bench --bench hot_path -- request_view` has the numbers (README).
-        let mut tape = simd_json::tape::Tape(std::mem::take(&mut scratch.tape)).reset();
-        let parsed = simd_json::fill_tape_padded(&mut scratch.input, len, &mut scratch.buffers, &mut tape)
+        scratch
+            .with_tape(body, |v| self.read(body, v, texts))
             .map_err(|e| ViewError::InvalidJson(e.to_string()))
-            .and_then(|_| self.read(body, tape.as_value(), texts));
-        if len <= KEEP_SCRATCH_BYTES {
-            scratch.tape = tape.reset().0;
-        } else {
-            *scratch = ViewScratch::default();
-        }
-        parsed
+            .and_then(|r| r)
     }
 
     fn read(&mut self, body: &[u8], v: TapeValue<'_, '_>, texts: &dyn Fn(&str) -> bool) -> Result<(), ViewError> {
@@ -316,7 +284,7 @@ mod tests {
     use super::*;
 
     fn view(body: &str) -> Result<RequestView, ViewError> {
-        RequestView::parse(body.as_bytes(), &mut ViewScratch::default())
+        RequestView::parse(body.as_bytes(), &mut JsonScratch::default())
     }
 
     #[test]
@@ -334,7 +302,7 @@ mod tests {
             r#"{"model":"b","messages":[]}"#,
             big.as_str(),
         ];
-        let mut scratch = ViewScratch::default();
+        let mut scratch = JsonScratch::default();
         for b in bodies {
             assert_eq!(RequestView::parse(b.as_bytes(), &mut scratch), view(b), "{}", &b[..b.len().min(60)]);
         }
@@ -351,7 +319,7 @@ mod tests {
             r#"{"model":7,"messages":[]}"#,
             r#"{"messages":[{"role":"user","content":"partly read"}],"model":"d","stream":"yes"}"#,
         ];
-        let mut scratch = ViewScratch::default();
+        let mut scratch = JsonScratch::default();
         // Every order of two bodies: the second read must not keep anything of the first.
         for a in bodies {
             for b in bodies {
@@ -366,7 +334,7 @@ mod tests {
     #[test]
     fn texts_are_skipped_only_when_not_wanted() {
         let body = br#"{"model":"direct","metadata":{"k":"v"},"messages":[{"role":"system","content":"Be terse."},{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]}"#;
-        let mut scratch = ViewScratch::default();
+        let mut scratch = JsonScratch::default();
         let full = RequestView::parse(body, &mut scratch).unwrap();
         assert_eq!((full.system.as_str(), full.last_user.as_str()), ("Be terse.", "a\nb"));
         let mut v = full.clone();

@@ -1,55 +1,55 @@
-//! One pass over a whole (non-streamed) answer: checks that it is JSON and reads its top-level
-//! token usage on the way, without building a DOM.
+//! The token usage of a whole (non-streamed) answer, read from its simd-json tape.
 //!
-//! Why: the relay used to check the answer with one parse, find the `usage` span with a
-//! second scan and parse that span into a `serde_json::Value` (a third pass, allocating);
+//! Why a tape: the relay must check that an answer is JSON (a broken one falls back) and read
+//! its usage. It did that with one serde_json pass; parsing into the worker's reused simd-json
+//! buffers instead (the request view's) does both with warm code and no allocation.
 //! `cargo bench -p switchyard-bench --bench hot_path -- answer` has the before and after.
+//! simd-json (with `big-int-as-float`) and serde_json agree on which texts are JSON up to
+//! serde_json's nesting limit of 128 (deeper answers are accepted here, up to 1,024); the
+//! `translate_response` fuzz target and the tests below check it.
 
-use std::fmt;
-
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use simd_json::prelude::*;
+use simd_json::tape::Value as TapeValue;
 
 use crate::{Dialect, Usage};
 
-/// Checks that `body` is one JSON value and returns the usage in it, if it is an object with
-/// exactly one top-level `usage` (OpenAI names) or, for [`Dialect::Anthropic`], Anthropic's.
-pub fn scan_answer(body: &[u8], dialect: Dialect) -> Result<Option<Usage>, serde_json::Error> {
-    // JSON text is UTF-8; skipped strings are not checked by serde_json, so check it all first
-    // (found by fuzzing against a full parse; the old `IgnoredAny` check let such answers by).
-    let text = std::str::from_utf8(body).map_err(|_| serde::de::Error::custom("the answer is not UTF-8"))?;
-    let mut de = serde_json::Deserializer::from_str(text);
-    let top = de::Deserialize::deserialize(&mut de).map(|o: Object<Top>| o.0)?;
-    de.end()?;
-    Ok(match top {
-        Top { usage: Some(raw), repeated: false } => Some(match dialect {
-            Dialect::Anthropic => Usage {
-                prompt: raw.input_tokens + raw.cache_read_input_tokens + raw.cache_creation_input_tokens,
-                completion: raw.output_tokens,
-                cache_read: raw.cache_read_input_tokens,
-                cache_write: raw.cache_creation_input_tokens,
-                reasoning: 0,
-            },
-            _ => Usage {
-                prompt: raw.prompt_tokens,
-                completion: raw.completion_tokens,
-                cache_read: raw.cached_tokens,
-                cache_write: 0,
-                reasoning: raw.reasoning_tokens,
-            },
-        }),
-        _ => None,
+/// The usage of a parsed answer: `Some` if it is an object with exactly one top-level `usage`
+/// (OpenAI names or, for [`Dialect::Anthropic`], Anthropic's). Counts that are not unsigned
+/// integers read as 0 (as `Value::as_u64`), and a repeated count keeps its last value.
+pub fn answer_usage(answer: TapeValue<'_, '_>, dialect: Dialect) -> Option<Usage> {
+    let top = answer.as_object()?;
+    let mut usage = None;
+    for (k, v) in top.iter() {
+        if k == "usage" {
+            if usage.is_some() {
+                return None; // repeated: ambiguous
+            }
+            usage = Some(v);
+        }
+    }
+    let raw = RawUsage::read(usage?);
+    Some(match dialect {
+        Dialect::Anthropic => Usage {
+            prompt: raw
+                .input_tokens
+                .saturating_add(raw.cache_read_input_tokens)
+                .saturating_add(raw.cache_creation_input_tokens),
+            completion: raw.output_tokens,
+            cache_read: raw.cache_read_input_tokens,
+            cache_write: raw.cache_creation_input_tokens,
+            reasoning: 0,
+        },
+        _ => Usage {
+            prompt: raw.prompt_tokens,
+            completion: raw.completion_tokens,
+            cache_read: raw.cached_tokens,
+            cache_write: 0,
+            reasoning: raw.reasoning_tokens,
+        },
     })
 }
 
-/// The top level: the `usage` member and whether it appeared more than once.
-#[derive(Default)]
-struct Top {
-    usage: Option<RawUsage>,
-    repeated: bool,
-}
-
-/// Every count either dialect puts in `usage`; a count that is not an unsigned integer reads
-/// as 0 (as `Value::as_u64` did), and a repeated member keeps its last value.
+/// Every count either dialect puts in `usage`.
 #[derive(Default)]
 struct RawUsage {
     prompt_tokens: u64,
@@ -62,190 +62,44 @@ struct RawUsage {
     cache_creation_input_tokens: u64,
 }
 
-/// Which member a key names, compared without allocating (escaped keys arrive decoded).
-enum Key {
-    Usage,
-    Prompt,
-    Completion,
-    PromptDetails,
-    CompletionDetails,
-    Cached,
-    Reasoning,
-    Input,
-    Output,
-    CacheRead,
-    CacheCreation,
-    Other,
-}
-
-impl<'de> de::Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Key;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key, E> {
-                Ok(match s {
-                    "usage" => Key::Usage,
-                    "prompt_tokens" => Key::Prompt,
-                    "completion_tokens" => Key::Completion,
-                    "prompt_tokens_details" => Key::PromptDetails,
-                    "completion_tokens_details" => Key::CompletionDetails,
-                    "cached_tokens" => Key::Cached,
-                    "reasoning_tokens" => Key::Reasoning,
-                    "input_tokens" => Key::Input,
-                    "output_tokens" => Key::Output,
-                    "cache_read_input_tokens" => Key::CacheRead,
-                    "cache_creation_input_tokens" => Key::CacheCreation,
-                    _ => Key::Other,
-                })
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-/// Fills itself from the members of a JSON object (as [`Object`]); an unsigned integer gives
-/// [`Members::from_u64`], any other non-object value `Self::default()`.
-trait Members: Default {
-    /// Reads the value of member `key` (by default: checks it and drops it).
-    fn member<'de, A: MapAccess<'de>>(&mut self, _key: Key, map: &mut A) -> Result<(), A::Error> {
-        map.next_value::<Skip>()?;
-        Ok(())
-    }
-
-    /// What an unsigned integer in this place reads as.
-    fn from_u64(_n: u64) -> Self {
-        Self::default()
-    }
-}
-
-/// Any JSON value read into `T` through [`Members`]. Every value is checked as strictly as a
-/// full parse (strings decoded, numbers in range): serde_json's `IgnoredAny` skips strings and
-/// numbers without those checks.
-struct Object<T>(T);
-
-impl<'de, T: Members> de::Deserialize<'de> for Object<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Members> Visitor<'de> for V<T> {
-            type Value = T;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON value")
-            }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<T, E> {
-                Ok(T::from_u64(n))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<T, E> {
-                Ok(T::default())
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<T, E> {
-                Ok(T::default())
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<T, E> {
-                Ok(T::default())
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<T, E> {
-                Ok(T::default())
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<T, E> {
-                Ok(T::default())
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
-                while seq.next_element::<Skip>()?.is_some() {}
-                Ok(T::default())
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
-                let mut t = T::default();
-                while let Some(k) = map.next_key::<Key>()? {
-                    t.member(k, &mut map)?;
-                }
-                Ok(t)
-            }
-        }
-        d.deserialize_any(V(std::marker::PhantomData)).map(Object)
-    }
-}
-
-/// A value that is checked and dropped.
-#[derive(Default)]
-struct Nothing;
-impl Members for Nothing {}
-type Skip = Object<Nothing>;
-
 /// A count: an unsigned integer, anything else is 0.
-#[derive(Default)]
-struct Count(u64);
-impl Members for Count {
-    fn from_u64(n: u64) -> Count {
-        Count(n)
-    }
+fn count(v: TapeValue<'_, '_>) -> u64 {
+    v.as_u64().unwrap_or(0)
 }
 
-impl Members for Top {
-    fn member<'de, A: MapAccess<'de>>(&mut self, key: Key, map: &mut A) -> Result<(), A::Error> {
-        match key {
-            Key::Usage => {
-                let u = map.next_value::<Object<RawUsage>>()?.0;
-                self.repeated |= self.usage.is_some();
-                self.usage = Some(u);
-            }
-            _ => {
-                map.next_value::<Skip>()?;
+/// The counts of a `*_details` member: (`cached_tokens`, `reasoning_tokens`).
+fn details(v: TapeValue<'_, '_>) -> (u64, u64) {
+    let (mut cached, mut reasoning) = (0, 0);
+    if let Some(o) = v.as_object() {
+        for (k, v) in o.iter() {
+            match k {
+                "cached_tokens" => cached = count(v),
+                "reasoning_tokens" => reasoning = count(v),
+                _ => {}
             }
         }
-        Ok(())
     }
+    (cached, reasoning)
 }
 
-impl Members for RawUsage {
-    fn member<'de, A: MapAccess<'de>>(&mut self, key: Key, map: &mut A) -> Result<(), A::Error> {
-        let slot = match key {
-            Key::Prompt => &mut self.prompt_tokens,
-            Key::Completion => &mut self.completion_tokens,
-            Key::Input => &mut self.input_tokens,
-            Key::Output => &mut self.output_tokens,
-            Key::CacheRead => &mut self.cache_read_input_tokens,
-            Key::CacheCreation => &mut self.cache_creation_input_tokens,
-            Key::PromptDetails => {
-                self.cached_tokens = map.next_value::<Object<Details>>()?.0.cached_tokens;
-                return Ok(());
+impl RawUsage {
+    fn read(v: TapeValue<'_, '_>) -> RawUsage {
+        let mut u = RawUsage::default();
+        let Some(o) = v.as_object() else { return u };
+        for (k, v) in o.iter() {
+            match k {
+                "prompt_tokens" => u.prompt_tokens = count(v),
+                "completion_tokens" => u.completion_tokens = count(v),
+                "input_tokens" => u.input_tokens = count(v),
+                "output_tokens" => u.output_tokens = count(v),
+                "cache_read_input_tokens" => u.cache_read_input_tokens = count(v),
+                "cache_creation_input_tokens" => u.cache_creation_input_tokens = count(v),
+                "prompt_tokens_details" => u.cached_tokens = details(v).0,
+                "completion_tokens_details" => u.reasoning_tokens = details(v).1,
+                _ => {}
             }
-            Key::CompletionDetails => {
-                self.reasoning_tokens = map.next_value::<Object<Details>>()?.0.reasoning_tokens;
-                return Ok(());
-            }
-            _ => {
-                map.next_value::<Skip>()?;
-                return Ok(());
-            }
-        };
-        *slot = map.next_value::<Object<Count>>()?.0.0;
-        Ok(())
-    }
-}
-
-/// The counts a `*_details` object may hold (each read where OpenAI puts it).
-#[derive(Default)]
-struct Details {
-    cached_tokens: u64,
-    reasoning_tokens: u64,
-}
-
-impl Members for Details {
-    fn member<'de, A: MapAccess<'de>>(&mut self, key: Key, map: &mut A) -> Result<(), A::Error> {
-        let slot = match key {
-            Key::Cached => &mut self.cached_tokens,
-            Key::Reasoning => &mut self.reasoning_tokens,
-            _ => {
-                map.next_value::<Skip>()?;
-                return Ok(());
-            }
-        };
-        *slot = map.next_value::<Object<Count>>()?.0.0;
-        Ok(())
+        }
+        u
     }
 }
 
@@ -253,6 +107,56 @@ impl Members for Details {
 mod tests {
     use super::*;
     use serde_json::Value;
+    use switchyard_core::JsonScratch;
+
+    /// The relay's check: parse into reused buffers, read the usage.
+    fn scan_answer(body: &[u8], dialect: Dialect) -> Result<Option<Usage>, simd_json::Error> {
+        thread_local!(static SCRATCH: std::cell::RefCell<JsonScratch> = Default::default());
+        SCRATCH.with(|s| s.borrow_mut().with_tape(body, |v| answer_usage(v, dialect)))
+    }
+
+    /// How many top-level `usage` keys a valid body has (a DOM keeps only the last).
+    fn usage_keys(body: &[u8]) -> usize {
+        use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = usize;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<usize, A::Error> {
+                let mut n = 0;
+                while let Some(k) = map.next_key::<String>()? {
+                    n += usize::from(k == "usage");
+                    map.next_value::<IgnoredAny>()?;
+                }
+                Ok(n)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(0)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<usize, E> {
+                Ok(0)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<usize, E> {
+                Ok(0)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<usize, E> {
+                Ok(0)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<usize, E> {
+                Ok(0)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<usize, E> {
+                Ok(0)
+            }
+            fn visit_unit<E>(self) -> Result<usize, E> {
+                Ok(0)
+            }
+        }
+        serde_json::Deserializer::from_slice(body).deserialize_any(V).unwrap_or(0)
+    }
 
     /// The old three-pass way, as the reference.
     fn reference(body: &[u8], dialect: Dialect) -> Option<Option<Usage>> {
@@ -324,5 +228,141 @@ mod tests {
         ] {
             assert!(scan_answer(bad, Dialect::OpenAi).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    /// A tiny xorshift generator: the differential test is deterministic.
+    fn next(s: &mut u64) -> u64 {
+        *s ^= *s << 13;
+        *s ^= *s >> 7;
+        *s ^= *s << 17;
+        *s
+    }
+
+    /// A random JSON value leaning on what answers hold: usage objects, counts of every
+    /// number shape, escaped keys and strings.
+    fn value(s: &mut u64, depth: u32, object: bool, out: &mut Vec<u8>) {
+        const NUMS: [&str; 13] = [
+            "0",
+            "-1",
+            "7",
+            "12345678901234567890",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775809",
+            "1.5e3",
+            "-0.0",
+            "1e308",
+            "2e308",
+            "3.0",
+            "1E-2",
+        ];
+        const STRS: [&str; 9] = [
+            r#""abc""#,
+            r#""\u00e9""#,
+            r#""\ud83d\ude00""#,
+            r#""\n\t\"""#,
+            "\"é漢\"",
+            r#""""#,
+            r#""usage""#,
+            r#""\/""#,
+            r#""\u0000""#,
+        ];
+        const KEYS: [&str; 13] = [
+            r#""usage""#,
+            r#""\u0075sage""#,
+            r#""prompt_tokens""#,
+            r#""completion_tokens""#,
+            r#""input_tokens""#,
+            r#""output_tokens""#,
+            r#""cache_read_input_tokens""#,
+            r#""cache_creation_input_tokens""#,
+            r#""prompt_tokens_details""#,
+            r#""completion_tokens_details""#,
+            r#""cached_tokens""#,
+            r#""reasoning_tokens""#,
+            r#""a""#,
+        ];
+        let pick = |s: &mut u64, n: usize| (next(s) % n as u64) as usize;
+        // Objects at the top and under usage-like keys most of the time, so usage is read often.
+        let kind = if object { 6 } else { next(s) % if depth > 4 { 5 } else { 7 } };
+        match kind {
+            0 => out.extend_from_slice(if next(s).is_multiple_of(2) { b"null" } else { b"true" }),
+            1 | 2 => out.extend_from_slice(NUMS[pick(s, NUMS.len())].as_bytes()),
+            3 | 4 => out.extend_from_slice(STRS[pick(s, STRS.len())].as_bytes()),
+            5 => {
+                out.push(b'[');
+                for i in 0..next(s) % 4 {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    value(s, depth + 1, false, out);
+                }
+                out.push(b']');
+            }
+            _ => {
+                out.push(b'{');
+                for i in 0..next(s) % 5 {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    let key = KEYS[pick(s, KEYS.len())];
+                    out.extend_from_slice(key.as_bytes());
+                    out.push(b':');
+                    let nests = key.contains("usage") || key.contains("details");
+                    let object = nests && depth < 3 && !next(s).is_multiple_of(4);
+                    value(s, depth + 1, object, out);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+
+    #[test]
+    fn agrees_with_a_full_parse_on_generated_and_broken_answers() {
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let alphabet = b"{}[],:\"\\0123456789.eE+-tfnu \t\n\x01\x7f\xc3\xa9\xff\xed\xa0";
+        let (mut valid, mut with_usage) = (0, 0);
+        for _ in 0..100_000 {
+            let mut body = Vec::new();
+            let object = !next(&mut s).is_multiple_of(4);
+            value(&mut s, 0, object, &mut body);
+            for _ in 0..next(&mut s) % 4 {
+                let i = (next(&mut s) % (body.len() as u64 + 1)) as usize;
+                let c = alphabet[(next(&mut s) % alphabet.len() as u64) as usize];
+                match next(&mut s) % 3 {
+                    0 => body.insert(i, c),
+                    1 if i < body.len() => {
+                        body.remove(i);
+                    }
+                    _ if i < body.len() => body[i] = c,
+                    _ => {}
+                }
+            }
+            let full = serde_json::from_slice::<Value>(&body);
+            for d in [Dialect::OpenAi, Dialect::Anthropic] {
+                let scanned = scan_answer(&body, d);
+                let shown = String::from_utf8_lossy(&body);
+                assert_eq!(scanned.is_ok(), full.is_ok(), "{shown}: {scanned:?} / {full:?}");
+                if let Ok(v) = &full {
+                    let want = match usage_keys(&body) {
+                        1 => reference(&body, d).flatten(),
+                        _ => None,
+                    };
+                    assert_eq!(scanned.unwrap(), want, "{shown}");
+                    valid += 1;
+                    with_usage += usize::from(want.is_some() && v["usage"].is_object());
+                }
+            }
+        }
+        // The generator must reach both sides and real usage objects, or the test proves little.
+        eprintln!("{valid} valid, {with_usage} with usage");
+        assert!(valid > 50_000 && valid < 190_000 && with_usage > 5_000, "{valid} valid, {with_usage} with usage");
+    }
+
+    #[test]
+    fn deep_answers_pass_up_to_simd_jsons_limit() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(scan_answer(deep(200).as_bytes(), Dialect::OpenAi).is_ok());
+        assert!(scan_answer(deep(2000).as_bytes(), Dialect::OpenAi).is_err());
     }
 }

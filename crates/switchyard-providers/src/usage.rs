@@ -38,7 +38,7 @@ impl Usage {
     pub fn from_anthropic(u: &Value) -> Usage {
         let (read, write) = (n(u, "cache_read_input_tokens"), n(u, "cache_creation_input_tokens"));
         Usage {
-            prompt: n(u, "input_tokens") + read + write,
+            prompt: n(u, "input_tokens").saturating_add(read).saturating_add(write),
             completion: n(u, "output_tokens"),
             cache_read: read,
             cache_write: write,
@@ -51,7 +51,7 @@ impl Usage {
         let thoughts = n(u, "thoughtsTokenCount");
         Usage {
             prompt: n(u, "promptTokenCount"),
-            completion: n(u, "candidatesTokenCount") + thoughts,
+            completion: n(u, "candidatesTokenCount").saturating_add(thoughts),
             cache_read: n(u, "cachedContentTokenCount"),
             cache_write: 0,
             reasoning: thoughts,
@@ -60,7 +60,7 @@ impl Usage {
 
     /// Total tokens.
     pub fn total(&self) -> u64 {
-        self.prompt + self.completion
+        self.prompt.saturating_add(self.completion)
     }
 
     /// As an OpenAI `usage` object.
@@ -82,7 +82,7 @@ impl Usage {
     /// As an Anthropic `usage` object.
     pub fn to_anthropic(&self) -> Value {
         json!({
-            "input_tokens": self.prompt.saturating_sub(self.cache_read + self.cache_write),
+            "input_tokens": self.prompt.saturating_sub(self.cache_read.saturating_add(self.cache_write)),
             "output_tokens": self.completion,
             "cache_creation_input_tokens": self.cache_write,
             "cache_read_input_tokens": self.cache_read,
@@ -98,6 +98,15 @@ impl Usage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_from_upstreams_saturate_instead_of_wrapping() {
+        // A wrapped total would charge a key almost nothing for an absurd answer.
+        let u = Usage { prompt: u64::MAX, completion: 2, ..Usage::default() };
+        assert_eq!(u.total(), u64::MAX);
+        let a = Usage::from_anthropic(&serde_json::json!({"input_tokens": u64::MAX, "cache_read_input_tokens": 5}));
+        assert_eq!(a.prompt, u64::MAX);
+    }
 
     #[test]
     fn normalises_each_dialect() {

@@ -14,7 +14,7 @@ use switchyard_core::health::Failure;
 use switchyard_core::json::top_level_value_span;
 use switchyard_core::keys::ClientKey;
 use switchyard_core::view::rewrite_model;
-use switchyard_core::{ApiError, Provider, RequestView, Target, ViewScratch};
+use switchyard_core::{ApiError, JsonScratch, Provider, RequestView, Target};
 use switchyard_http::head::HeaderRef;
 use switchyard_http::write;
 use switchyard_providers::{Dialect, Usage, request as translate_request};
@@ -105,7 +105,7 @@ pub async fn chat(
     let logging = w.shared.decisions.is_some();
     // Only routes and the decision log read the prompt's text: a named model skips copying it.
     let texts = |model: &str| logging || live.table.is_route(model);
-    let parsed = client_view(body, dialect, &mut b.scratch, &mut w.view_scratch.borrow_mut(), view, &texts);
+    let parsed = client_view(body, dialect, &mut b.scratch, &mut w.json_scratch.borrow_mut(), view, &texts);
     let view = &*view;
     let mut cb = match parsed {
         Ok(v) => v,
@@ -214,7 +214,7 @@ pub async fn chat(
                 }
                 let u = a.completion.usage;
                 if let Some(k) = client_key {
-                    k.charge(u.prompt + u.completion, a.cost, w.shared.key_now());
+                    k.charge(u.total(), a.cost, w.shared.key_now());
                 }
                 let outcome = send_completion(client, b, &tags, extra, keep, shape, &a.completion).await;
                 live.counts(decision.route, a.target).add(w.index, 200);
@@ -330,7 +330,7 @@ pub async fn chat(
                 let charge = |u: Usage| {
                     let cost = account(table, route.map(|r| r.baseline), target, &u);
                     if let Some(k) = client_key {
-                        k.charge(u.prompt + u.completion, cost, w.shared.key_now());
+                        k.charge(u.total(), cost, w.shared.key_now());
                     }
                 };
                 let x = Exchange {
@@ -349,7 +349,7 @@ pub async fn chat(
                 let relayed = if sse {
                     relay_events(client, &mut conn, &head, b, &tags, keep, t, &x).await
                 } else if up == dialect && ok {
-                    relay_json(client, &mut conn, &head, b, &tags, keep, t, up, x.store, x.account).await
+                    relay_json(client, &mut conn, &head, b, &tags, keep, t, &x, &w.json_scratch).await
                 } else if up == dialect {
                     // Errors pass through as they are.
                     let (o, r) = relay(client, &mut conn, &head, b, &tags, keep, t).await;
@@ -436,7 +436,7 @@ fn client_view<'a>(
     body: &'a [u8],
     dialect: Dialect,
     scratch: &mut Vec<u8>,
-    view_scratch: &mut ViewScratch,
+    json_scratch: &mut JsonScratch,
     view: &mut RequestView,
     texts: &dyn Fn(&str) -> bool,
 ) -> Result<ClientBody<'a>, ApiError> {
@@ -458,13 +458,13 @@ fn client_view<'a>(
             let hub =
                 translate_request::anthropic_to_openai(&v).map_err(|e| ApiError::bad_request(e.to_string(), None))?;
             let hub_bytes = serde_json::to_vec(&hub).unwrap_or_default();
-            view.parse_from_if(&hub_bytes, view_scratch, texts)?;
+            view.parse_from_if(&hub_bytes, json_scratch, texts)?;
             // The fast path splices the model into the client's own body.
             view.model_span = top_level_value_span(body, "model");
             Ok(ClientBody { dialect, raw: body, hub: Some(hub) })
         }
         _ => {
-            view.parse_from_if(body, view_scratch, texts)?;
+            view.parse_from_if(body, json_scratch, texts)?;
             Ok(ClientBody { dialect, raw: body, hub: None })
         }
     }

@@ -91,12 +91,13 @@ pub struct Ask<'a> {
     pub ready: Instant,
 }
 
+/// Sums usage; saturating, since the counts come from upstreams.
 fn add(a: &mut Usage, b: &Usage) {
-    a.prompt += b.prompt;
-    a.completion += b.completion;
-    a.cache_read += b.cache_read;
-    a.cache_write += b.cache_write;
-    a.reasoning += b.reasoning;
+    a.prompt = a.prompt.saturating_add(b.prompt);
+    a.completion = a.completion.saturating_add(b.completion);
+    a.cache_read = a.cache_read.saturating_add(b.cache_read);
+    a.cache_write = a.cache_write.saturating_add(b.cache_write);
+    a.reasoning = a.reasoning.saturating_add(b.reasoning);
 }
 
 fn charge(ask: &Ask<'_>, ti: usize, u: &Usage) -> f64 {

@@ -2,14 +2,16 @@
 //! with usage observed, or translated between dialects) and whole bodies or errors of another
 //! dialect than the client's.
 
+use std::cell::RefCell;
 use std::sync::LazyLock;
 
 use memchr::memmem;
 use monoio::net::TcpStream;
 use serde_json::Value;
+use switchyard_core::JsonScratch;
 use switchyard_http::head::{ResponseFraming, ResponseHead};
 use switchyard_http::{ChunkedDecoder, SseDecoder, write};
-use switchyard_providers::answer::scan_answer;
+use switchyard_providers::answer::answer_usage;
 use switchyard_providers::{
     Completion, CompletionBuilder, Delta, Dialect, StreamDecoder, StreamEncoder, UpstreamError, Usage,
 };
@@ -355,10 +357,10 @@ pub async fn relay_json(
     tags: &Tags<'_>,
     keep: Outcome,
     t: Timing,
-    dialect: Dialect,
-    store: Option<&dyn Fn(Completion)>,
-    account: Option<&dyn Fn(Usage)>,
+    x: &Exchange<'_>,
+    json: &RefCell<JsonScratch>,
 ) -> Result<(Outcome, bool, Option<Usage>), &'static str> {
+    let (dialect, store, account) = (x.upstream, x.store, x.account);
     let mut out = std::mem::take(&mut b.out);
     upstream_head(&mut out, resp.status, &b.up_resp, &b.up_headers, tags);
     if keep == Outcome::Close {
@@ -378,7 +380,12 @@ pub async fn relay_json(
     };
     b.up_resp = rbuf;
     // One pass: the answer must be JSON (else it falls back), and its usage is read on the way.
-    let checked = read.and_then(|_| scan_answer(&body, dialect).map_err(|_| "the upstream answer is not valid JSON"));
+    // Parsed into the worker's simd-json buffers (the request view's: warm, no allocation).
+    let checked = read.and_then(|_| {
+        json.borrow_mut()
+            .with_tape(&body, |answer| answer_usage(answer, dialect))
+            .map_err(|_| "the upstream answer is not valid JSON")
+    });
     let usage = match checked {
         Ok(u) => u,
         Err(e) => {

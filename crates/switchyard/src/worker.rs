@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use switchyard_core::{DecideScratch, ViewScratch};
+use switchyard_core::{DecideScratch, JsonScratch};
 
 use crate::live::{Live, Shared};
 use crate::upstream::Pool;
@@ -32,7 +32,7 @@ pub struct Worker {
     /// Buffers and randomness for routing decisions.
     pub decide_scratch: RefCell<DecideScratch>,
     /// Buffers the request view is parsed in (borrowed only while parsing, never across an await).
-    pub view_scratch: RefCell<ViewScratch>,
+    pub json_scratch: RefCell<JsonScratch>,
     /// This worker's handle on the live table (see `live`).
     live: RefCell<LiveHandle>,
 }
@@ -54,7 +54,7 @@ impl Worker {
             index,
             next_request: Cell::new(0),
             decide_scratch: RefCell::new(DecideScratch::new(0x9e37_79b9 ^ ((index as u64 + 1) << 20))),
-            view_scratch: RefCell::new(ViewScratch::default()),
+            json_scratch: RefCell::new(JsonScratch::default()),
             live: RefCell::new(Rc::new(shared.live.load_full())),
             shared,
         }
