@@ -43,7 +43,9 @@ pub async fn exchange(
         let reused = pooled.is_some();
         let mut s = match pooled.take() {
             Some(s) => s,
-            None => connect(&w.shared.dns, live, p).await?,
+            // Boxed: a connect (TLS handshake included) is 3 KB of state that every request's
+            // task would otherwise carry; one allocation per new connection is nothing beside it.
+            None => Box::pin(connect(&w.shared.dns, live, p)).await?,
         };
         // Own time stops when the write is issued: the kernel's send work is every proxy's cost.
         let sent = Instant::now();

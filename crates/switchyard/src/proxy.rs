@@ -188,8 +188,13 @@ pub async fn chat(
             Err(e) => return send_error(client, &mut b.out, &e, Some(&bare), keep).await,
         };
         let ask = Ask { w, live, route: r, hub, question: &view.last_user, ready };
-        let result =
-            if r.cascade.is_some() { strategies::cascade(ask).await } else { strategies::consensus(ask).await };
+        // Boxed: these futures are the largest in the gateway (5 KB), and every connection's
+        // task is sized for its largest path; these routes allocate per request anyway.
+        let result = if r.cascade.is_some() {
+            Box::pin(strategies::cascade(ask)).await
+        } else {
+            Box::pin(strategies::consensus(ask)).await
+        };
         return match result {
             Ok(a) => {
                 let t = &table.targets[a.target];
