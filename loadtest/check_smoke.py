@@ -18,6 +18,13 @@ for target in ("direct", "nginx", "switchyard"):
     steps = r.get("saturation_steps", {}).get(target, [])
     if not steps or any(s["rps"] <= 0 for s in steps):
         problems.append(f"no saturation step for {target}: {steps}")
+capped = r.get("saturation_capped", {})
+if "skipped" not in capped:
+    # Machines without a writable cgroup cpu controller skip it (and say so in the report).
+    for proxy in ("nginx", "switchyard"):
+        steps = capped.get(proxy, {}).get("steps", [])
+        if not steps or any(x["rps"] <= 0 for x in steps):
+            problems.append(f"no capped saturation step for {proxy}: {capped}")
 s = r["streaming"]
 if "gateway_peak_rss_mib" not in s or not s.get("by_pace"):
     problems.append(f"streaming result lacks peak RSS or paces: {s}")

@@ -83,3 +83,31 @@ paired_blocks() {
         p=$((end + 1))
     done
 }
+
+# cpu_cap_create NAME PERCENT: a cgroup whose processes share PERCENT % of one CPU (cgroup v1
+# `cpu` controller or cgroup v2 `cpu.max`; 10 ms periods, so a throttled proxy waits at most
+# that long). Prints its directory; fails where no cpu controller is writable (containers).
+cpu_cap_create() {
+    local name=$1 period=10000 d
+    local quota=$((period * $2 / 100))
+    if [ -e /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+        d=/sys/fs/cgroup/cpu/$name
+        mkdir -p "$d" 2>/dev/null && echo "$period" >"$d/cpu.cfs_period_us" && echo "$quota" >"$d/cpu.cfs_quota_us" \
+            || return 1
+    elif grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+        echo +cpu >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+        d=/sys/fs/cgroup/$name
+        mkdir -p "$d" 2>/dev/null && echo "$quota $period" >"$d/cpu.max" || return 1
+    else
+        return 1
+    fi
+    echo "$d"
+}
+
+# cpu_cap_add DIR PID: moves process PID (all its threads) into the cgroup.
+cpu_cap_add() { echo "$2" >"$1/cgroup.procs"; }
+
+# cpu_cap_lift DIR: removes the cgroup's limit (its processes keep running unthrottled).
+cpu_cap_lift() {
+    if [ -e "$1/cpu.cfs_quota_us" ]; then echo -1 >"$1/cpu.cfs_quota_us"; else echo "max 10000" >"$1/cpu.max"; fi
+}

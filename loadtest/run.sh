@@ -11,6 +11,9 @@
 #   OUT=dir loadtest/run.sh    write the results elsewhere (default loadtest/results)
 #   ROUNDS=n loadtest/run.sh   fixed-rate rounds per point (default 3; arms interleaved, their
 #                              order rotated per round; the report gives medians and ranges)
+#   CAP_PERCENT=n loadtest/run.sh  share of a core each proxy gets for the proxy-bound
+#                              saturation steps (default 25; 0 skips them; needs a writable
+#                              cgroup cpu controller, i.e. root outside a locked-down container)
 #
 # Writes loadtest/results/{results.json,results.md,latency.svg}.
 set -euo pipefail
@@ -20,6 +23,8 @@ dur=${DURATION:-10}
 sat_dur=5
 rates="1000 5000"
 sat_rates="5000 10000 15000 20000 25000 30000 40000"
+cap_percent=${CAP_PERCENT:-25}
+cap_rates="6000 8000 10000 11000 12000 13000 14000 15000 16000 17000 18000 19000 20000 22000 24000"
 streams=1000
 tokens=200
 rounds=${ROUNDS:-3}
@@ -43,7 +48,7 @@ stream_rounds=${STREAM_ROUNDS:-2}
 [ -n "${QUICK:-}" ] && dur=3 && sat_dur=2 && pairs=${PAIRS:-10}
 # SMOKE=1: a few seconds of tiny loads, so the harness cannot rot (run by the test command).
 if [ -n "${SMOKE:-}" ]; then
-    dur=1 sat_dur=1 rates="200" sat_rates="500" streams=20 tokens=20 rounds=${ROUNDS:-1} pairs=2 pair_block=1 pair_dur=1 pair_rate=200 ramp=100 stream_rounds=1 paces="10 20"
+    dur=1 sat_dur=1 rates="200" sat_rates="500" streams=20 tokens=20 rounds=${ROUNDS:-1} pairs=2 pair_block=1 pair_dur=1 pair_rate=200 ramp=100 stream_rounds=1 paces="10 20" cap_rates="300"
 fi
 
 cargo build --release --bins -q
@@ -56,7 +61,12 @@ mkdir -p "$tmp/raw"
 source loadtest/lib.sh
 mport=$(free_port); gport=$(free_port); nport=$(free_port)
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+cleanup() {
+    kill "${pids[@]}" 2>/dev/null || true
+    wait 2>/dev/null || true
+    # The capped-saturation cgroups (below), once their processes are gone.
+    for d in ${cg_n:-} ${cg_s:-}; do rmdir "$d" 2>/dev/null || true; done
+}
 trap cleanup EXIT
 
 taskset -c 1 "$bin/mock-llm" --listen "127.0.0.1:$mport" --threads 1 --tokens "$tokens" --stamp 2>"$tmp/mock.log" &
@@ -66,6 +76,7 @@ env ${GATEWAY_ENV:-} MOCK_URL="http://127.0.0.1:$mport" "$bin/switchyard" --conf
 gw_pid=$!
 pids+=($gw_pid)
 start_nginx "$tmp" "$nport" "$mport"
+nginx_pid=${pids[-1]}
 
 targets="direct=http://127.0.0.1:$mport nginx=http://127.0.0.1:$nport switchyard=http://127.0.0.1:$gport"
 if [ -n "${LITELLM:-}" ]; then
@@ -136,6 +147,34 @@ import json,sys; d=json.load(open('$out')); s=d['summary']
 sys.exit(0 if s['successRate']>=0.99 and s['requestsPerSec']>=0.95*$rate else 1)" || break
     done
 done
+
+# The steps above end where the load generator and the mock (one core between them) do, so
+# every arm reaches about the same rate. Proxy-bound saturation: nginx's worker and the
+# gateway each get the same share of a core (CAP_PERCENT, default 25 %; a cgroup each), so
+# the proxy runs out first. The arms alternate at each step; each stops at its first miss.
+cap_rates=${CAP_RATES:-$cap_rates}
+echo "saturation with each proxy held to ${cap_percent} % of a core (1k bodies, ${sat_dur}s per step)"
+nginx_worker=$(pgrep -P "$nginx_pid" | head -1 || true)
+if [ "$cap_percent" -gt 0 ] && [ -n "$nginx_worker" ] && cg_n=$(cpu_cap_create "switchyard-cap-nginx-$$" "$cap_percent") \
+    && cg_s=$(cpu_cap_create "switchyard-cap-gateway-$$" "$cap_percent") \
+    && cpu_cap_add "$cg_n" "$nginx_worker" && cpu_cap_add "$cg_s" "$gw_pid"; then
+    echo "$cap_percent" >"$tmp/raw/cap-percent"
+    done_arms=""
+    for rate in $cap_rates; do
+        for t in nginx=http://127.0.0.1:$nport switchyard=http://127.0.0.1:$gport; do
+            name=${t%%=*}
+            case " $done_arms " in *" $name "*) continue ;; esac
+            out="$tmp/raw/cap-$name-$rate.json"
+            oha_run "$name" "${t#*=}" 1k "$rate" "$sat_dur" "$out"
+            python3 -c "
+import json,sys; d=json.load(open('$out')); s=d['summary']
+sys.exit(0 if s['successRate']>=0.99 and s['requestsPerSec']>=0.95*$rate else 1)" || done_arms="$done_arms $name"
+        done
+    done
+    cpu_cap_lift "$cg_n"; cpu_cap_lift "$cg_s"
+else
+    echo "  not measured: CAP_PERCENT=0, or no writable cgroup cpu controller here" | tee "$tmp/raw/cap-skipped"
+fi
 
 for pace in $paces; do
     echo "streaming: $streams concurrent streams of $tokens tokens, $pace ms apart, $stream_rounds rounds"
