@@ -26,6 +26,8 @@ if "skipped" not in capped:
         if not steps or any(x["rps"] <= 0 for x in steps):
             problems.append(f"no capped saturation step for {proxy}: {capped}")
 s = r["streaming"]
+if not s.get("gateway_relay_time", {}).get("pieces"):
+    problems.append(f"no stream relay timings from the gateway's metrics: {s.get('gateway_relay_time')}")
 if "gateway_peak_rss_mib" not in s or not s.get("by_pace"):
     problems.append(f"streaming result lacks peak RSS or paces: {s}")
 for p in s.get("by_pace", []):

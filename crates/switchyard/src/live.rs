@@ -151,6 +151,9 @@ pub struct Shared {
     pub overhead: Box<[crate::overhead::Histogram]>,
     /// Per-worker histograms of the time to serve a cache hit (request read → answer written).
     pub cache_hit_time: Box<[crate::overhead::Histogram]>,
+    /// Per-worker histograms of the gateway's own time per relayed piece of a stream (upstream
+    /// bytes read → client write issued): its share of the gap between tokens.
+    pub stream_relay_time: Box<[crate::overhead::Histogram]>,
     /// The response cache (sized at start; `[cache] max_bytes` changes need a restart).
     pub cache: switchyard_core::cache::ResponseCache<crate::answers::CachedAnswer>,
     /// Near-duplicate prompts of routes with `cache.similarity` (keys into `cache`).

@@ -105,6 +105,18 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
     for q in [0.5, 0.9, 0.99, 0.999] {
         let _ = writeln!(s, "switchyard_overhead_quantile_seconds{{quantile=\"{q}\"}} {:.9}", m.quantile(q));
     }
+    let m = crate::overhead::Merged::of(shared.stream_relay_time.iter());
+    s.push_str(
+        "# HELP switchyard_stream_relay_quantile_seconds Time from a stream's upstream bytes being read to their \
+         client write being issued, per piece relayed (bucket upper bounds).\n",
+    );
+    s.push_str("# TYPE switchyard_stream_relay_quantile_seconds gauge\n");
+    for q in [0.5, 0.9, 0.99, 0.999] {
+        let _ = writeln!(s, "switchyard_stream_relay_quantile_seconds{{quantile=\"{q}\"}} {:.9}", m.quantile(q));
+    }
+    s.push_str("# HELP switchyard_stream_relay_count Stream pieces relayed (the quantiles' sample count).\n");
+    s.push_str("# TYPE switchyard_stream_relay_count counter\n");
+    let _ = writeln!(s, "switchyard_stream_relay_count {}", m.count());
     let now = shared.now_ms();
     let mut series = |name: &str, help: &str, kind: &str, value: &dyn Fn(&switchyard_core::Target) -> String| {
         let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");

@@ -346,6 +346,7 @@ pub async fn chat(
                     model: &target.upstream_model,
                     store: if cache.borrow().is_some() { Some(&store) } else { None },
                     account: Some(&charge),
+                    relay_time: &w.shared.stream_relay_time[w.index],
                 };
                 let sse = (200..300).contains(&head.status) && is_event_stream(&b.up_resp, &b.up_headers);
                 b.first_write.set(None);

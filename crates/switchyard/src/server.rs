@@ -137,6 +137,7 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     let shared = Arc::new(Shared {
         overhead: (0..workers).map(|_| Histogram::default()).collect(),
         cache_hit_time: (0..workers).map(|_| Histogram::default()).collect(),
+        stream_relay_time: (0..workers).map(|_| Histogram::default()).collect(),
         cache: switchyard_core::cache::ResponseCache::new(cfg.cache.max_bytes),
         semantic: switchyard_core::semantic_cache::SemanticIndex::new(crate::answers::SEMANTIC_ENTRIES),
         semantic_hits: AtomicU64::new(0),

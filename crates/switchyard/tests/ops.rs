@@ -181,6 +181,11 @@ fn metrics_count_a_known_mix_exactly() {
     assert_eq!(value("switchyard_upstream_latency_seconds_count"), 5.0);
     assert_eq!(value("switchyard_time_to_first_byte_seconds_count"), 5.0);
     assert_eq!(value("switchyard_overhead_seconds_count"), 5.0);
+    // One stream (role, four tokens, finish, usage, [DONE]): at least one piece relayed, at
+    // most one per event, each timed.
+    let pieces = value("switchyard_stream_relay_count");
+    assert!((1.0..=8.0).contains(&pieces), "{pieces} stream pieces");
+    assert!(value(r#"switchyard_stream_relay_quantile_seconds{quantile="0.5"}"#) > 0.0);
     assert_eq!(value("switchyard_open_connections"), 1.0);
     assert_eq!(value("switchyard_inflight_requests"), 1.0, "the scrape itself");
     assert_eq!(value(r#"switchyard_config_reloads_total{result="ok"}"#), 0.0);
