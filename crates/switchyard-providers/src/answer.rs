@@ -29,23 +29,13 @@ pub fn answer_usage(answer: TapeValue<'_, '_>, dialect: Dialect) -> Option<Usage
     }
     let raw = RawUsage::read(usage?);
     Some(match dialect {
-        Dialect::Anthropic => Usage {
-            prompt: raw
-                .input_tokens
-                .saturating_add(raw.cache_read_input_tokens)
-                .saturating_add(raw.cache_creation_input_tokens),
-            completion: raw.output_tokens,
-            cache_read: raw.cache_read_input_tokens,
-            cache_write: raw.cache_creation_input_tokens,
-            reasoning: 0,
-        },
-        _ => Usage {
-            prompt: raw.prompt_tokens,
-            completion: raw.completion_tokens,
-            cache_read: raw.cached_tokens,
-            cache_write: 0,
-            reasoning: raw.reasoning_tokens,
-        },
+        Dialect::Anthropic => Usage::anthropic(
+            raw.input_tokens,
+            raw.output_tokens,
+            raw.cache_read_input_tokens,
+            raw.cache_creation_input_tokens,
+        ),
+        _ => Usage::openai(raw.prompt_tokens, raw.completion_tokens, raw.cached_tokens, raw.reasoning_tokens),
     })
 }
 

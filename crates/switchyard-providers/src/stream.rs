@@ -437,7 +437,7 @@ impl StreamEncoder {
                 let u = self.usage.unwrap_or_default();
                 let mut usage = json!({"output_tokens": u.completion});
                 if u.prompt > 0 {
-                    usage["input_tokens"] = json!(u.prompt.saturating_sub(u.cache_read.saturating_add(u.cache_write)));
+                    usage["input_tokens"] = json!(u.uncached_prompt());
                 }
                 let reason = self.finish.unwrap_or(FinishReason::Stop).anthropic();
                 sse(

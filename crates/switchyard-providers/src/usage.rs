@@ -23,27 +23,42 @@ fn n(v: &Value, k: &str) -> u64 {
 }
 
 impl Usage {
-    /// From an OpenAI `usage` object.
-    pub fn from_openai(u: &Value) -> Usage {
+    /// From OpenAI's counts: `prompt_tokens`, `completion_tokens` and the details'
+    /// `cached_tokens` and `reasoning_tokens`.
+    pub fn openai(prompt: u64, completion: u64, cached: u64, reasoning: u64) -> Usage {
+        Usage { prompt, completion, cache_read: cached, cache_write: 0, reasoning }
+    }
+
+    /// From Anthropic's counts (`input_tokens` excludes cache reads and writes). Saturating:
+    /// the counts come from upstreams, and a wrapped sum would charge a key almost nothing.
+    pub fn anthropic(input: u64, output: u64, cache_read: u64, cache_write: u64) -> Usage {
         Usage {
-            prompt: n(u, "prompt_tokens"),
-            completion: n(u, "completion_tokens"),
-            cache_read: u.get("prompt_tokens_details").map_or(0, |d| n(d, "cached_tokens")),
-            cache_write: 0,
-            reasoning: u.get("completion_tokens_details").map_or(0, |d| n(d, "reasoning_tokens")),
+            prompt: input.saturating_add(cache_read).saturating_add(cache_write),
+            completion: output,
+            cache_read,
+            cache_write,
+            reasoning: 0,
         }
     }
 
-    /// From an Anthropic `usage` object (`input_tokens` excludes cache reads and writes).
+    /// From an OpenAI `usage` object.
+    pub fn from_openai(u: &Value) -> Usage {
+        Usage::openai(
+            n(u, "prompt_tokens"),
+            n(u, "completion_tokens"),
+            u.get("prompt_tokens_details").map_or(0, |d| n(d, "cached_tokens")),
+            u.get("completion_tokens_details").map_or(0, |d| n(d, "reasoning_tokens")),
+        )
+    }
+
+    /// From an Anthropic `usage` object.
     pub fn from_anthropic(u: &Value) -> Usage {
-        let (read, write) = (n(u, "cache_read_input_tokens"), n(u, "cache_creation_input_tokens"));
-        Usage {
-            prompt: n(u, "input_tokens").saturating_add(read).saturating_add(write),
-            completion: n(u, "output_tokens"),
-            cache_read: read,
-            cache_write: write,
-            reasoning: 0,
-        }
+        Usage::anthropic(
+            n(u, "input_tokens"),
+            n(u, "output_tokens"),
+            n(u, "cache_read_input_tokens"),
+            n(u, "cache_creation_input_tokens"),
+        )
     }
 
     /// From Gemini `usageMetadata` (thoughts are not in `candidatesTokenCount` on 2.5 models).
@@ -61,6 +76,20 @@ impl Usage {
     /// Total tokens.
     pub fn total(&self) -> u64 {
         self.prompt.saturating_add(self.completion)
+    }
+
+    /// Prompt tokens neither read from nor written to a cache (Anthropic's `input_tokens`).
+    pub fn uncached_prompt(&self) -> u64 {
+        self.prompt.saturating_sub(self.cache_read.saturating_add(self.cache_write))
+    }
+
+    /// Adds another exchange's usage (saturating, as [`Usage::anthropic`]).
+    pub fn add(&mut self, other: &Usage) {
+        self.prompt = self.prompt.saturating_add(other.prompt);
+        self.completion = self.completion.saturating_add(other.completion);
+        self.cache_read = self.cache_read.saturating_add(other.cache_read);
+        self.cache_write = self.cache_write.saturating_add(other.cache_write);
+        self.reasoning = self.reasoning.saturating_add(other.reasoning);
     }
 
     /// As an OpenAI `usage` object.
@@ -82,7 +111,7 @@ impl Usage {
     /// As an Anthropic `usage` object.
     pub fn to_anthropic(&self) -> Value {
         json!({
-            "input_tokens": self.prompt.saturating_sub(self.cache_read.saturating_add(self.cache_write)),
+            "input_tokens": self.uncached_prompt(),
             "output_tokens": self.completion,
             "cache_creation_input_tokens": self.cache_write,
             "cache_read_input_tokens": self.cache_read,

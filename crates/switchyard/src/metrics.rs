@@ -98,22 +98,22 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
     let _ = writeln!(s, "switchyard_overhead_seconds_bucket{{le=\"+Inf\"}} {}", m.count());
     let _ = writeln!(s, "switchyard_overhead_seconds_sum {:.9}", m.sum_seconds());
     let _ = writeln!(s, "switchyard_overhead_seconds_count {}", m.count());
-    s.push_str(
-        "# HELP switchyard_overhead_quantile_seconds Quantiles of switchyard_overhead_seconds (bucket upper bounds).\n",
+    quantiles(
+        &mut s,
+        "switchyard_overhead_quantile_seconds",
+        "Quantiles of switchyard_overhead_seconds (bucket upper bounds).",
+        &m,
+        &[0.5, 0.9, 0.99, 0.999],
     );
-    s.push_str("# TYPE switchyard_overhead_quantile_seconds gauge\n");
-    for q in [0.5, 0.9, 0.99, 0.999] {
-        let _ = writeln!(s, "switchyard_overhead_quantile_seconds{{quantile=\"{q}\"}} {:.9}", m.quantile(q));
-    }
     let m = crate::overhead::Merged::of(shared.stream_relay_time.iter());
-    s.push_str(
-        "# HELP switchyard_stream_relay_quantile_seconds Time from a stream's upstream bytes being read to their \
-         client write being issued, per piece relayed (bucket upper bounds).\n",
+    quantiles(
+        &mut s,
+        "switchyard_stream_relay_quantile_seconds",
+        "Time from a stream's upstream bytes being read to their client write being issued, per piece \
+         relayed (bucket upper bounds).",
+        &m,
+        &[0.5, 0.9, 0.99, 0.999],
     );
-    s.push_str("# TYPE switchyard_stream_relay_quantile_seconds gauge\n");
-    for q in [0.5, 0.9, 0.99, 0.999] {
-        let _ = writeln!(s, "switchyard_stream_relay_quantile_seconds{{quantile=\"{q}\"}} {:.9}", m.quantile(q));
-    }
     s.push_str("# HELP switchyard_stream_relay_count Stream pieces relayed (the quantiles' sample count).\n");
     s.push_str("# TYPE switchyard_stream_relay_count counter\n");
     let _ = writeln!(s, "switchyard_stream_relay_count {}", m.count());
@@ -174,6 +174,14 @@ fn histogram(s: &mut String, name: &str, help: &str, hs: &[crate::overhead::Hist
     let _ = writeln!(s, "{name}_bucket{{le=\"+Inf\"}} {}", m.count());
     let _ = writeln!(s, "{name}_sum {:.9}", m.sum_seconds());
     let _ = writeln!(s, "{name}_count {}", m.count());
+}
+
+/// A gauge per quantile of merged histograms (bucket upper bounds, in seconds).
+fn quantiles(s: &mut String, name: &str, help: &str, m: &crate::overhead::Merged, qs: &[f64]) {
+    let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for q in qs {
+        let _ = writeln!(s, "{name}{{quantile=\"{q}\"}} {:.9}", m.quantile(*q));
+    }
 }
 
 /// Escapes a label value.
@@ -255,13 +263,13 @@ fn cache_and_strategies(s: &mut String, shared: &Shared) {
     let _ = writeln!(s, "switchyard_cache_semantic_prompts{{kind=\"count\"}} {prompts}");
     let _ = writeln!(s, "switchyard_cache_semantic_prompts{{kind=\"bytes\"}} {prompt_bytes}");
     let m = crate::overhead::Merged::of(shared.cache_hit_time.iter());
-    s.push_str(
-        "# HELP switchyard_cache_hit_quantile_seconds Time to serve a cache hit (request read to answer written).\n",
+    quantiles(
+        s,
+        "switchyard_cache_hit_quantile_seconds",
+        "Time to serve a cache hit (request read to answer written).",
+        &m,
+        &[0.5, 0.9, 0.99],
     );
-    s.push_str("# TYPE switchyard_cache_hit_quantile_seconds gauge\n");
-    for q in [0.5, 0.9, 0.99] {
-        let _ = writeln!(s, "switchyard_cache_hit_quantile_seconds{{quantile=\"{q}\"}} {:.9}", m.quantile(q));
-    }
     let all = shared.strategies.all();
     if all.is_empty() {
         return;

@@ -91,15 +91,6 @@ pub struct Ask<'a> {
     pub ready: Instant,
 }
 
-/// Sums usage; saturating, since the counts come from upstreams.
-fn add(a: &mut Usage, b: &Usage) {
-    a.prompt = a.prompt.saturating_add(b.prompt);
-    a.completion = a.completion.saturating_add(b.completion);
-    a.cache_read = a.cache_read.saturating_add(b.cache_read);
-    a.cache_write = a.cache_write.saturating_add(b.cache_write);
-    a.reasoning = a.reasoning.saturating_add(b.reasoning);
-}
-
 fn charge(ask: &Ask<'_>, ti: usize, u: &Usage) -> f64 {
     let t = &ask.live.table.targets[ti];
     crate::proxy::account(&ask.live.table, Some(ask.route.baseline), t, u)
@@ -153,7 +144,7 @@ pub async fn cascade(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(usiz
             }
             continue;
         };
-        add(&mut total, &fetched.completion.usage);
+        total.add(&fetched.completion.usage);
         cost += charge(&ask, ti, &fetched.completion.usage);
         // A tool call is structured output for the client's code, not prose: text checks do
         // not apply to it.
@@ -171,7 +162,7 @@ pub async fn cascade(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(usiz
                             serde_json::json!({"messages": [{"role": "user", "content": prompt}], "max_tokens": 8});
                         match fetch_completion(ask.w, ask.live, *judge, &hub, false, deadline).await {
                             Ok(j) => {
-                                add(&mut total, &j.completion.usage);
+                                total.add(&j.completion.usage);
                                 cost += charge(&ask, *judge, &j.completion.usage);
                                 tried.push((*judge, "judge"));
                                 if judge_verdict(&j.completion.text) == Some(true) {
@@ -253,7 +244,7 @@ pub async fn consensus(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(us
         let ti = c.targets[k];
         match r {
             Ok(f) => {
-                add(&mut total, &f.completion.usage);
+                total.add(&f.completion.usage);
                 cost += charge(&ask, ti, &f.completion.usage);
                 answers.push(c.extractor.extract(&f.completion.text));
                 tried.push((ti, "answered"));
@@ -283,7 +274,7 @@ pub async fn consensus(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(us
             let until = ask.ready + Duration::from_millis(route.retry.budget_ms);
             match fetch_completion(ask.w, ask.live, judge, &hub, false, until).await {
                 Ok(j) => {
-                    add(&mut total, &j.completion.usage);
+                    total.add(&j.completion.usage);
                     cost += charge(&ask, judge, &j.completion.usage);
                     tried.push((judge, "judge"));
                     judge_pick(&j.completion.text, ok.len()).map(|i| ok[i])
