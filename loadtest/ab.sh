@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Paired A/B of two arms in alternating short slices (ABBA), for differences of a few µs that
-# 10-second rounds cannot resolve on a noisy machine. Arms: nginx, switchyard (this build) and
-# switchyard2 (BIN2's build and/or ENV2's environment and/or CONF2's config); same pinning as run.sh.
+# 10-second rounds cannot resolve on a noisy machine. Arms: nginx, switchyard (this build),
+# switchyard2 (BIN2's build and/or ENV2's environment and/or CONF2's config) and direct (the mock
+# itself: B's added latency); same pinning as run.sh.
 #
 #   loadtest/ab.sh                                  nginx vs switchyard, 30 pairs of 2 s, 5,000/s 1 KB
 #   A=switchyard B=switchyard2 loadtest/ab.sh       A/A: the method's own noise (expect ~0)
 #   A=switchyard B=switchyard2 BIN2=/tmp/old loadtest/ab.sh           two builds
 #   A=switchyard B=switchyard2 ENV2=MONOIO_FORCE_LEGACY_DRIVER=1 loadtest/ab.sh   io_uring vs epoll
+#   C=direct loadtest/ab.sh                         also each arm's latency added over direct
 #   PAIRS=40 DUR=2 RATE=5000 SIZE=16384 BLOCK=5 ...   (BLOCK: pairs per pair of fresh processes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 A=${A:-nginx}; B=${B:-switchyard}; pairs=${PAIRS:-30}; dur=${DUR:-2}; rate=${RATE:-5000}; size=${SIZE:-1024}
 per_block=${BLOCK:-5}
 [ -n "${BIN2:-}" ] || cargo build --release --bins -q
+command -v oha >/dev/null || cargo install oha --locked -q
 bin=target/release
 tmp=$(mktemp -d)
 source loadtest/lib.sh
@@ -24,5 +27,9 @@ pids+=($!)
 python3 -c "
 import json; b = {'model': 'bench', 'messages': [{'role': 'user', 'content': ''}]}
 b['messages'][0]['content'] = 'x' * ($size - len(json.dumps(b))); print(json.dumps(b))" >"$tmp/body.json"
-paired_blocks "$A" "$B" "$pairs" "$per_block" "$rate" "$dur" "$tmp/body.json" "$mport" "$tmp"
+paired_blocks "$A $B ${C:-}" "$pairs" "$per_block" "$rate" "$dur" "$tmp/body.json" "$mport" "$tmp"
 python3 loadtest/paired.py "$tmp" "$A" "$B"
+if [ -n "${C:-}" ]; then
+    python3 loadtest/paired.py "$tmp" "$C" "$A"
+    python3 loadtest/paired.py "$tmp" "$C" "$B"
+fi

@@ -46,6 +46,10 @@ if not r.get("paired", {}).get("pairs") or not r["paired"].get("p50"):
 elif r["paired"].get("blocks", 0) < 2:
     # The smoke run starts fresh processes for every pair: one block means they were not restarted.
     problems.append(f"paired slices ran in one block of processes: {r.get('paired')}")
+for proxy in ("switchyard", "nginx"):
+    a = r.get("paired_added_over_direct", {}).get(proxy, {})
+    if not a.get("pairs") or not a.get("p99"):
+        problems.append(f"no paired added latency over direct for {proxy}: {a}")
 if problems:
     print("\n".join(problems))
     sys.exit(1)

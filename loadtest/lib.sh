@@ -43,43 +43,56 @@ wait_ready() {
     return 1
 }
 
-# paired_blocks A B PAIRS PER_BLOCK RATE SECONDS BODY MOCK_PORT OUT: the paired slices (ABBA, one
-# oha slice per arm and pair, files OUT/pair-N-ARM.json). Both arms are started afresh for every
-# block of PER_BLOCK pairs and stopped after it: a process's memory placement shifts its latency
-# for its whole life (two runs of 40 pairs read +6.1 and -6.5 us, each with an interval that
-# excluded the other), so the interval must come from several processes. OUT/pair-blocks.txt maps
-# pair to block for paired.py's block bootstrap.
+# paired_blocks "ARMS" PAIRS PER_BLOCK RATE SECONDS BODY MOCK_PORT OUT: the paired slices: one
+# oha slice per arm and pair (files OUT/pair-N-ARM.json), the arms' order cycling through every
+# permutation (ABBA for two arms), so each arm runs equally often in each position and after each
+# other arm. ARMS: nginx, switchyard, switchyard2 and direct (straight to the mock: it gives each
+# proxy a paired added latency). The proxies are started afresh for every block of PER_BLOCK
+# pairs and stopped after it: a process's memory placement shifts its latency for its whole life
+# (two runs of 40 pairs read +6.1 and -6.5 us, each with an interval that excluded the other), so
+# the interval must come from several processes. OUT/pair-blocks.txt maps pair to block for
+# paired.py's block bootstrap.
 paired_blocks() {
-    local a=$1 b=$2 pairs=$3 per=$4 rate=$5 secs=$6 body=$7 mock=$8 out=$9
-    local p=1 blk=0
+    local arms=$1 pairs=$2 per=$3 rate=$4 secs=$5 body=$6 mock=$7 out=$8
+    local p=1 blk=0 perms
+    # shellcheck disable=SC2086
+    mapfile -t perms < <(python3 -c 'import itertools, sys
+for p in itertools.permutations(sys.argv[1:]): print(" ".join(p))' $arms)
     : >"$out/pair-blocks.txt"
     while [ "$p" -le "$pairs" ]; do
         blk=$((blk + 1))
-        local dir pa pb pid_a pid_b
+        local dir arm started=() ready=()
+        declare -A port=()
         dir=$(mktemp -d)
-        pa=$(free_port); pb=$(free_port)
-        start_arm "$a" "$pa" "$mock" "$dir"; pid_a=$arm_pid
-        start_arm "$b" "$pb" "$mock" "$dir"; pid_b=$arm_pid
-        wait_ready "http://127.0.0.1:$pa" "http://127.0.0.1:$pb"
+        for arm in $arms; do
+            if [ "$arm" = direct ]; then
+                port[$arm]=$mock
+            else
+                port[$arm]=$(free_port)
+                start_arm "$arm" "${port[$arm]}" "$mock" "$dir"
+                started+=("$arm_pid")
+            fi
+            ready+=("http://127.0.0.1:${port[$arm]}")
+        done
+        wait_ready "${ready[@]}"
         # A second of load each, not measured: connections, pools and caches of the new processes.
-        for port in "$pa" "$pb"; do
+        for arm in $arms; do
             taskset -c 1 oha --no-tui --output-format json -z 1s -q "$rate" -c 64 -m POST -H 'content-type: application/json' \
-                -D "$body" "http://127.0.0.1:$port/v1/chat/completions" >/dev/null 2>&1 || true
+                -D "$body" "http://127.0.0.1:${port[$arm]}/v1/chat/completions" >/dev/null 2>&1 || true
         done
         local end=$((p + per - 1)); [ "$end" -gt "$pairs" ] && end=$pairs
         for n in $(seq "$p" "$end"); do
-            local order="$a=$pa $b=$pb"
-            [ $((n % 2)) = 0 ] && order="$b=$pb $a=$pa"
-            for t in $order; do
+            for arm in ${perms[$(((n - 1) % ${#perms[@]}))]}; do
                 taskset -c 1 oha --no-tui --output-format json -z "${secs}s" -q "$rate" -c 64 --latency-correction -m POST \
-                    -H 'content-type: application/json' -D "$body" "http://127.0.0.1:${t#*=}/v1/chat/completions" \
-                    >"$out/pair-$n-${t%%=*}.json" 2>/dev/null || true
+                    -H 'content-type: application/json' -D "$body" "http://127.0.0.1:${port[$arm]}/v1/chat/completions" \
+                    >"$out/pair-$n-$arm.json" 2>/dev/null || true
             done
             echo "$n $blk" >>"$out/pair-blocks.txt"
         done
-        kill "$pid_a" "$pid_b" 2>/dev/null || true
-        wait "$pid_a" "$pid_b" 2>/dev/null || true
+        kill "${started[@]}" 2>/dev/null || true
+        wait "${started[@]}" 2>/dev/null || true
         rm -rf "$dir"
+        unset port
         p=$((end + 1))
     done
 }

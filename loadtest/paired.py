@@ -71,14 +71,17 @@ def compare(raw, a, b, seed=5):
     return result
 
 
-def verdict(p50):
-    """True: B's p50 below A's (the whole interval under 0); False: above (all over 0); 'parity': the interval holds 0."""
-    if not p50:
+def verdict(diff, limit=0):
+    """True: B − A under `limit` (the whole interval at or below it); False: over it (all above);
+    'parity' (limit 0) or 'undecided': the interval holds it."""
+    if not diff:
         return None
-    lo, hi = p50["ci95_us"]
-    if hi <= 0:
+    lo, hi = diff["ci95_us"]
+    if hi <= limit:
         return True
-    return False if lo > 0 else "parity"
+    if lo > limit:
+        return False
+    return "parity" if limit == 0 else "undecided"
 
 
 if __name__ == "__main__":

@@ -28,10 +28,11 @@ cap_rates="6000 8000 10000 11000 12000 13000 14000 15000 16000 17000 18000 19000
 streams=1000
 tokens=200
 rounds=${ROUNDS:-3}
-# Paired slices: nginx and switchyard alternate (ABBA) in 2-second slices at 5,000/s, 1 KB, so
-# both see the same machine state, and both are started afresh every PAIR_BLOCK pairs (a
-# process's placement moves its latency for its life); paired.py turns them into a median
-# difference with a block-bootstrap 95 % interval (round-to-round noise here is ±50 µs).
+# Paired slices: direct, nginx and switchyard alternate (every order in turn) in 2-second slices
+# at 5,000/s, 1 KB, so all three see the same machine state, and the proxies are started afresh
+# every PAIR_BLOCK pairs (a process's placement moves its latency for its life); paired.py turns
+# them into median differences (switchyard − nginx, and each proxy's added p50/p99 over direct)
+# with block-bootstrap 95 % intervals (round-to-round noise here is ±50 µs at the p50).
 pairs=${PAIRS:-30}
 pair_block=${PAIR_BLOCK:-5}
 pair_dur=2
@@ -134,8 +135,8 @@ for body in 1k 16k; do
     done
 done
 
-echo "paired slices: nginx and switchyard, $pairs pairs of ${pair_dur}s at $pair_rate rps, 1k, fresh processes every $pair_block pairs"
-paired_blocks nginx switchyard "$pairs" "$pair_block" "$pair_rate" "$pair_dur" "$tmp/body_1k.json" "$mport" "$tmp/raw"
+echo "paired slices: direct, nginx and switchyard, $pairs triples of ${pair_dur}s at $pair_rate rps, 1k, fresh processes every $pair_block"
+paired_blocks "direct nginx switchyard" "$pairs" "$pair_block" "$pair_rate" "$pair_dur" "$tmp/body_1k.json" "$mport" "$tmp/raw"
 
 echo "saturation (1k bodies, ${sat_dur}s per step)"
 for t in $targets; do

@@ -42,6 +42,18 @@ class Paired(unittest.TestCase):
         self.assertIs(paired.verdict(r["p50"]), False)
         self.assertGreater(r["p50"]["ci95_us"][0], 5.0)
 
+    def test_verdict_against_a_limit(self):
+        # Added p99 over direct against the 100 µs target: under, over, and an interval holding it.
+        with tempfile.TemporaryDirectory() as d:
+            write_pairs(d, [60.0 + i for i in range(10)])
+            self.assertIs(paired.verdict(paired.compare(d, "a", "b")["p99"], limit=100), True)
+        with tempfile.TemporaryDirectory() as d:
+            write_pairs(d, [140.0 + i for i in range(10)])
+            self.assertIs(paired.verdict(paired.compare(d, "a", "b")["p99"], limit=100), False)
+        with tempfile.TemporaryDirectory() as d:
+            write_pairs(d, [60.0 + i for i in range(5)] + [140.0 + i for i in range(5)], blocks=[1] * 5 + [2] * 5)
+            self.assertEqual(paired.verdict(paired.compare(d, "a", "b")["p99"], limit=100), "undecided")
+
 
 if __name__ == "__main__":
     unittest.main()
