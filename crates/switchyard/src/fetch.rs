@@ -69,21 +69,16 @@ pub async fn fetch_completion(
         }
     };
     let mut answer = Vec::new();
-    let mut reader = BodyReader::new(&head);
     let t = Timing { deadline, idle: Duration::from_millis(p.stream_idle_timeout_ms) };
-    let read = loop {
-        match reader.next(&mut conn, &mut rbuf, &mut answer, t).await {
-            Ok(true) if answer.len() > MAX_ANSWER => break Err("the upstream answer is too large"),
-            Ok(true) => {}
-            Ok(false) => break Ok(()),
-            Err(e) => break Err(e),
+    let read = BodyReader::new(&head).read_all(&head, &mut conn, &mut rbuf, &mut answer, t, MAX_ANSWER).await;
+    let reusable = match read {
+        Ok(r) => r,
+        Err(reason) => {
+            target.health.failure(Failure::ServerError, w.shared.now_ms());
+            return Err(ApiError::status(502, format!("upstream provider `{}`: {reason}", p.name)));
         }
     };
-    if let Err(reason) = read {
-        target.health.failure(Failure::ServerError, w.shared.now_ms());
-        return Err(ApiError::status(502, format!("upstream provider `{}`: {reason}", p.name)));
-    }
-    if head.keep_alive && reader.clean_end() {
+    if reusable {
         w.pool.put(&p.pool_key, conn, live.upstream.pool_max_idle, Instant::now());
     }
     if !(200..300).contains(&head.status) {

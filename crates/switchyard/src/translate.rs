@@ -138,6 +138,25 @@ impl BodyReader {
         Ok(!self.finished())
     }
 
+    /// Appends the whole body to `out`, refusing one over `max` bytes; Ok(whether the connection
+    /// can be reused, as far as the body's end and the upstream's keep-alive say).
+    pub async fn read_all(
+        &mut self,
+        head: &ResponseHead,
+        up: &mut UpStream,
+        rbuf: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+        t: Timing,
+        max: usize,
+    ) -> Result<bool, &'static str> {
+        while self.next(up, rbuf, out, t).await? {
+            if out.len() > max {
+                return Err("the upstream answer is too large");
+            }
+        }
+        Ok(head.keep_alive && self.clean_end)
+    }
+
     fn finished(&self) -> bool {
         match self.framing {
             ResponseFraming::Length(_) => self.remaining == 0,
@@ -208,6 +227,8 @@ pub async fn relay_events(
     let mut rbuf = std::mem::take(&mut b.up_resp);
     let mut started = false;
     let mut collected = x.store.map(|_| CompletionBuilder::new());
+    // When the last piece was read: it goes out with the final write, after the loop.
+    let mut last_read = None;
     let failure = loop {
         piece.clear();
         events.clear();
@@ -297,6 +318,7 @@ pub async fn relay_events(
             }
             write::chunk(&mut out, &events);
             out.extend_from_slice(write::LAST_CHUNK);
+            last_read = Some(read_at);
             break None;
         }
         if events.is_empty() {
@@ -341,6 +363,10 @@ pub async fn relay_events(
     if let (Some(f), Some(u)) = (x.account, usage) {
         f(u);
     }
+    // A stream read whole with its head (a fast upstream) is one piece, timed here.
+    if let Some(at) = last_read {
+        x.relay_time.record(at.elapsed().as_nanos() as u64);
+    }
     let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
     let reusable = failure.is_none() && resp.keep_alive && reader.clean_end();
     b.out = out;
@@ -376,25 +402,16 @@ pub async fn relay_json(
     }
     let mut body = std::mem::take(&mut b.body);
     body.clear();
-    let mut reader = BodyReader::new(resp);
-    let mut rbuf = std::mem::take(&mut b.up_resp);
-    let read = loop {
-        match reader.next(up, &mut rbuf, &mut body, t).await {
-            Ok(true) if body.len() > MAX_WHOLE_BODY => break Err("the upstream answer is too large"),
-            Ok(true) => {}
-            Ok(false) => break Ok(()),
-            Err(e) => break Err(e),
-        }
-    };
-    b.up_resp = rbuf;
+    let read = read_whole(up, resp, b, &mut body, t).await;
     // One pass: the answer must be JSON (else it falls back), and its usage is read on the way.
     // Parsed into the worker's simd-json buffers (the request view's: warm, no allocation).
-    let checked = read.and_then(|_| {
+    let checked = read.and_then(|reusable| {
         json.borrow_mut()
             .with_tape(&body, |answer| answer_usage(answer, dialect))
+            .map(|usage| (usage, reusable))
             .map_err(|_| "the upstream answer is not valid JSON")
     });
-    let usage = match checked {
+    let (usage, reusable) = match checked {
         Ok(u) => u,
         Err(e) => {
             b.body = body;
@@ -422,29 +439,21 @@ pub async fn relay_json(
     let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
     b.body = body;
     b.out = out;
-    Ok((outcome, resp.keep_alive && reader.clean_end(), usage))
+    Ok((outcome, reusable, usage))
 }
 
-/// Reads a whole body (bounded) for translation.
+/// Reads a whole (bounded) answer into `body`; Ok(whether the connection can be reused).
 async fn read_whole(
     up: &mut UpStream,
     resp: &ResponseHead,
     b: &mut Buffers,
+    body: &mut Vec<u8>,
     t: Timing,
-) -> Result<(Vec<u8>, bool), &'static str> {
-    let mut reader = BodyReader::new(resp);
-    let mut body = Vec::new();
+) -> Result<bool, &'static str> {
     let mut rbuf = std::mem::take(&mut b.up_resp);
-    let result = loop {
-        match reader.next(up, &mut rbuf, &mut body, t).await {
-            Ok(true) if body.len() > MAX_WHOLE_BODY => break Err("the upstream answer is too large to translate"),
-            Ok(true) => {}
-            Ok(false) => break Ok(()),
-            Err(e) => break Err(e),
-        }
-    };
+    let result = BodyReader::new(resp).read_all(resp, up, &mut rbuf, body, t, MAX_WHOLE_BODY).await;
     b.up_resp = rbuf;
-    result.map(|_| (body, resp.keep_alive && reader.clean_end()))
+    result
 }
 
 /// Translates a whole (non-streamed) answer or error into the client's dialect.
@@ -461,9 +470,13 @@ pub async fn relay_whole(
 ) -> (Outcome, bool, Option<Usage>) {
     // Captured before the body is read: reading reuses the buffer the header offsets point into.
     let passed = passed_headers(&b.up_resp, b);
-    let (body, reusable) = match read_whole(up, resp, b, t).await {
-        Ok(v) => v,
-        Err(e) => (Vec::from(e.as_bytes()), false),
+    let mut body = Vec::new();
+    let reusable = match read_whole(up, resp, b, &mut body, t).await {
+        Ok(reusable) => reusable,
+        Err(e) => {
+            body = Vec::from(e.as_bytes());
+            false
+        }
     };
     let (status, json, usage) = if (200..300).contains(&resp.status) {
         let parsed: Result<Completion, String> =
