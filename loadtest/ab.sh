@@ -15,10 +15,10 @@ cd "$(dirname "$0")/.."
 A=${A:-nginx}; B=${B:-switchyard}; pairs=${PAIRS:-30}; dur=${DUR:-2}; rate=${RATE:-5000}; size=${SIZE:-1024}
 per_block=${BLOCK:-5}
 [ -n "${BIN2:-}" ] || cargo build --release --bins -q
-command -v oha >/dev/null || cargo install oha --locked -q
 bin=target/release
 tmp=$(mktemp -d)
 source loadtest/lib.sh
+install_tools
 mport=$(free_port)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT

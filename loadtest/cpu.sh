@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # CPU time per request of nginx and of switchyard (io_uring and epoll) at a fixed rate of 1 KB
 # chat completions, from /proc/PID/stat before and after each arm (utime + stime, 10 ms ticks).
-# Pinning as in run.sh: proxies on CPU 0, mock and load generator on CPU 1. Needs nginx and oha
-# (run.sh installs them).
+# Pinning as in run.sh: proxies on CPU 0, mock and load generator on CPU 1. Installs nginx and oha
+# if missing.
 #
 #   loadtest/cpu.sh            5,000 req/s for 10 s per arm
 #   RATE=1000 DUR=20 loadtest/cpu.sh
@@ -14,6 +14,7 @@ cargo build --release --bins -q
 bin=target/release
 tmp=$(mktemp -d)
 source loadtest/lib.sh
+install_tools
 mport=$(free_port); g1=$(free_port); g2=$(free_port); nport=$(free_port)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT

@@ -1,6 +1,13 @@
 # Shared by the load-test scripts (sourced from the repository root): free ports, and nginx as
 # the bare keep-alive hop, pinned like the gateway (CPU 0, one worker).
 
+# install_tools: nginx (Debian's nginx-light) and oha, when missing (a fresh machine has neither).
+install_tools() {
+    command -v nginx >/dev/null || apt-get install -y -q nginx-light >/dev/null \
+        || { apt-get update -q >/dev/null && apt-get install -y -q nginx-light >/dev/null; }
+    command -v oha >/dev/null || cargo install oha --locked -q
+}
+
 # A port nothing listens on now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

@@ -53,13 +53,11 @@ if [ -n "${SMOKE:-}" ]; then
 fi
 
 cargo build --release --bins -q
-command -v nginx >/dev/null || apt-get install -y -q nginx-light >/dev/null \
-    || { apt-get update -q >/dev/null && apt-get install -y -q nginx-light >/dev/null; }
-command -v oha >/dev/null || cargo install oha --locked -q
 bin=$root/target/release
 tmp=$(mktemp -d)
 mkdir -p "$tmp/raw"
 source loadtest/lib.sh
+install_tools
 mport=$(free_port); gport=$(free_port); nport=$(free_port)
 pids=()
 cleanup() {
