@@ -49,3 +49,54 @@ impl JsonScratch {
         parsed
     }
 }
+
+/// What is wrong with a body simd-json refused, in words ("not valid JSON near byte 8 (found
+/// '"')") instead of simd-json's variant names. Its kinds are named only where they are exact:
+/// simd-json reports a missing comma as "expected object content" and trailing data as an
+/// internal error, so those read as plain "not valid JSON" with the position.
+pub fn describe_error(e: &simd_json::Error) -> String {
+    use simd_json::ErrorType as E;
+    let what = match e.error() {
+        E::Eof => "the body is empty or ends early",
+        E::InvalidEscape | E::InvalidUnicodeEscape | E::InvalidUnicodeCodepoint => "invalid escape in a string",
+        E::InvalidUtf8 => "invalid UTF-8",
+        E::InvalidNumber | E::InvalidExponent => "invalid number",
+        E::ExpectedObjectColon => "expected ':' after an object key",
+        E::ExpectedTrue | E::ExpectedFalse | E::ExpectedNull => "invalid literal (true, false or null)",
+        E::DepthLimitExceeded => "nested more than 1,024 deep",
+        E::InputTooLarge => "too large",
+        _ => "not valid JSON",
+    };
+    match e.character() {
+        Some(c) if !c.is_control() => format!("{what} near byte {} (found '{c}')", e.index()),
+        _ => format!("{what} near byte {}", e.index()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(body: &str) -> String {
+        JsonScratch::default().with_tape(body.as_bytes(), |_| ()).map_err(|e| describe_error(&e)).unwrap_err()
+    }
+
+    #[test]
+    fn errors_are_described_in_words() {
+        for (body, words) in [
+            ("{bad", "not valid JSON near byte 1 (found 'b')"),
+            (r#"{"a" 1}"#, "expected ':' after an object key near byte 5 (found '1')"),
+            (r#"{"a": 1 "b": 2}"#, "not valid JSON near byte 8"),
+            (r#"{"a": "x"#, "not valid JSON near byte"),
+            (r#"{"a": 1} x"#, "not valid JSON near byte"),
+            (r#"{"a": tru}"#, "invalid literal"),
+            (r#"{"a": 1.e}"#, "invalid number"),
+            (r#"{"a": "\q"}"#, "invalid escape"),
+            ("", "the body is empty or ends early near byte 0"),
+        ] {
+            let e = error_of(body);
+            assert!(e.contains(words), "{body:?}: {e}");
+            assert!(!e.contains("Expected") && !e.contains("Syntax"), "{body:?}: simd-json's names leak: {e}");
+        }
+    }
+}

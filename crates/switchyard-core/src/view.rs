@@ -100,7 +100,7 @@ impl RequestView {
     ) -> Result<(), ViewError> {
         scratch
             .with_tape(body, |v| self.read(body, v, texts))
-            .map_err(|e| ViewError::InvalidJson(e.to_string()))
+            .map_err(|e| ViewError::InvalidJson(crate::tape::describe_error(&e)))
             .and_then(|r| r)
     }
 
@@ -247,7 +247,8 @@ fn unique_keys<'a>(keys: impl Iterator<Item = &'a str>) -> Result<(), ViewError>
 pub fn check_unique_keys(body: &[u8], scratch: &mut Vec<u8>) -> Result<(), ViewError> {
     scratch.clear();
     scratch.extend_from_slice(body);
-    let v = simd_json::to_borrowed_value(scratch).map_err(|e| ViewError::InvalidJson(e.to_string()))?;
+    let v =
+        simd_json::to_borrowed_value(scratch).map_err(|e| ViewError::InvalidJson(crate::tape::describe_error(&e)))?;
     match v.as_object() {
         Some(o) => unique_keys(o.keys().map(|k| k.as_ref())),
         None => Err(ViewError::NotObject),

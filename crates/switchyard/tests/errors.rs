@@ -13,7 +13,13 @@ fn client_errors() {
     let gw = Gateway::start(&basic_config(&m.base_url(), ""));
     let mut c = gw.client();
     let r = c.post("/v1/chat/completions", "{not json");
-    assert_openai_error(&r, 400);
+    let v = assert_openai_error(&r, 400);
+    // Where and what, in words (not the parser's variant names).
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("not valid JSON near byte 1 (found 'n')"), "{msg}");
+    let r = c.post("/v1/chat/completions", r#"{"model" "m"}"#);
+    let msg = assert_openai_error(&r, 400)["error"]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("expected ':' after an object key near byte 9"), "{msg}");
     let r = c.post("/v1/chat/completions", r#"{"messages":[]}"#);
     let v = assert_openai_error(&r, 400);
     assert_eq!(v["error"]["param"], "model");
