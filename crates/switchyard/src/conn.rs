@@ -120,7 +120,12 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
             BodyRead::InBuf(r) => &buf[r.clone()],
             BodyRead::Decoded => &decoded,
         };
-        let outcome = match (head.method, path) {
+        // HEAD is GET without the body (RFC 9110 asks every server for both; load balancers'
+        // health checks use it): routed as GET, the body cut before sending.
+        let bare = head.method == Method::Head;
+        let method = if bare { Method::Get } else { head.method };
+        let reply = Reply { bare, path };
+        let outcome = match (method, path) {
             (Method::Post, b"/v1/chat/completions" | b"/v1/messages") => {
                 let dialect = if path == b"/v1/chat/completions" { Dialect::OpenAi } else { Dialect::Anthropic };
                 let key = client_key(&w, &live, &buf, &headers, dialect);
@@ -128,49 +133,40 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
                 proxy::chat(&w, &live, &mut client, body_bytes, hdrs, dialect, key, keep, &mut b, &mut view).await
             }
             (Method::Get, b"/v1/models") => match client_key(&w, &live, &buf, &headers, Dialect::OpenAi) {
-                Ok(_) => send_body(&mut client, &mut b.out, "application/json", &live.table.models_json, keep).await,
-                Err(e) => send_error(&mut client, &mut b.out, &e, None, keep).await,
+                Ok(_) => reply.body(&mut client, &mut b.out, "application/json", &live.table.models_json, keep).await,
+                Err(e) => reply.error(&mut client, &mut b.out, &e, keep).await,
             },
             (Method::Get, b"/metrics") => {
                 let body = crate::metrics::render(&w.shared, &live);
-                send_body(&mut client, &mut b.out, "text/plain; version=0.0.4", &body, keep).await
+                reply.body(&mut client, &mut b.out, "text/plain; version=0.0.4", &body, keep).await
             }
             (Method::Get, b"/readyz") => {
                 if w.draining() {
                     let e = ApiError::status(503, "draining: shutting down");
-                    send_error(&mut client, &mut b.out, &e, None, keep).await
+                    reply.error(&mut client, &mut b.out, &e, keep).await
                 } else {
-                    send_body(&mut client, &mut b.out, "application/json", br#"{"status":"ready"}"#, keep).await
+                    reply.body(&mut client, &mut b.out, "application/json", br#"{"status":"ready"}"#, keep).await
                 }
             }
             (Method::Post, b"/v1/feedback") => {
                 match client_key(&w, &live, &buf, &headers, Dialect::OpenAi).and_then(|_| feedback(&w, body_bytes)) {
                     Ok(()) => {
-                        send_body(&mut client, &mut b.out, "application/json", br#"{"status":"recorded"}"#, keep).await
+                        reply.body(&mut client, &mut b.out, "application/json", br#"{"status":"recorded"}"#, keep).await
                     }
                     Err(e) => send_error(&mut client, &mut b.out, &e, None, keep).await,
                 }
             }
             (Method::Get, b"/healthz") => {
-                send_body(&mut client, &mut b.out, "application/json", br#"{"status":"ok"}"#, keep).await
+                reply.body(&mut client, &mut b.out, "application/json", br#"{"status":"ok"}"#, keep).await
             }
-            (
-                _,
-                b"/v1/chat/completions"
-                | b"/v1/messages"
-                | b"/v1/models"
-                | b"/v1/feedback"
-                | b"/healthz"
-                | b"/readyz"
-                | b"/metrics",
-            ) => {
+            _ if allowed_methods(path).is_some() => {
                 let e = ApiError::status(405, "method not allowed for this path");
-                send_error(&mut client, &mut b.out, &e, None, keep).await
+                reply.error(&mut client, &mut b.out, &e, keep).await
             }
             _ => {
                 let p = String::from_utf8_lossy(path);
                 let e = ApiError::status(404, format!("no such endpoint: {p}"));
-                send_error(&mut client, &mut b.out, &e, None, keep).await
+                reply.error(&mut client, &mut b.out, &e, keep).await
             }
         };
         // Keep the larger body buffer: the decoded request's, or the one a relay grew for the
@@ -438,6 +434,59 @@ pub async fn send_error(
     tags: Option<&Tags<'_>>,
     keep: Outcome,
 ) -> Outcome {
+    write_error(out, e, tags, None, keep);
+    let (r, back) = send_all(client, std::mem::take(out)).await;
+    *out = back;
+    if r.is_err() { Outcome::Close } else { keep }
+}
+
+/// How a request outside the chat path is answered: whether it was a HEAD (the body is left
+/// out, its length kept), and its path (a 405 names the methods the path takes).
+struct Reply<'p> {
+    bare: bool,
+    path: &'p [u8],
+}
+
+impl Reply<'_> {
+    async fn body(
+        &self,
+        client: &mut TcpStream,
+        out: &mut Vec<u8>,
+        content_type: &str,
+        body: &[u8],
+        keep: Outcome,
+    ) -> Outcome {
+        out.clear();
+        write::simple_response(out, 200, content_type, &[], body, keep == Outcome::Close);
+        self.send(client, out, body.len(), keep).await
+    }
+
+    async fn error(&self, client: &mut TcpStream, out: &mut Vec<u8>, e: &ApiError, keep: Outcome) -> Outcome {
+        let body_len = write_error(out, e, None, allowed_methods(self.path).filter(|_| e.status == 405), keep);
+        self.send(client, out, body_len, keep).await
+    }
+
+    async fn send(&self, client: &mut TcpStream, out: &mut Vec<u8>, body_len: usize, keep: Outcome) -> Outcome {
+        if self.bare {
+            out.truncate(out.len() - body_len);
+        }
+        let (r, back) = send_all(client, std::mem::take(out)).await;
+        *out = back;
+        if r.is_err() { Outcome::Close } else { keep }
+    }
+}
+
+/// The methods a known path takes (None for unknown paths).
+fn allowed_methods(path: &[u8]) -> Option<&'static str> {
+    match path {
+        b"/v1/chat/completions" | b"/v1/messages" | b"/v1/feedback" => Some("POST"),
+        b"/v1/models" | b"/metrics" | b"/readyz" | b"/healthz" => Some("GET, HEAD"),
+        _ => None,
+    }
+}
+
+/// Writes an error response into `out` (cleared first); returns the body's length.
+fn write_error(out: &mut Vec<u8>, e: &ApiError, tags: Option<&Tags<'_>>, allow: Option<&str>, keep: Outcome) -> usize {
     let body = match tags.map_or(Dialect::OpenAi, |t| t.dialect) {
         Dialect::Anthropic => serde_json::to_vec(
             &UpstreamError { kind: ErrorKind::from_status(e.status), message: e.message.clone() }
@@ -452,8 +501,8 @@ pub async fn send_error(
     if let Some(t) = tags {
         t.write(out);
     }
-    if e.status == 405 {
-        write::header(out, b"allow", b"GET, POST");
+    if let Some(a) = allow {
+        write::header(out, b"allow", a.as_bytes());
     }
     if let Some(s) = e.retry_after_s {
         write::header(out, b"retry-after", s.to_string().as_bytes());
@@ -464,21 +513,5 @@ pub async fn send_error(
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&body);
-    let (r, back) = send_all(client, std::mem::take(out)).await;
-    *out = back;
-    if r.is_err() { Outcome::Close } else { keep }
-}
-
-async fn send_body(
-    client: &mut TcpStream,
-    out: &mut Vec<u8>,
-    content_type: &str,
-    body: &[u8],
-    keep: Outcome,
-) -> Outcome {
-    out.clear();
-    write::simple_response(out, 200, content_type, &[], body, keep == Outcome::Close);
-    let (r, back) = send_all(client, std::mem::take(out)).await;
-    *out = back;
-    if r.is_err() { Outcome::Close } else { keep }
+    body.len()
 }

@@ -178,8 +178,38 @@ fn models_and_health_endpoints() {
     assert_openai_error(&r, 404);
     let r = c.get("/v1/chat/completions");
     assert_openai_error(&r, 405);
+    assert_eq!(r.header("allow"), Some("POST"));
+    let r = c.post("/healthz", "{}");
+    assert_openai_error(&r, 405);
+    assert_eq!(r.header("allow"), Some("GET, HEAD"));
     // The connection still works after errors.
     assert_eq!(c.get("/healthz").status, 200);
+}
+
+#[test]
+fn head_is_get_without_the_body() {
+    let m = mock(MockConfig::default());
+    let gw = Gateway::start(&basic_config(&m.base_url(), ""));
+    let mut c = gw.client();
+    let full = c.get("/v1/models");
+    for path in ["/healthz", "/readyz", "/v1/models", "/metrics"] {
+        let r = c.head(path);
+        assert_eq!(r.status, 200, "{path}");
+        assert!(r.body.is_empty(), "{path}: a HEAD answer has no body");
+        let len: usize = r.header("content-length").unwrap().parse().unwrap();
+        assert!(len > 0, "{path}: the length of the GET's body");
+        if path == "/v1/models" {
+            assert_eq!(len, full.body.len());
+        }
+    }
+    // Errors too: the head only, and the keep-alive connection stays in step.
+    let r = c.head("/v1/chat/completions");
+    assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
+    assert!(r.body.is_empty());
+    let r = c.head("/nope");
+    assert_eq!(r.status, 404);
+    assert!(r.body.is_empty());
+    assert_eq!(c.get("/healthz").text(), r#"{"status":"ok"}"#);
 }
 
 #[test]

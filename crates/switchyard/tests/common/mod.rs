@@ -232,10 +232,20 @@ impl Client {
 
     /// Reads one response; None if the connection closed before a head arrived.
     pub fn read_response(&mut self) -> Option<Response> {
+        self.read_response_to(false)
+    }
+
+    /// A HEAD request; its response has no body whatever its content-length says.
+    pub fn head(&mut self, path: &str) -> Response {
+        self.send_raw(format!("HEAD {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes());
+        self.read_response_to(true).expect("response")
+    }
+
+    fn read_response_to(&mut self, to_head: bool) -> Option<Response> {
         let start = Instant::now();
         let mut hdrs = Vec::new();
         let head = loop {
-            if let Some(h) = parse_response(&self.buf, Limits::default(), &mut hdrs, false).expect("valid head") {
+            if let Some(h) = parse_response(&self.buf, Limits::default(), &mut hdrs, to_head).expect("valid head") {
                 if h.status == 100 {
                     self.buf.drain(..h.head_len);
                     continue;
