@@ -101,6 +101,14 @@ class OpenAISdkTest(unittest.TestCase):
         self.assertIn("mock-openai", ids)
         self.assertIn("auto", ids)
 
+    def test_models_retrieve(self):
+        m = self.client.models.retrieve("mock-openai")
+        self.assertEqual((m.id, m.owned_by), ("mock-openai", "mock-openai"))
+        self.assertEqual(self.client.models.retrieve("auto").owned_by, "switchyard")
+        with self.assertRaises(openai.NotFoundError) as cm:
+            self.client.models.retrieve("nope")
+        self.assertEqual(cm.exception.code, "model_not_found")
+
     def test_unknown_model_raises_not_found(self):
         with self.assertRaises(openai.NotFoundError) as cm:
             self.client.chat.completions.create(

@@ -129,6 +129,8 @@ pub struct RouteTable {
     route_by_name: HashMap<String, usize>,
     /// Precomputed `GET /v1/models` body.
     pub models_json: Vec<u8>,
+    /// Where each model's and route's entry sits in `models_json` (`GET /v1/models/{id}`).
+    model_entries: HashMap<String, std::ops::Range<usize>>,
 }
 
 /// Reads a file named in the config (weights, calibration samples); supplied by the caller
@@ -230,18 +232,26 @@ impl RouteTable {
             .iter()
             .map(|(n, m)| (n, m.provider.as_str()))
             .chain(cfg.routes.keys().map(|n| (n, "switchyard")));
+        let mut model_entries = HashMap::new();
         for (i, (name, owner)) in entries.enumerate() {
             if i > 0 {
                 models_json.push(b',');
             }
+            let start = models_json.len();
             models_json.extend_from_slice(b"{\"id\":");
             crate::json::push_str(&mut models_json, name);
             models_json.extend_from_slice(b",\"object\":\"model\",\"created\":0,\"owned_by\":");
             crate::json::push_str(&mut models_json, owner);
             models_json.push(b'}');
+            model_entries.insert(name.clone(), start..models_json.len());
         }
         models_json.extend_from_slice(b"]}");
-        Ok(RouteTable { providers, targets, by_name, routes, route_by_name, models_json })
+        Ok(RouteTable { providers, targets, by_name, routes, route_by_name, models_json, model_entries })
+    }
+
+    /// One model's or route's entry of `GET /v1/models`, as JSON (`GET /v1/models/{id}`).
+    pub fn model_json(&self, name: &str) -> Option<&[u8]> {
+        self.model_entries.get(name).map(|r| &self.models_json[r.clone()])
     }
 
     /// The target for a model name, if configured.

@@ -4,6 +4,7 @@
 
 pub mod chunked;
 pub mod head;
+pub mod path;
 pub mod sse;
 pub mod write;
 
@@ -12,4 +13,5 @@ pub use head::{
     BodyFraming, HeadError, HeaderRef, Limits, Method, RequestHead, ResponseFraming, ResponseHead, header_value,
     parse_request, parse_response,
 };
+pub use path::percent_decode;
 pub use sse::{SseDecoder, SseEvent};

@@ -136,6 +136,18 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
                 Ok(_) => reply.body(&mut client, &mut b.out, "application/json", &live.table.models_json, keep).await,
                 Err(e) => reply.error(&mut client, &mut b.out, &e, keep).await,
             },
+            (Method::Get, p) if p.starts_with(b"/v1/models/") => {
+                match client_key(&w, &live, &buf, &headers, Dialect::OpenAi) {
+                    Ok(_) => {
+                        let id = switchyard_http::percent_decode(&p[b"/v1/models/".len()..]).unwrap_or_default();
+                        match live.table.model_json(&id) {
+                            Some(m) => reply.body(&mut client, &mut b.out, "application/json", m, keep).await,
+                            None => reply.error(&mut client, &mut b.out, &ApiError::model_not_found(&id), keep).await,
+                        }
+                    }
+                    Err(e) => reply.error(&mut client, &mut b.out, &e, keep).await,
+                }
+            }
             (Method::Get, b"/metrics") => {
                 let body = crate::metrics::render(&w.shared, &live);
                 reply.body(&mut client, &mut b.out, "text/plain; version=0.0.4", &body, keep).await
@@ -481,6 +493,7 @@ fn allowed_methods(path: &[u8]) -> Option<&'static str> {
     match path {
         b"/v1/chat/completions" | b"/v1/messages" | b"/v1/feedback" => Some("POST"),
         b"/v1/models" | b"/metrics" | b"/readyz" | b"/healthz" => Some("GET, HEAD"),
+        p if p.starts_with(b"/v1/models/") => Some("GET, HEAD"),
         _ => None,
     }
 }

@@ -172,6 +172,11 @@ fn models_and_health_endpoints() {
     assert_eq!(v["object"], "list");
     assert_eq!(v["data"][0]["id"], "m");
     assert_eq!(v["data"][0]["object"], "model");
+    let r = c.get("/v1/models/m");
+    assert_eq!(r.json(), serde_json::json!({"id":"m","object":"model","created":0,"owned_by":"mock"}));
+    let r = c.get("/v1/models/m%2Fx");
+    assert_eq!(assert_openai_error(&r, 404)["error"]["code"], "model_not_found");
+    assert!(r.text().contains("m/x"), "the id is decoded: {}", r.text());
     let r = c.get("/healthz");
     assert_eq!(r.status, 200);
     let r = c.get("/nope");
