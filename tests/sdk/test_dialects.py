@@ -132,6 +132,17 @@ class Dialects(unittest.TestCase):
         with self.assertRaises(anthropic.BadRequestError):
             self.ant.messages.create(model="mock-openai", max_tokens=8, messages="not a list")
 
+    def test_anthropic_sdk_models(self):
+        page = self.ant.models.list()
+        ids = [m.id for m in page.data]
+        self.assertIn("mock-openai", ids)
+        self.assertFalse(page.has_more)
+        m = self.ant.models.retrieve("mock-openai")
+        self.assertEqual((m.id, m.type), ("mock-openai", "model"))
+        with self.assertRaises(anthropic.NotFoundError) as cm:
+            self.ant.models.retrieve("nope")
+        self.assertEqual(cm.exception.body["error"]["type"], "not_found_error")
+
 
 class UpstreamErrors(unittest.TestCase):
     def test_overloaded_maps_per_client_dialect(self):

@@ -14,6 +14,7 @@ pub mod json;
 pub mod keys;
 pub mod learned;
 pub mod limits;
+pub mod models;
 pub mod prices;
 pub mod route;
 pub mod semantic_cache;

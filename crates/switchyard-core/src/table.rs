@@ -10,6 +10,7 @@ use crate::config::{Config, ConfigError, Dialect};
 use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::health::{Health, HealthRegistry};
+use crate::models::ModelList;
 use crate::prices;
 use crate::route::{DecideScratch, Decision, Plan, Route, Strategy};
 use crate::strategy::Pick;
@@ -127,10 +128,8 @@ pub struct RouteTable {
     /// Routes by index.
     pub routes: Vec<Route>,
     route_by_name: HashMap<String, usize>,
-    /// Precomputed `GET /v1/models` body.
-    pub models_json: Vec<u8>,
-    /// Where each model's and route's entry sits in `models_json` (`GET /v1/models/{id}`).
-    model_entries: HashMap<String, std::ops::Range<usize>>,
+    /// The `GET /v1/models` answers, rendered once.
+    pub models: ModelList,
 }
 
 /// Reads a file named in the config (weights, calibration samples); supplied by the caller
@@ -226,32 +225,13 @@ impl RouteTable {
             route_by_name.insert(name.clone(), routes.len());
             routes.push(Route::compile(name, r, &by_name, files)?);
         }
-        let mut models_json = b"{\"object\":\"list\",\"data\":[".to_vec();
-        let entries = cfg
-            .models
-            .iter()
-            .map(|(n, m)| (n, m.provider.as_str()))
-            .chain(cfg.routes.keys().map(|n| (n, "switchyard")));
-        let mut model_entries = HashMap::new();
-        for (i, (name, owner)) in entries.enumerate() {
-            if i > 0 {
-                models_json.push(b',');
-            }
-            let start = models_json.len();
-            models_json.extend_from_slice(b"{\"id\":");
-            crate::json::push_str(&mut models_json, name);
-            models_json.extend_from_slice(b",\"object\":\"model\",\"created\":0,\"owned_by\":");
-            crate::json::push_str(&mut models_json, owner);
-            models_json.push(b'}');
-            model_entries.insert(name.clone(), start..models_json.len());
-        }
-        models_json.extend_from_slice(b"]}");
-        Ok(RouteTable { providers, targets, by_name, routes, route_by_name, models_json, model_entries })
-    }
-
-    /// One model's or route's entry of `GET /v1/models`, as JSON (`GET /v1/models/{id}`).
-    pub fn model_json(&self, name: &str) -> Option<&[u8]> {
-        self.model_entries.get(name).map(|r| &self.models_json[r.clone()])
+        let models = ModelList::new(
+            cfg.models
+                .iter()
+                .map(|(n, m)| (n.as_str(), m.provider.as_str()))
+                .chain(cfg.routes.keys().map(|n| (n.as_str(), "switchyard"))),
+        );
+        Ok(RouteTable { providers, targets, by_name, routes, route_by_name, models })
     }
 
     /// The target for a model name, if configured.
@@ -409,7 +389,7 @@ provider = "a"
         assert_eq!(p.keys, vec![(1, b"authorization: Bearer sk-1\r\n".to_vec())]);
         assert!(!format!("{:?}", Secret("sk-1".into())).contains("sk-1"));
         assert!(!format!("{t:?}").contains("sk-1"), "Debug of the table must not leak keys");
-        let models = String::from_utf8(t.models_json.clone()).unwrap();
+        let models = String::from_utf8(t.models.list(false).to_vec()).unwrap();
         assert!(models.contains("\"id\":\"fast\""), "{models}");
     }
 }

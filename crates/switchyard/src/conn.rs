@@ -124,7 +124,7 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
         // health checks use it): routed as GET, the body cut before sending.
         let bare = head.method == Method::Head;
         let method = if bare { Method::Get } else { head.method };
-        let reply = Reply { bare, path };
+        let reply = Reply { bare, path, dialect: Dialect::OpenAi };
         let outcome = match (method, path) {
             (Method::Post, b"/v1/chat/completions" | b"/v1/messages") => {
                 let dialect = if path == b"/v1/chat/completions" { Dialect::OpenAi } else { Dialect::Anthropic };
@@ -132,19 +132,22 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
                 let hdrs = proxy::ReqHeaders { buf: &buf, fields: &headers };
                 proxy::chat(&w, &live, &mut client, body_bytes, hdrs, dialect, key, keep, &mut b, &mut view).await
             }
-            (Method::Get, b"/v1/models") => match client_key(&w, &live, &buf, &headers, Dialect::OpenAi) {
-                Ok(_) => reply.body(&mut client, &mut b.out, "application/json", &live.table.models_json, keep).await,
-                Err(e) => reply.error(&mut client, &mut b.out, &e, keep).await,
-            },
-            (Method::Get, p) if p.starts_with(b"/v1/models/") => {
-                match client_key(&w, &live, &buf, &headers, Dialect::OpenAi) {
-                    Ok(_) => {
-                        let id = switchyard_http::percent_decode(&p[b"/v1/models/".len()..]).unwrap_or_default();
-                        match live.table.model_json(&id) {
-                            Some(m) => reply.body(&mut client, &mut b.out, "application/json", m, keep).await,
-                            None => reply.error(&mut client, &mut b.out, &ApiError::model_not_found(&id), keep).await,
+            (Method::Get, p) if p == b"/v1/models" || p.starts_with(b"/v1/models/") => {
+                // Anthropic's SDK sends `anthropic-version`: it gets its own list shape and errors.
+                let anthropic = switchyard_http::header_value(&buf, &headers, "anthropic-version").is_some();
+                let dialect = if anthropic { Dialect::Anthropic } else { Dialect::OpenAi };
+                let reply = Reply { dialect, ..reply };
+                let models = &live.table.models;
+                let found =
+                    client_key(&w, &live, &buf, &headers, dialect).and_then(|_| match p.get(b"/v1/models/".len()..) {
+                        None => Ok(models.list(anthropic)),
+                        Some(id) => {
+                            let id = switchyard_http::percent_decode(id).unwrap_or_default();
+                            models.entry(&id, anthropic).ok_or_else(|| ApiError::model_not_found(&id))
                         }
-                    }
+                    });
+                match found {
+                    Ok(json) => reply.body(&mut client, &mut b.out, "application/json", json, keep).await,
                     Err(e) => reply.error(&mut client, &mut b.out, &e, keep).await,
                 }
             }
@@ -446,7 +449,7 @@ pub async fn send_error(
     tags: Option<&Tags<'_>>,
     keep: Outcome,
 ) -> Outcome {
-    write_error(out, e, tags, None, keep);
+    write_error(out, e, tags.map_or(Dialect::OpenAi, |t| t.dialect), tags, None, keep);
     let (r, back) = send_all(client, std::mem::take(out)).await;
     *out = back;
     if r.is_err() { Outcome::Close } else { keep }
@@ -457,6 +460,8 @@ pub async fn send_error(
 struct Reply<'p> {
     bare: bool,
     path: &'p [u8],
+    /// The shape of error bodies.
+    dialect: Dialect,
 }
 
 impl Reply<'_> {
@@ -474,7 +479,8 @@ impl Reply<'_> {
     }
 
     async fn error(&self, client: &mut TcpStream, out: &mut Vec<u8>, e: &ApiError, keep: Outcome) -> Outcome {
-        let body_len = write_error(out, e, None, allowed_methods(self.path).filter(|_| e.status == 405), keep);
+        let allow = allowed_methods(self.path).filter(|_| e.status == 405);
+        let body_len = write_error(out, e, self.dialect, None, allow, keep);
         self.send(client, out, body_len, keep).await
     }
 
@@ -499,8 +505,15 @@ fn allowed_methods(path: &[u8]) -> Option<&'static str> {
 }
 
 /// Writes an error response into `out` (cleared first); returns the body's length.
-fn write_error(out: &mut Vec<u8>, e: &ApiError, tags: Option<&Tags<'_>>, allow: Option<&str>, keep: Outcome) -> usize {
-    let body = match tags.map_or(Dialect::OpenAi, |t| t.dialect) {
+fn write_error(
+    out: &mut Vec<u8>,
+    e: &ApiError,
+    dialect: Dialect,
+    tags: Option<&Tags<'_>>,
+    allow: Option<&str>,
+    keep: Outcome,
+) -> usize {
+    let body = match dialect {
         Dialect::Anthropic => serde_json::to_vec(
             &UpstreamError { kind: ErrorKind::from_status(e.status), message: e.message.clone() }
                 .render(Dialect::Anthropic),

@@ -177,6 +177,15 @@ fn models_and_health_endpoints() {
     let r = c.get("/v1/models/m%2Fx");
     assert_eq!(assert_openai_error(&r, 404)["error"]["code"], "model_not_found");
     assert!(r.text().contains("m/x"), "the id is decoded: {}", r.text());
+    // Anthropic's SDK (it sends anthropic-version) gets Anthropic's shapes.
+    let ant = [("anthropic-version", "2023-06-01")];
+    let v = c.get_with("/v1/models", &ant).json();
+    assert_eq!(v["data"][0]["type"], "model");
+    assert_eq!((&v["has_more"], &v["first_id"]), (&serde_json::json!(false), &serde_json::json!("m")));
+    assert_eq!(c.get_with("/v1/models/m", &ant).json()["display_name"], "m");
+    let r = c.get_with("/v1/models/nope", &ant);
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["error"]["type"], "not_found_error");
     let r = c.get("/healthz");
     assert_eq!(r.status, 200);
     let r = c.get("/nope");
