@@ -41,7 +41,7 @@ pair_rate=5000
 # the mock and the load generator ~70 % busy, so their jitter is milliseconds) and at 10
 # tokens/s (10,000 events/s, where a ~100 µs difference can be seen); starts spread over a
 # second (a burst of 1,000 connects measures the mock's accept queue, not anyone's first
-# token), two rounds. The mock stamps every event's send time (`--stamp`), so sseload also
+# token), two rounds (the arms reversed in the second). The mock stamps every event's send time (`--stamp`), so sseload also
 # times each event's trip and the part of each gap the path added.
 paces=${STREAM_PACES:-20 100}
 ramp=${STREAM_RAMP_MS:-1000}
@@ -178,7 +178,10 @@ fi
 for pace in $paces; do
     echo "streaming: $streams concurrent streams of $tokens tokens, $pace ms apart, $stream_rounds rounds"
     for round in $(seq "$stream_rounds"); do
-        for t in direct=http://127.0.0.1:$mport nginx=http://127.0.0.1:$nport switchyard=http://127.0.0.1:$gport; do
+        # Even rounds run the arms in reverse order, so neither proxy always follows the other.
+        order="direct=http://127.0.0.1:$mport nginx=http://127.0.0.1:$nport switchyard=http://127.0.0.1:$gport"
+        [ $((round % 2)) = 0 ] && order=$(echo "$order" | tr ' ' '\n' | tac | tr '\n' ' ')
+        for t in $order; do
             addr=${t#*=http://}
             taskset -c 1 "$bin/sseload" --addr "$addr" --model bench --concurrency "$streams" --requests-per-conn 1 \
                 --expect-tokens "$tokens" --ramp-ms "$ramp" --pace-ms "$pace" >"$tmp/raw/stream-${t%%=*}-p$pace-r$round.json" || true
