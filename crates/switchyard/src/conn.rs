@@ -142,7 +142,9 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
                     client_key(&w, &live, &buf, &headers, dialect).and_then(|_| match p.get(b"/v1/models/".len()..) {
                         None => Ok(models.list(anthropic)),
                         Some(id) => {
-                            let id = switchyard_http::percent_decode(id).unwrap_or_default();
+                            // A malformed escape names no model; the 404 quotes what was sent.
+                            let id = switchyard_http::percent_decode(id)
+                                .unwrap_or_else(|| String::from_utf8_lossy(id).into_owned());
                             models.entry(&id, anthropic).ok_or_else(|| ApiError::model_not_found(&id))
                         }
                     });
@@ -168,7 +170,7 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
                     Ok(()) => {
                         reply.body(&mut client, &mut b.out, "application/json", br#"{"status":"recorded"}"#, keep).await
                     }
-                    Err(e) => send_error(&mut client, &mut b.out, &e, None, keep).await,
+                    Err(e) => reply.error(&mut client, &mut b.out, &e, keep).await,
                 }
             }
             (Method::Get, b"/healthz") => {
@@ -450,6 +452,11 @@ pub async fn send_error(
     keep: Outcome,
 ) -> Outcome {
     write_error(out, e, tags.map_or(Dialect::OpenAi, |t| t.dialect), tags, None, keep);
+    send_out(client, out, keep).await
+}
+
+/// Sends `out` whole, keeping its buffer; `keep` unless the write failed.
+async fn send_out(client: &mut TcpStream, out: &mut Vec<u8>, keep: Outcome) -> Outcome {
     let (r, back) = send_all(client, std::mem::take(out)).await;
     *out = back;
     if r.is_err() { Outcome::Close } else { keep }
@@ -488,9 +495,7 @@ impl Reply<'_> {
         if self.bare {
             out.truncate(out.len() - body_len);
         }
-        let (r, back) = send_all(client, std::mem::take(out)).await;
-        *out = back;
-        if r.is_err() { Outcome::Close } else { keep }
+        send_out(client, out, keep).await
     }
 }
 

@@ -70,7 +70,7 @@ pub async fn fetch_completion(
     };
     let mut answer = Vec::new();
     let t = Timing { deadline, idle: Duration::from_millis(p.stream_idle_timeout_ms) };
-    let read = BodyReader::new(&head).read_all(&head, &mut conn, &mut rbuf, &mut answer, t, MAX_ANSWER).await;
+    let read = BodyReader::new(&head).read_all(&mut conn, &mut rbuf, &mut answer, t, MAX_ANSWER).await;
     let reusable = match read {
         Ok(r) => r,
         Err(reason) => {

@@ -63,6 +63,8 @@ pub struct BodyReader {
     dec: ChunkedDecoder,
     first: Option<usize>,
     clean_end: bool,
+    /// The upstream allows another request on the connection (its head said so).
+    keep_alive: bool,
 }
 
 impl BodyReader {
@@ -77,12 +79,14 @@ impl BodyReader {
             dec: ChunkedDecoder::new(),
             first: Some(head.head_len),
             clean_end: false,
+            keep_alive: head.keep_alive,
         }
     }
 
-    /// Whether the body ended exactly (the connection can be reused if the upstream allows).
-    pub fn clean_end(&self) -> bool {
-        self.clean_end
+    /// Whether the connection can carry another request: the body ended exactly and the
+    /// upstream's head allowed keep-alive.
+    pub fn reusable(&self) -> bool {
+        self.keep_alive && self.clean_end
     }
 
     /// Appends the next piece of body to `out`; Ok(false) once the body has ended.
@@ -138,11 +142,9 @@ impl BodyReader {
         Ok(!self.finished())
     }
 
-    /// Appends the whole body to `out`, refusing one over `max` bytes; Ok(whether the connection
-    /// can be reused, as far as the body's end and the upstream's keep-alive say).
+    /// Appends the whole body to `out`, refusing one over `max` bytes; Ok([`Self::reusable`]).
     pub async fn read_all(
         &mut self,
-        head: &ResponseHead,
         up: &mut UpStream,
         rbuf: &mut Vec<u8>,
         out: &mut Vec<u8>,
@@ -154,7 +156,7 @@ impl BodyReader {
                 return Err("the upstream answer is too large");
             }
         }
-        Ok(head.keep_alive && self.clean_end)
+        Ok(self.reusable())
     }
 
     fn finished(&self) -> bool {
@@ -368,7 +370,7 @@ pub async fn relay_events(
         x.relay_time.record(at.elapsed().as_nanos() as u64);
     }
     let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
-    let reusable = failure.is_none() && resp.keep_alive && reader.clean_end();
+    let reusable = failure.is_none() && reader.reusable();
     b.out = out;
     Ok((outcome, reusable, usage))
 }
@@ -451,7 +453,7 @@ async fn read_whole(
     t: Timing,
 ) -> Result<bool, &'static str> {
     let mut rbuf = std::mem::take(&mut b.up_resp);
-    let result = BodyReader::new(resp).read_all(resp, up, &mut rbuf, body, t, MAX_WHOLE_BODY).await;
+    let result = BodyReader::new(resp).read_all(up, &mut rbuf, body, t, MAX_WHOLE_BODY).await;
     b.up_resp = rbuf;
     result
 }
