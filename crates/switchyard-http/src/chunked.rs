@@ -28,6 +28,12 @@ enum State {
 /// Largest trailer section accepted, in bytes.
 const MAX_TRAILER: u32 = 8 * 1024;
 
+/// Longest chunk extension accepted on one size line, in bytes. Extensions carry nothing we
+/// use; without a cap, `1;` followed by bytes that never end the line kept a reader busy (and,
+/// before the gateway dropped consumed framing, held every byte of it) until the body deadline.
+/// nginx and hyper refuse extension lines of a few KiB too.
+const MAX_EXTENSION: u32 = 4 * 1024;
+
 /// State of one chunked body being read.
 #[derive(Debug, Clone)]
 pub struct ChunkedDecoder {
@@ -35,6 +41,7 @@ pub struct ChunkedDecoder {
     size: u64,
     remaining: u64,
     trailer_bytes: u32,
+    extension_bytes: u32,
     decoded: u64,
 }
 
@@ -47,7 +54,14 @@ impl Default for ChunkedDecoder {
 impl ChunkedDecoder {
     /// A decoder at the start of a body.
     pub fn new() -> Self {
-        ChunkedDecoder { state: State::Size { digits: 0 }, size: 0, remaining: 0, trailer_bytes: 0, decoded: 0 }
+        ChunkedDecoder {
+            state: State::Size { digits: 0 },
+            size: 0,
+            remaining: 0,
+            trailer_bytes: 0,
+            extension_bytes: 0,
+            decoded: 0,
+        }
     }
 
     /// True once the last chunk and trailers have been read.
@@ -86,7 +100,10 @@ impl ChunkedDecoder {
                             return Err(ChunkError::Malformed("missing chunk size"));
                         }
                         match b {
-                            b';' | b' ' | b'\t' => self.state = State::Ext,
+                            b';' | b' ' | b'\t' => {
+                                self.extension_bytes = 0;
+                                self.state = State::Ext;
+                            }
                             b'\r' => self.state = State::SizeLf,
                             b'\n' => self.end_size_line(),
                             _ => return Err(ChunkError::Malformed("invalid chunk size")),
@@ -96,7 +113,9 @@ impl ChunkedDecoder {
                 }
                 State::Ext => {
                     // Extensions are ignored; find the end of the line fast.
-                    match memchr::memchr2(b'\r', b'\n', &input[i..]) {
+                    let line_end = memchr::memchr2(b'\r', b'\n', &input[i..]);
+                    self.count_extension(line_end.unwrap_or(input.len() - i))?;
+                    match line_end {
                         Some(p) => {
                             i += p;
                             if input[i] == b'\r' {
@@ -183,6 +202,14 @@ impl ChunkedDecoder {
         }
     }
 
+    fn count_extension(&mut self, n: usize) -> Result<(), ChunkError> {
+        self.extension_bytes = self.extension_bytes.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+        if self.extension_bytes > MAX_EXTENSION {
+            return Err(ChunkError::Malformed("chunk extension too long"));
+        }
+        Ok(())
+    }
+
     fn count_trailer(&mut self, n: usize) -> Result<(), ChunkError> {
         self.trailer_bytes = self.trailer_bytes.saturating_add(n as u32);
         if self.trailer_bytes > MAX_TRAILER {
@@ -253,6 +280,30 @@ mod tests {
         let mut body = b"0\r\n".to_vec();
         body.extend(std::iter::repeat_n(b'a', 9000));
         assert!(decode_all(&body, 100).is_err());
+    }
+
+    #[test]
+    fn rejects_an_extension_that_never_ends_whatever_the_piece_size() {
+        let mut body = b"1;".to_vec();
+        body.extend(std::iter::repeat_n(b'x', 5000));
+        for step in [1, 100, 4096, body.len()] {
+            assert_eq!(
+                decode_all(&body, step).unwrap_err(),
+                ChunkError::Malformed("chunk extension too long"),
+                "step {step}"
+            );
+        }
+        // The cap is per size line: many short extensions are fine.
+        let mut ok = Vec::new();
+        for _ in 0..100 {
+            ok.extend_from_slice(b"1;name=");
+            ok.extend(std::iter::repeat_n(b'v', 3000));
+            ok.extend_from_slice(b"\r\na\r\n");
+        }
+        ok.extend_from_slice(b"0\r\n\r\n");
+        let (out, _, done) = decode_all(&ok, 512).unwrap();
+        assert_eq!(out.len(), 100);
+        assert!(done);
     }
 
     #[test]

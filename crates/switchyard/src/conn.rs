@@ -387,6 +387,13 @@ async fn read_body(
                 if dec.is_done() {
                     return Ok((BodyRead::Decoded, pos));
                 }
+                // Not done means every byte after the head was consumed: its payload is in
+                // `b.body`, so the framing is dropped. A connection then holds at most
+                // `max_body_bytes` decoded plus one read, however the body is chunked (raw
+                // framing used to pile up: 1-byte chunks held 6x the body, and an endless
+                // extension 2.3 GB in 5 s).
+                buf.truncate(start);
+                pos = start;
                 read_more(client, buf, deadline).await?;
             }
         }

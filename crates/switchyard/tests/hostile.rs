@@ -293,3 +293,83 @@ fn a_large_answer_to_a_paused_reader_arrives_whole() {
     let want: Vec<String> = (0..1_000_000).map(|i| format!("t{i}")).collect();
     assert!(content == want.join(" "), "content differs from t0 … t999999 ({} bytes)", content.len());
 }
+
+/// Sends `chunk` repeatedly on `s` until `total` bytes went out or the gateway stops reading;
+/// returns the gateway's answer, if it sent one.
+fn pour(mut s: TcpStream, head: &[u8], chunk: &[u8], total: usize) -> Option<String> {
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(head).ok()?;
+    let mut sent = 0;
+    while sent < total {
+        if s.write_all(chunk).is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    (!answer.is_empty()).then(|| String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// Peak resident memory of the gateway while `attack` runs on 8 connections at once.
+fn peak_rss_during(gw: &Gateway, attack: impl Fn(TcpStream) + Send + Sync + Copy + 'static) -> (u64, u64) {
+    let pid = gw.child.id();
+    let before = rss_kib(pid);
+    let attackers: Vec<_> = (0..8)
+        .map(|_| {
+            let s = TcpStream::connect(gw.addr).unwrap();
+            std::thread::spawn(move || attack(s))
+        })
+        .collect();
+    let mut peak = before;
+    while attackers.iter().any(|a| !a.is_finished()) {
+        peak = peak.max(rss_kib(pid));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for a in attackers {
+        a.join().unwrap();
+    }
+    (before, peak.max(rss_kib(pid)))
+}
+
+const CHUNKED_HEALTHZ: &[u8] = b"POST /healthz HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n";
+
+#[test]
+fn an_endless_chunk_extension_is_refused_without_holding_its_bytes() {
+    let m = mock(MockConfig::default());
+    let gw = Gateway::start(&basic_config(&m.base_url(), "max_body_bytes = 1048576\nbody_timeout_ms = 20000"));
+    let (before, peak) = peak_rss_during(&gw, |s| {
+        let mut head = CHUNKED_HEALTHZ.to_vec();
+        head.extend_from_slice(b"1;");
+        // 32 MiB of extension per connection, never a CR or LF: 256 MiB held on the old code.
+        let answer = pour(s, &head, &[b'x'; 64 * 1024], 32 << 20);
+        if let Some(a) = answer {
+            assert!(a.starts_with("HTTP/1.1 400"), "{a}");
+            assert!(a.contains("chunk extension too long"), "{a}");
+        }
+    });
+    assert!(peak - before < 8 * 1024 + 16 * 1024, "RSS grew from {before} KiB to {peak} KiB under 8 attackers");
+    assert_eq!(gw.client().get("/healthz").status, 200, "still serving");
+}
+
+#[test]
+fn one_byte_chunks_hold_no_more_than_the_decoded_body() {
+    let m = mock(MockConfig::default());
+    let gw = Gateway::start(&basic_config(&m.base_url(), "max_body_bytes = 4194304\nbody_timeout_ms = 20000"));
+    let (before, peak) = peak_rss_during(&gw, |s| {
+        // 4 MiB decoded (the limit) as 1-byte chunks is 24 MiB of framing, then the body stalls
+        // and the limit is passed: 413.
+        let chunk = b"1\r\na\r\n".repeat(4096);
+        let answer = pour(s, CHUNKED_HEALTHZ, &chunk, (4 << 20) * 6 + chunk.len());
+        // The answer can be lost to a reset while the client is still uploading (the lingering
+        // close that keeps it is a separate matter); the memory held is what this test is about.
+        if let Some(a) = answer {
+            assert!(a.starts_with("HTTP/1.1 413"), "{a}");
+        }
+    });
+    // 8 x max_body_bytes of decoded payload plus a few MB; raw framing alone was 192 MiB.
+    let limit = 8 * 4096 + 16 * 1024;
+    assert!(peak - before < limit, "RSS grew from {before} KiB to {peak} KiB under 8 attackers (limit {limit} KiB)");
+    assert_eq!(gw.client().get("/healthz").status, 200, "still serving");
+}
