@@ -5,12 +5,12 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use switchyard_bench::{SHORT, chat_body, conversation_32k, prompt_1k};
-use switchyard_core::view::rewrite_model;
-use switchyard_core::{JsonScratch, RequestView};
 use switchyard_http::head::Limits;
 use switchyard_http::{ChunkedDecoder, SseDecoder, parse_request, write};
-use switchyard_providers::answer::answer_usage;
-use switchyard_providers::{Dialect, Usage};
+use switchyard_wire::answer::answer_usage;
+use switchyard_wire::view::rewrite_model;
+use switchyard_wire::{Dialect, Usage};
+use switchyard_wire::{JsonScratch, RequestView};
 
 const HEAD: &[u8] = b"POST /v1/chat/completions HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: OpenAI/Python 1.51.0\r\nAccept: application/json\r\nContent-Type: application/json\r\nAuthorization: Bearer sk-0123456789abcdef\r\nX-Stainless-Lang: python\r\nX-Stainless-Package-Version: 1.51.0\r\nX-Stainless-Os: Linux\r\nX-Stainless-Arch: x64\r\nX-Stainless-Runtime: CPython\r\nX-Stainless-Runtime-Version: 3.11.7\r\nContent-Length: 1234\r\n\r\n";
 
@@ -104,8 +104,8 @@ fn stream(c: &mut Criterion) {
 /// A cache hit without the socket: canonical key of a 1 KB request, shard lookup, and the
 /// stored answer rendered as the client's JSON body.
 fn cache_hit(c: &mut Criterion) {
-    use switchyard_core::cache::{ResponseCache, canonical_key};
-    use switchyard_providers::{Completion, FinishReason, Usage};
+    use switchyard_cache::cache::{ResponseCache, canonical_key};
+    use switchyard_wire::{Completion, FinishReason, Usage};
     let body = chat_body("auto", &prompt_1k(), 0);
     let mut scratch = Vec::new();
     let cache: ResponseCache<Completion> = ResponseCache::new(64 << 20);
@@ -134,8 +134,8 @@ fn cache_hit(c: &mut Criterion) {
     });
     // The semantic path after an exact miss: the context hash and text, the text's vector and a
     // scan of a full shard of one context (the worst case: 256 prompts under one system prompt).
-    use switchyard_core::cache::semantic_parts;
-    use switchyard_core::semantic_cache::{PromptVector, SemanticIndex};
+    use switchyard_cache::cache::semantic_parts;
+    use switchyard_cache::semantic_cache::{PromptVector, SemanticIndex};
     let idx = SemanticIndex::new(4096);
     let faq = |i: usize| chat_body("auto", &format!("How do I change the setting number {i} of my account?"), 0);
     let (context, _) = semantic_parts("auto", faq(0).as_bytes(), 0.5, &mut scratch).unwrap().unwrap();
@@ -166,7 +166,7 @@ fn answer_check(c: &mut Criterion) {
         b.iter(|| {
             let body = black_box(answer.as_bytes());
             serde_json::from_slice::<serde::de::IgnoredAny>(body).unwrap();
-            let span = switchyard_core::json::top_level_value_span(body, "usage").unwrap();
+            let span = switchyard_wire::json::top_level_value_span(body, "usage").unwrap();
             let v: serde_json::Value = serde_json::from_slice(&body[span]).unwrap();
             Usage::from_openai(&v)
         })

@@ -5,8 +5,10 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use switchyard_bench::{SHORT, chat_body, conversation_32k, prompt_1k};
-use switchyard_core::health::HealthRegistry;
-use switchyard_core::{Config, DecideScratch, RequestView, RouteTable};
+use switchyard_config::Config;
+use switchyard_routing::health::HealthRegistry;
+use switchyard_routing::{DecideScratch, RouteTable};
+use switchyard_wire::RequestView;
 
 const CONFIG: &str = r#"
 [providers.p]
@@ -81,7 +83,7 @@ fn strategies(c: &mut Criterion) {
     for route in ["rules", "rules_complexity", "semantic", "learned"] {
         let mut g = c.benchmark_group(format!("decide/{route}"));
         for (name, body) in &inputs {
-            let mut v = RequestView::parse(body.as_bytes(), &mut switchyard_core::JsonScratch::default()).unwrap();
+            let mut v = RequestView::parse(body.as_bytes(), &mut switchyard_wire::JsonScratch::default()).unwrap();
             v.model = route.to_string();
             let mut s = DecideScratch::new(1);
             g.bench_function(*name, |b| b.iter(|| t.decide(black_box(&v), &|_| None, &mut s, 0).unwrap()));
@@ -108,11 +110,11 @@ fn balancer(c: &mut Criterion) {
 
 fn parts(c: &mut Criterion) {
     let v = RequestView::from_prompt("x", &prompt_1k());
-    let mut sig = switchyard_core::strategy::Signals::default();
+    let mut sig = switchyard_routing::strategy::Signals::default();
     c.bench_function("parts/signals_1kb", |b| b.iter(|| sig.fill(black_box(&v.last_user))));
     sig.fill(&v.last_user);
     c.bench_function("parts/complexity_features_1kb", |b| {
-        b.iter(|| switchyard_core::strategy::complexity::features(black_box(&v), &sig))
+        b.iter(|| switchyard_routing::strategy::complexity::features(black_box(&v), &sig))
     });
 }
 

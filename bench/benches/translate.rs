@@ -4,8 +4,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use switchyard_bench::{chat_body, prompt_1k};
-use switchyard_providers::request::{anthropic_to_openai, openai_to_anthropic, openai_to_gemini};
-use switchyard_providers::{Delta, Dialect, StreamDecoder, StreamEncoder};
+use switchyard_wire::request::{anthropic_to_openai, openai_to_anthropic, openai_to_gemini};
+use switchyard_wire::{Delta, Dialect, StreamDecoder, StreamEncoder};
 
 /// (upstream dialect, event name, data) of one text token event.
 fn token_event(d: Dialect) -> (Option<&'static [u8]>, &'static [u8]) {

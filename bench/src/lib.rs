@@ -11,7 +11,7 @@ pub fn chat_body(model: &str, text: &str, turns: usize) -> String {
             r#"{{"role":"assistant","content":"Earlier answer number {i}: a few sentences explaining trade-offs, caveats and a recommendation for next steps."}}"#
         ));
     }
-    msgs.push(format!(r#"{{"role":"user","content":{}}}"#, switchyard_core::json::quote(text)));
+    msgs.push(format!(r#"{{"role":"user","content":{}}}"#, switchyard_wire::json::quote(text)));
     format!(r#"{{"model":"{model}","stream":true,"temperature":0.2,"messages":[{}]}}"#, msgs.join(","))
 }
 

@@ -2,8 +2,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchyard_core::health::HealthRegistry;
-use switchyard_core::{Config, RouteTable};
+use switchyard_routing::health::HealthRegistry;
+use switchyard_config::Config;
+use switchyard_routing::RouteTable;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

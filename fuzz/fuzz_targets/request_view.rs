@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchyard_core::view::rewrite_model;
-use switchyard_core::{RequestView, JsonScratch};
+use switchyard_wire::view::rewrite_model;
+use switchyard_wire::{RequestView, JsonScratch};
 
 fuzz_target!(|data: &[u8]| {
     let mut scratch = JsonScratch::default();

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchyard_providers::request::{anthropic_to_openai, openai_to_anthropic, openai_to_gemini};
+use switchyard_wire::request::{anthropic_to_openai, openai_to_anthropic, openai_to_gemini};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else { return };

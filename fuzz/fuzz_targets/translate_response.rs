@@ -6,9 +6,9 @@
 use libfuzzer_sys::fuzz_target;
 use std::cell::RefCell;
 
-use switchyard_core::JsonScratch;
-use switchyard_providers::answer::answer_usage;
-use switchyard_providers::{Completion, Dialect, UpstreamError, Usage};
+use switchyard_wire::JsonScratch;
+use switchyard_wire::answer::answer_usage;
+use switchyard_wire::{Completion, Dialect, UpstreamError, Usage};
 
 thread_local!(static SCRATCH: RefCell<JsonScratch> = RefCell::default());
 

@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use switchyard_http::SseDecoder;
-use switchyard_providers::{Dialect, StreamDecoder, StreamEncoder};
+use switchyard_wire::{Dialect, StreamDecoder, StreamEncoder};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, body)) = data.split_first() else { return };

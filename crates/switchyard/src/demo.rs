@@ -2,7 +2,7 @@
 
 use mock_llm::MockConfig;
 
-use crate::server::{self, Overrides, Source};
+use switchyard_gateway::server::{self, Overrides, Source};
 
 /// The bundled demo configuration.
 const DEMO_CONFIG: &str = include_str!("../../../examples/mock.toml");
@@ -20,8 +20,8 @@ pub fn run(mut overrides: Overrides) -> Result<(), String> {
     })
     .map_err(|e| format!("cannot start the mock provider: {e}"))?;
     let listen = overrides.listen.get_or_insert_with(|| "127.0.0.1:8080".to_string()).clone();
-    crate::info!("demo: mock provider on {}", mock.base_url());
-    crate::info!(
+    switchyard_gateway::info!("demo: mock provider on {}", mock.base_url());
+    switchyard_gateway::info!(
         "demo: try  curl -s http://{listen}/v1/chat/completions -H 'content-type: application/json' \
          -d '{{\"model\":\"mock-openai\",\"messages\":[{{\"role\":\"user\",\"content\":\"hello\"}}]}}'"
     );

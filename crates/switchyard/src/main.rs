@@ -7,32 +7,11 @@ use mimalloc::MiMalloc;
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
 
-mod admin;
-mod answers;
-mod conn;
-mod decisions;
-mod deliver;
 mod demo;
-mod exchange;
-mod fetch;
-mod io;
-mod live;
-mod log;
-mod metrics;
-mod overhead;
-mod proxy;
-mod records;
-mod relay;
-mod server;
-mod state;
-mod stats;
-mod strategies;
-mod tls;
 mod tools;
 mod train;
-mod translate;
-mod upstream;
-mod worker;
+
+use switchyard_gateway::{error, server};
 
 const USAGE: &str = "usage:
   switchyard --config FILE [--listen ADDR] [--workers N]   run the gateway
@@ -125,8 +104,6 @@ fn finish(result: Result<(), String>) -> ExitCode {
 }
 
 fn check(source: &server::Source, path: &str) -> Result<(), String> {
-    let cfg = source.load()?;
-    let live = live::Live::build(&cfg, source, &Default::default(), &Default::default(), &stats::Stats::new(1))?;
-    println!("{path}: OK ({} providers, {} models)", live.table.providers.len(), live.table.targets.len());
+    println!("{path}: {}", switchyard_gateway::check(source)?);
     Ok(())
 }

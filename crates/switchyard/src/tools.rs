@@ -2,12 +2,12 @@
 
 use std::io::{BufRead, Write};
 
-use switchyard_core::health::HealthRegistry;
-use switchyard_core::json::quote;
-use switchyard_core::route::sample_view;
-use switchyard_core::{DecideScratch, RouteTable};
+use switchyard_routing::health::HealthRegistry;
+use switchyard_routing::route::sample_view;
+use switchyard_routing::{DecideScratch, RouteTable};
+use switchyard_wire::json::quote;
 
-use crate::server::Source;
+use switchyard_gateway::server::Source;
 
 fn table(config: &str) -> Result<RouteTable, String> {
     let source = Source::File(config.into());
@@ -104,7 +104,7 @@ pub fn calibrate(args: &[String]) -> Result<(), String> {
         return Err("no prompts on the input".into());
     }
     let n = scores.len();
-    let threshold = switchyard_core::eval::calibrate(&mut scores, fraction);
+    let threshold = switchyard_routing::eval::calibrate(&mut scores, fraction);
     let strong = scores.iter().filter(|&&s| s >= threshold).count();
     println!("# {n} prompts; {strong} ({:.1} %) score at or above the threshold", 100.0 * strong as f64 / n as f64);
     println!("# in [routes.{name}]:");
@@ -199,7 +199,7 @@ pub fn calibrate_log(path: &str, target_negative: f64) -> Result<(), String> {
 /// stdout once; only its hash belongs in the config file. `hash` reads stdin so the key never
 /// sits in the shell history or the process list.
 pub fn keys(args: &[String]) -> Result<(), String> {
-    use switchyard_core::keys::{format_key_hash, hash_key};
+    use switchyard_guard::keys::{format_key_hash, hash_key};
     match args.first().map(String::as_str) {
         Some("new") => {
             let mut raw = [0u8; 32];

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use switchyard_core::training::{Item, TrainSettings, evaluate, fit, is_held_out, parse_item};
+use switchyard_routing::training::{Item, TrainSettings, evaluate, fit, is_held_out, parse_item};
 
 /// RouteLLM's best published router per benchmark (APGR), for comparison in the report.
 const PUBLISHED_BEST: [(&str, f64, &str); 3] = [

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use switchyard_core::keys::{format_key_hash, hash_key};
+use switchyard_guard::keys::{format_key_hash, hash_key};
 
 const KEY_A: &str = "sk-sy-team-a-Xq7PzL0m2vR8";
 const KEY_LIMITED: &str = "sk-sy-limited-Qw3Er5Ty7Ui9";

@@ -348,7 +348,7 @@ pub const ADMIN_KEY: &str = "sk-admin-test-0123456789";
 pub fn admin_section() -> String {
     format!(
         "[admin]\nlisten = \"127.0.0.1:0\"\nkey_hash = \"{}\"\n",
-        switchyard_core::keys::format_key_hash(&switchyard_core::keys::hash_key(ADMIN_KEY.as_bytes()))
+        switchyard_guard::keys::format_key_hash(&switchyard_guard::keys::hash_key(ADMIN_KEY.as_bytes()))
     )
 }
 

@@ -1,0 +1,193 @@
+//! State shared by all workers: the live configuration (swapped whole on reload), DNS
+//! answers resolved off the workers, and process-wide flags.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
+use arc_swap::ArcSwap;
+use switchyard_config::Config;
+use switchyard_config::parse_key_hash;
+use switchyard_config::{ServerConfig, UpstreamConfig};
+use switchyard_guard::keys::{KeyRegistry, KeySet};
+use switchyard_routing::RouteTable;
+use switchyard_routing::health::HealthRegistry;
+
+use crate::server::Source;
+
+/// One compiled configuration; requests keep the `Arc` they started with.
+pub struct Live {
+    /// Models and providers.
+    pub table: RouteTable,
+    /// Client-side limits and timeouts.
+    pub server: ServerConfig,
+    /// Upstream pool settings.
+    pub upstream: UpstreamConfig,
+    /// TLS client for https providers.
+    pub tls: monoio_rustls::TlsConnector,
+    /// Request counters by (route, target): index `(route + 1) * targets + target`, route 0 = direct.
+    pub counts: Vec<Arc<crate::stats::Counts>>,
+    /// Hash of the loaded configuration text.
+    pub config_hash: String,
+    /// Client keys (None: the API is open).
+    pub keys: Option<KeySet>,
+    /// Hash of the admin key.
+    pub admin_key: Option<[u8; 32]>,
+}
+
+impl Live {
+    /// Counters for a request answered by `target` through `route` (None = direct).
+    pub fn counts(&self, route: Option<usize>, target: usize) -> &crate::stats::Counts {
+        &self.counts[route.map_or(0, |r| r + 1) * self.table.targets.len() + target]
+    }
+}
+
+impl Live {
+    /// Compiles a validated config (reads the CA file and weight files, so call it off the
+    /// workers); health comes from `health` so it carries over reloads.
+    pub fn build(
+        cfg: &Config,
+        source: &Source,
+        health: &HealthRegistry,
+        keys: &KeyRegistry,
+        stats: &crate::stats::Stats,
+    ) -> Result<Live, String> {
+        let tls =
+            crate::tls::connector(cfg.upstream.ca_file.as_deref()).map_err(|e| format!("upstream.ca_file: {e}"))?;
+        let table = RouteTable::compile(cfg, &|name| source.read_file(name), health).map_err(|e| e.to_string())?;
+        let mut counts = Vec::with_capacity((table.routes.len() + 1) * table.targets.len());
+        for route in std::iter::once("direct").chain(table.routes.iter().map(|r| r.name.as_str())) {
+            for t in &table.targets {
+                counts.push(stats.counts(route, &t.name, &table.providers[t.provider].name));
+            }
+        }
+        Ok(Live {
+            table,
+            server: cfg.server.clone(),
+            upstream: cfg.upstream.clone(),
+            tls,
+            counts,
+            config_hash: source.hash(),
+            keys: KeySet::compile(cfg, keys),
+            admin_key: cfg.admin.as_ref().and_then(|a| parse_key_hash(&a.key_hash).ok()),
+        })
+    }
+
+    /// Host names the providers use.
+    pub fn hosts(&self) -> Vec<String> {
+        let mut h: Vec<String> = self.table.providers.iter().map(|p| p.endpoint.host.clone()).collect();
+        h.sort();
+        h.dedup();
+        h
+    }
+}
+
+/// Addresses per host name, refreshed by the control plane; workers only read.
+#[derive(Default)]
+pub struct Dns {
+    map: ArcSwap<HashMap<String, Arc<[IpAddr]>>>,
+}
+
+impl Dns {
+    /// Cached addresses of `host` (IP literals are entered by `refresh` too).
+    pub fn lookup(&self, host: &str) -> Option<Arc<[IpAddr]>> {
+        self.map.load().get(host).cloned()
+    }
+
+    /// Resolves `hosts` (blocking: control-plane threads only). Failures keep old answers.
+    pub fn refresh(&self, hosts: &[String]) {
+        let old = self.map.load_full();
+        let mut next = HashMap::with_capacity(hosts.len());
+        for host in hosts {
+            let ips: Vec<IpAddr> = match host.parse::<IpAddr>() {
+                Ok(ip) => vec![ip],
+                Err(_) => match (host.as_str(), 0).to_socket_addrs() {
+                    Ok(addrs) => addrs.map(|a| a.ip()).collect(),
+                    Err(e) => {
+                        crate::warn!("dns: cannot resolve {host}: {e}");
+                        Vec::new()
+                    }
+                },
+            };
+            if ips.is_empty() {
+                if let Some(prev) = old.get(host) {
+                    next.insert(host.clone(), prev.clone());
+                }
+            } else {
+                next.insert(host.clone(), Arc::from(ips));
+            }
+        }
+        self.map.store(Arc::new(next));
+    }
+}
+
+/// Process-wide state handed to every worker.
+pub struct Shared {
+    /// The live configuration.
+    pub live: ArcSwap<Live>,
+    /// Resolved upstream addresses.
+    pub dns: Dns,
+    /// Set on SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit.
+    pub shutdown: AtomicBool,
+    /// Successful reloads.
+    pub reloads_ok: AtomicU64,
+    /// Rejected reloads (the previous table kept serving).
+    pub reloads_failed: AtomicU64,
+    /// Random per-process prefix of request ids.
+    pub id_prefix: u32,
+    /// Target health, kept across reloads.
+    pub health: Arc<HealthRegistry>,
+    /// Client key usage (rates, spend), kept across reloads.
+    pub keys: Arc<KeyRegistry>,
+    /// Requests refused for a missing or unknown key.
+    pub auth_failures: AtomicU64,
+    /// Client connections open across all workers (checked against `server.max_connections`).
+    pub connections: std::sync::atomic::AtomicUsize,
+    /// Connections refused at the cap.
+    pub connections_refused: AtomicU64,
+    /// Zero of the millisecond clock health cooldowns use.
+    pub epoch: std::time::Instant,
+    /// Per-worker histograms of the gateway's own time per request.
+    pub overhead: Box<[crate::overhead::Histogram]>,
+    /// Per-worker histograms of the time to serve a cache hit (request read → answer written).
+    pub cache_hit_time: Box<[crate::overhead::Histogram]>,
+    /// Per-worker histograms of the gateway's own time per relayed piece of a stream (upstream
+    /// bytes read → client write issued): its share of the gap between tokens.
+    pub stream_relay_time: Box<[crate::overhead::Histogram]>,
+    /// The response cache (sized at start; `[cache] max_bytes` changes need a restart).
+    pub cache: switchyard_cache::cache::ResponseCache<crate::answers::CachedAnswer>,
+    /// Near-duplicate prompts of routes with `cache.similarity` (keys into `cache`).
+    pub semantic: switchyard_cache::semantic_cache::SemanticIndex,
+    /// Requests answered through `semantic`.
+    pub semantic_hits: AtomicU64,
+    /// Cascade and consensus counters by route name.
+    pub strategies: crate::strategies::StrategyStats,
+    /// The decision log, when configured.
+    pub decisions: Option<crate::decisions::DecisionLog>,
+    /// Request counters, gauges and latency histograms.
+    pub stats: Arc<crate::stats::Stats>,
+}
+
+impl Shared {
+    /// Milliseconds since start (monotonic), the clock of target cooldowns.
+    pub fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// [`Shared::now_ms`] at a time already read (no clock read).
+    pub fn ms_at(&self, t: std::time::Instant) -> u64 {
+        t.saturating_duration_since(self.epoch).as_millis() as u64
+    }
+
+    /// The clocks client-key limits use: monotonic for rates, wall clock for budget periods.
+    pub fn key_now(&self) -> switchyard_guard::keys::Now {
+        switchyard_guard::keys::Now {
+            // Offset by a minute so a fresh bucket is full at start.
+            mono_ns: self.epoch.elapsed().as_nanos() as u64 + switchyard_guard::limits::MINUTE_NS,
+            unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Request counters and gauges, kept per worker (each worker writes only its own slots with a
+//! plain load + store, no locked instruction) and summed when `/metrics` is scraped.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::{Arc, Mutex};
+
+use crate::overhead::Histogram;
+
+/// Status classes used as the `status` label.
+pub const CLASSES: [&str; 5] = ["2xx", "4xx", "429", "5xx", "other"];
+
+fn class(status: u16) -> usize {
+    match status {
+        429 => 2,
+        200..=299 => 0,
+        400..=499 => 1,
+        500..=599 => 3,
+        _ => 4,
+    }
+}
+
+/// Requests by status class, one row per worker.
+pub struct Counts {
+    rows: Box<[Row]>,
+}
+
+/// One worker's row, on cache lines of its own: rows packed side by side would share a line
+/// that every request on any worker writes (128 bytes: x86 prefetches lines in pairs).
+#[derive(Default)]
+#[repr(align(128))]
+struct Row([AtomicU64; 5]);
+
+impl Counts {
+    fn new(workers: usize) -> Counts {
+        Counts { rows: (0..workers).map(|_| Default::default()).collect() }
+    }
+
+    /// Counts one answered request; call only from worker `w`.
+    pub fn add(&self, w: usize, status: u16) {
+        let c = &self.rows[w].0[class(status)];
+        c.store(c.load(Relaxed) + 1, Relaxed);
+    }
+
+    /// Totals per class over all workers.
+    pub fn totals(&self) -> [u64; 5] {
+        let mut t = [0; 5];
+        for row in self.rows.iter() {
+            for (i, c) in row.0.iter().enumerate() {
+                t[i] += c.load(Relaxed);
+            }
+        }
+        t
+    }
+}
+
+/// Gauges of one worker, on cache lines of its own (see `Row`).
+#[derive(Default)]
+#[repr(align(128))]
+pub struct Gauges {
+    /// Open client connections.
+    pub open: AtomicI64,
+    /// Requests being handled.
+    pub inflight: AtomicI64,
+}
+
+impl Gauges {
+    /// Adds `d` (owner only).
+    pub fn bump(g: &AtomicI64, d: i64) {
+        g.store(g.load(Relaxed) + d, Relaxed);
+    }
+}
+
+/// Process-wide statistics; survives reloads.
+pub struct Stats {
+    workers: usize,
+    /// Per-worker gauges.
+    pub gauges: Box<[Gauges]>,
+    /// Per-worker histograms of upstream time to response head.
+    pub upstream_latency: Box<[Histogram]>,
+    /// Per-worker histograms of time to first byte to the client.
+    pub ttft: Box<[Histogram]>,
+    /// Requests rejected before routing (bad body, unknown model).
+    pub rejected: Counts,
+    registry: Mutex<HashMap<(String, String, String), Arc<Counts>>>,
+}
+
+impl Stats {
+    /// Statistics for `workers` workers.
+    pub fn new(workers: usize) -> Stats {
+        Stats {
+            workers,
+            gauges: (0..workers).map(|_| Gauges::default()).collect(),
+            upstream_latency: (0..workers).map(|_| Histogram::default()).collect(),
+            ttft: (0..workers).map(|_| Histogram::default()).collect(),
+            rejected: Counts::new(workers),
+            registry: Mutex::default(),
+        }
+    }
+
+    /// The counters of (route, model, provider), created on first use. Control plane only.
+    pub fn counts(&self, route: &str, model: &str, provider: &str) -> Arc<Counts> {
+        let mut r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        r.entry((route.to_string(), model.to_string(), provider.to_string()))
+            .or_insert_with(|| Arc::new(Counts::new(self.workers)))
+            .clone()
+    }
+}

@@ -1,0 +1,311 @@
+//! Cascade and consensus routes: whole answers fetched from one tier after another (cascade)
+//! or from several models at once (consensus), judged, and one of them sent to the client.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use switchyard_routing::Route;
+use switchyard_routing::cascade::{Escalation, judge_prompt, judge_verdict};
+use switchyard_routing::consensus::{judge_pick, judge_prompt as judge_pick_prompt, vote};
+use switchyard_wire::ApiError;
+use switchyard_wire::{Completion, Usage};
+
+use crate::fetch::{Fetched, fetch_completion, join_all};
+use crate::io::until;
+use crate::live::Live;
+use crate::worker::Worker;
+
+/// Escalation reasons, in the order of `Escalation::as_str` labels.
+pub const REASONS: [&str; 8] =
+    ["min_length", "regex", "json", "finish_reason", "refusal", "logprob", "judge", "failed"];
+
+/// Counters of one cascade or consensus route (kept by route name across reloads).
+#[derive(Debug, Default)]
+pub struct RouteCounters {
+    /// Requests served by the strategy.
+    pub requests: AtomicU64,
+    /// Escalations by reason (index into `REASONS`).
+    pub escalations: [AtomicU64; 8],
+    /// Answers delivered by tier (cascade; first 8 tiers).
+    pub answered_by_tier: [AtomicU64; 8],
+    /// Time the client waited for checks and escalations before the first byte, µs.
+    pub held_us: AtomicU64,
+    /// Consensus votes decided by the tie-break.
+    pub ties: AtomicU64,
+    /// Consensus replies missing from a vote (failed or late).
+    pub missing: AtomicU64,
+}
+
+/// Counters by route name.
+#[derive(Debug, Default)]
+pub struct StrategyStats {
+    map: Mutex<HashMap<String, Arc<RouteCounters>>>,
+}
+
+impl StrategyStats {
+    /// The counters of `route` (a short lock per cascade or consensus request, which makes
+    /// several upstream calls anyway; plain proxying never comes here).
+    pub fn of(&self, route: &str) -> Arc<RouteCounters> {
+        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(route.to_string()).or_default().clone()
+    }
+
+    /// Every route's counters, for metrics.
+    pub fn all(&self) -> Vec<(String, Arc<RouteCounters>)> {
+        let m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<_> = m.iter().map(|(k, c)| (k.clone(), c.clone())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+}
+
+/// The outcome of a strategy.
+pub struct Answer {
+    /// The answer sent (usage: the sum over every call made).
+    pub completion: Completion,
+    /// Target that gave it.
+    pub target: usize,
+    /// Targets whose answers agreed (consensus), in config order.
+    pub agreed: Vec<usize>,
+    /// Each call: target and outcome.
+    pub tried: Vec<(usize, &'static str)>,
+    /// Cost of every call, USD.
+    pub cost: f64,
+}
+
+/// What a strategy needs of the request.
+pub struct Ask<'a> {
+    /// The worker.
+    pub w: &'a Worker,
+    /// The live configuration.
+    pub live: &'a Live,
+    /// The route.
+    pub route: &'a Route,
+    /// The request in OpenAI shape.
+    pub hub: &'a Value,
+    /// The last user turn (for the judge).
+    pub question: &'a str,
+    /// When the request was read.
+    pub ready: Instant,
+}
+
+fn charge(ask: &Ask<'_>, ti: usize, u: &Usage) -> f64 {
+    let t = &ask.live.table.targets[ti];
+    crate::proxy::account(&ask.live.table, Some(ask.route.baseline), t, u)
+}
+
+/// Cascade: each tier's best target (balancer order, falling back within the tier) answers in
+/// whole; an answer that fails a check climbs to the next tier; the last tier's answer is sent
+/// whatever it is.
+pub async fn cascade(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(usize, &'static str)>)> {
+    let route = ask.route;
+    let checks = route.cascade.as_ref().expect("a cascade route");
+    let counters = ask.w.shared.strategies.of(&route.name);
+    counters.requests.fetch_add(1, Relaxed);
+    let deadline = ask.ready + Duration::from_millis(route.retry.budget_ms);
+    let table = &ask.live.table;
+    let mut tried = Vec::new();
+    let mut total = Usage::default();
+    let mut cost = 0.0;
+    let mut last_err: Option<(ApiError, usize)> = None;
+    let tiers = route.tiers.len();
+    for (tier_i, tier) in route.tiers.iter().enumerate() {
+        let last_tier = tier_i + 1 == tiers;
+        let mut order = switchyard_routing::Plan::new();
+        {
+            let mut scratch = ask.w.decide_scratch.borrow_mut();
+            switchyard_routing::balancer::order(
+                route.balance,
+                &tier.targets,
+                &table.targets,
+                ask.w.shared.now_ms(),
+                &mut scratch.rng,
+                &mut order,
+            );
+        }
+        let mut got: Option<(usize, Fetched)> = None;
+        for &ti in &order {
+            match fetch_completion(ask.w, ask.live, ti, ask.hub, checks.min_avg_logprob.is_some(), deadline).await {
+                Ok(f) => {
+                    got = Some((ti, f));
+                    break;
+                }
+                Err(e) => {
+                    tried.push((ti, "failed"));
+                    last_err = Some((e, ti));
+                }
+            }
+        }
+        let Some((ti, fetched)) = got else {
+            if !last_tier {
+                counters.escalations[7].fetch_add(1, Relaxed);
+            }
+            continue;
+        };
+        total.add(&fetched.completion.usage);
+        cost += charge(&ask, ti, &fetched.completion.usage);
+        // A tool call is structured output for the client's code, not prose: text checks do
+        // not apply to it.
+        let verdict = if last_tier || !fetched.completion.tool_calls.is_empty() {
+            Ok(())
+        } else {
+            let c = &fetched.completion;
+            match checks.check(&c.text, c.finish.openai(), fetched.avg_logprob) {
+                Err(e) => Err(e),
+                Ok(()) => match &checks.judge {
+                    None => Ok(()),
+                    Some((judge, template)) => {
+                        let prompt = judge_prompt(template, ask.question, &c.text);
+                        let hub =
+                            serde_json::json!({"messages": [{"role": "user", "content": prompt}], "max_tokens": 8});
+                        match fetch_completion(ask.w, ask.live, *judge, &hub, false, deadline).await {
+                            Ok(j) => {
+                                total.add(&j.completion.usage);
+                                cost += charge(&ask, *judge, &j.completion.usage);
+                                tried.push((*judge, "judge"));
+                                if judge_verdict(&j.completion.text) == Some(true) {
+                                    Ok(())
+                                } else {
+                                    Err(Escalation::Judge)
+                                }
+                            }
+                            // A judge that cannot answer cannot vouch for the answer.
+                            Err(_) => Err(Escalation::Judge),
+                        }
+                    }
+                },
+            }
+        };
+        match verdict {
+            Ok(()) => {
+                tried.push((ti, "answered"));
+                counters.answered_by_tier[tier_i.min(7)].fetch_add(1, Relaxed);
+                counters.held_us.fetch_add(ask.ready.elapsed().as_micros() as u64, Relaxed);
+                let mut completion = fetched.completion;
+                completion.usage = total;
+                return Ok(Answer { completion, target: ti, agreed: Vec::new(), tried, cost });
+            }
+            Err(e) => {
+                let i = REASONS.iter().position(|r| *r == e.as_str()).unwrap_or(7);
+                counters.escalations[i].fetch_add(1, Relaxed);
+                tried.push((ti, escalation_label(&e)));
+            }
+        }
+    }
+    let (e, ti) = last_err
+        .unwrap_or_else(|| (ApiError::status(502, "no tier of the cascade answered"), route.tiers[0].targets[0]));
+    Err((e, ti, tried))
+}
+
+fn escalation_label(e: &Escalation) -> &'static str {
+    match e {
+        Escalation::TooShort => "escalated:min_length",
+        Escalation::NoMatch => "escalated:regex",
+        Escalation::NotJson => "escalated:json",
+        Escalation::Finish(_) => "escalated:finish_reason",
+        Escalation::Refusal => "escalated:refusal",
+        Escalation::LowConfidence => "escalated:logprob",
+        Escalation::Judge => "escalated:judge",
+        Escalation::Failed => "escalated:failed",
+    }
+}
+
+/// Consensus: every model at once on this core; replies still missing at the timeout are left
+/// out; the majority of the extracted answers wins (ties: the tie-break model's answer), or,
+/// with a judge, the answer the judge picks (the vote decides if the judge cannot).
+pub async fn consensus(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(usize, &'static str)>)> {
+    let route = ask.route;
+    let c = route.consensus.as_ref().expect("a consensus route");
+    let counters = ask.w.shared.strategies.of(&route.name);
+    counters.requests.fetch_add(1, Relaxed);
+    let deadline = ask.ready + Duration::from_millis(c.timeout_ms.min(route.retry.budget_ms));
+    let calls = c
+        .targets
+        .iter()
+        .map(|&ti| {
+            let fut = fetch_completion(ask.w, ask.live, ti, ask.hub, false, deadline);
+            Box::pin(async move {
+                match until(deadline, fut).await {
+                    Ok(r) => r,
+                    Err(_) => Err(ApiError::status(504, "no reply before the consensus timeout")),
+                }
+            }) as std::pin::Pin<Box<dyn std::future::Future<Output = Result<Fetched, ApiError>> + '_>>
+        })
+        .collect();
+    let replies = join_all(calls).await;
+    let mut tried = Vec::new();
+    let mut total = Usage::default();
+    let mut cost = 0.0;
+    let mut answers = Vec::with_capacity(replies.len());
+    let mut last_err = None;
+    for (k, r) in replies.iter().enumerate() {
+        let ti = c.targets[k];
+        match r {
+            Ok(f) => {
+                total.add(&f.completion.usage);
+                cost += charge(&ask, ti, &f.completion.usage);
+                answers.push(c.extractor.extract(&f.completion.text));
+                tried.push((ti, "answered"));
+            }
+            Err(e) => {
+                answers.push(None);
+                counters.missing.fetch_add(1, Relaxed);
+                tried.push((ti, if e.status == 504 { "timeout" } else { "failed" }));
+                last_err = Some((e.clone(), ti));
+            }
+        }
+    }
+    let Some(v) = vote(&answers, c.tie_break) else {
+        let (e, ti) =
+            last_err.unwrap_or_else(|| (ApiError::status(502, "no model gave an answer to vote on"), c.targets[0]));
+        return Err((e, ti, tried));
+    };
+    // The reply sent: the judge's pick when there is a judge (and it answers), else the
+    // tie-break model's if it is among the winners, else the first winner.
+    let judged = match c.judge {
+        Some(judge) => {
+            let ok: Vec<usize> = (0..replies.len()).filter(|&k| replies[k].is_ok()).collect();
+            let texts: Vec<&str> =
+                ok.iter().map(|&k| replies[k].as_ref().map(|f| f.completion.text.as_str()).unwrap_or("")).collect();
+            let prompt = judge_pick_prompt(ask.question, &texts);
+            let hub = serde_json::json!({"messages": [{"role": "user", "content": prompt}], "max_tokens": 8});
+            let until = ask.ready + Duration::from_millis(route.retry.budget_ms);
+            match fetch_completion(ask.w, ask.live, judge, &hub, false, until).await {
+                Ok(j) => {
+                    total.add(&j.completion.usage);
+                    cost += charge(&ask, judge, &j.completion.usage);
+                    tried.push((judge, "judge"));
+                    judge_pick(&j.completion.text, ok.len()).map(|i| ok[i])
+                }
+                Err(_) => {
+                    tried.push((judge, "failed"));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let pick = match judged {
+        Some(k) => k,
+        None => {
+            if v.tie {
+                counters.ties.fetch_add(1, Relaxed);
+            }
+            c.tie_break.filter(|t| v.agreeing.contains(t)).unwrap_or(v.agreeing[0])
+        }
+    };
+    // Who agreed with the reply sent (the same extracted answer).
+    let agreeing: Vec<usize> = match &answers[pick] {
+        Some(a) => (0..answers.len()).filter(|&k| answers[k].as_ref() == Some(a)).collect(),
+        None => vec![pick],
+    };
+    let mut replies = replies;
+    let mut completion = replies.swap_remove(pick).map(|f| f.completion).expect("winners answered");
+    completion.usage = total;
+    let agreed = agreeing.iter().map(|&k| c.targets[k]).collect();
+    Ok(Answer { completion, target: c.targets[pick], agreed, tried, cost })
+}

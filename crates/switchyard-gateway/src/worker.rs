@@ -1,0 +1,196 @@
+//! Per-core worker state and the accept loop.
+
+use std::cell::{Cell, RefCell};
+use std::net::TcpListener as StdListener;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use switchyard_routing::DecideScratch;
+use switchyard_wire::JsonScratch;
+
+use crate::live::{Live, Shared};
+use crate::upstream::Pool;
+
+/// How long in-flight requests may take to finish after SIGTERM.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A request's hold on the live table: an `Rc` (a count only this worker touches) around the
+/// `Arc` that `ArcSwap` hands out, so the extra box is the point.
+#[allow(clippy::redundant_allocation)]
+pub type LiveHandle = Rc<Arc<Live>>;
+
+/// State owned by one worker thread; shared by its connections without locks.
+pub struct Worker {
+    /// Process-wide state.
+    pub shared: Arc<Shared>,
+    /// Keep-alive upstream connections of this core.
+    pub pool: Pool,
+    /// This worker's index.
+    pub index: usize,
+    next_request: Cell<u64>,
+    /// Buffers and randomness for routing decisions.
+    pub decide_scratch: RefCell<DecideScratch>,
+    /// Buffers the request view is parsed in (borrowed only while parsing, never across an await).
+    pub json_scratch: RefCell<JsonScratch>,
+    /// This worker's handle on the live table (see `live`).
+    live: RefCell<LiveHandle>,
+}
+
+/// Marks a request in flight for as long as it lives.
+pub struct InFlight(Rc<Worker>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        crate::stats::Gauges::bump(&self.0.shared.stats.gauges[self.0.index].inflight, -1);
+    }
+}
+
+impl Worker {
+    /// A worker with an empty pool.
+    pub fn new(shared: Arc<Shared>, index: usize) -> Worker {
+        Worker {
+            pool: Pool::default(),
+            index,
+            next_request: Cell::new(0),
+            decide_scratch: RefCell::new(DecideScratch::new(0x9e37_79b9 ^ ((index as u64 + 1) << 20))),
+            json_scratch: RefCell::new(JsonScratch::default()),
+            live: RefCell::new(Rc::new(shared.live.load_full())),
+            shared,
+        }
+    }
+
+    /// The live table for a request that starts now; it keeps that table until it ends.
+    ///
+    /// `ArcSwap::load_full` per request would add to the one shared `Arc` count from every
+    /// worker (a cache line bounced between cores); here the worker holds one `Arc` and hands
+    /// out `Rc` clones, taking a new `Arc` only when a reload has swapped the table. The
+    /// previous table lives on in requests that hold it, and in this cache until the worker's
+    /// next request.
+    pub fn live(&self) -> LiveHandle {
+        let current = self.shared.live.load();
+        let mut cached = self.live.borrow_mut();
+        if !Arc::ptr_eq(&cached, &current) {
+            *cached = Rc::new(arc_swap::Guard::into_inner(current));
+        }
+        Rc::clone(&cached)
+    }
+
+    /// A process-unique request id: process prefix, worker, counter.
+    pub fn request_id(&self) -> RequestId {
+        let n = self.next_request.get();
+        self.next_request.set(n + 1);
+        RequestId::new(self.shared.id_prefix, self.index as u8, n)
+    }
+
+    /// Counts a request as in flight until the guard drops.
+    pub fn begin(self: &Rc<Self>) -> InFlight {
+        crate::stats::Gauges::bump(&self.shared.stats.gauges[self.index].inflight, 1);
+        InFlight(self.clone())
+    }
+
+    /// True once shutdown has been asked for.
+    pub fn draining(&self) -> bool {
+        self.shared.shutdown.load(Ordering::Relaxed)
+    }
+}
+
+/// Serves connections from `listener` until shutdown, then waits for in-flight requests.
+pub async fn run(listener: StdListener, w: Rc<Worker>) {
+    let listener = match monoio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            crate::error!("worker {}: cannot register listener: {e}", w.index);
+            return;
+        }
+    };
+    let acceptor = {
+        let w = w.clone();
+        monoio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        let max = w.shared.live.load().server.max_connections;
+                        // One shared counter for the cap: an atomic add per connection, not per request.
+                        if w.shared.connections.fetch_add(1, Ordering::Relaxed) >= max {
+                            w.shared.connections.fetch_sub(1, Ordering::Relaxed);
+                            w.shared.connections_refused.fetch_add(1, Ordering::Relaxed);
+                            monoio::spawn(crate::conn::refuse(stream));
+                        } else {
+                            monoio::spawn(crate::conn::serve(stream, w.clone()));
+                        }
+                    }
+                    Err(e) => {
+                        if w.draining() {
+                            break;
+                        }
+                        // EMFILE and friends: back off instead of spinning.
+                        crate::warn!("worker {}: accept failed: {e}", w.index);
+                        monoio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        })
+    };
+    // The control thread sets the shutdown flag, then shuts the listening socket down
+    // (server.rs): that wakes the pending accept with an error and makes the kernel stop
+    // queueing connections for it, so the accept loop ends without a timer polling the flag
+    // (an idle worker sleeps until there is work). Cancelling a pending io_uring accept
+    // instead could leak a connection accepted concurrently.
+    acceptor.await;
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    // The in-flight gauge in the shared stats is this worker's count (only it writes it).
+    let inflight = &w.shared.stats.gauges[w.index].inflight;
+    while inflight.load(std::sync::atomic::Ordering::Relaxed) > 0 && Instant::now() < deadline {
+        monoio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A request id: 20 lowercase hex digits (8 of process prefix, 2 of worker, 10 of counter),
+/// built on the stack (`format!` allocated once per request).
+#[derive(Clone, Copy)]
+pub struct RequestId([u8; 20]);
+
+impl RequestId {
+    /// The id of request `n` of `worker` in the process with `prefix`.
+    pub fn new(prefix: u32, worker: u8, n: u64) -> RequestId {
+        fn hex(out: &mut [u8], mut v: u64) {
+            for b in out.iter_mut().rev() {
+                *b = b"0123456789abcdef"[(v & 15) as usize];
+                v >>= 4;
+            }
+        }
+        let mut id = [0u8; 20];
+        hex(&mut id[..8], prefix as u64);
+        hex(&mut id[8..10], worker as u64);
+        hex(&mut id[10..], n);
+        RequestId(id)
+    }
+}
+
+impl std::ops::Deref for RequestId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        // Only ASCII hex digits are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestId;
+
+    #[test]
+    fn request_id_matches_the_old_format() {
+        for (p, w, n) in [(0u32, 0u8, 0u64), (0xdeadbeef, 3, 0x12_3456_789a), (u32::MAX, 255, (1 << 40) - 1)] {
+            assert_eq!(&*RequestId::new(p, w, n), format!("{p:08x}{w:02x}{n:010x}"));
+        }
+    }
+}

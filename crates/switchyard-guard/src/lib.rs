@@ -1,0 +1,5 @@
+//! Admission guards: hashed client keys compared in constant time, per-key GCRA rate limits
+//! and spend budgets as atomics shared by every worker. No I/O.
+
+pub mod keys;
+pub mod limits;

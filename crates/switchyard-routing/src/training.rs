@@ -1,0 +1,108 @@
+//! Training and evaluating the learned router on RouteLLM-style labelled prompts
+//! (`routing-data/*.jsonl`: MMLU and GSM8K with correctness, MT-Bench with judge scores).
+
+use simd_json::prelude::*;
+
+use crate::eval::{Scored, apgr_cpt};
+use crate::learned::{Example, LearnedModel, train};
+use switchyard_wire::text::hash_lower;
+
+/// One labelled prompt.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// Stable id (used for the split).
+    pub id: String,
+    /// `mmlu`, `gsm8k` or `mt_bench`.
+    pub benchmark: String,
+    /// The prompt (for MT-Bench, the last turn, as the gateway sees it).
+    pub prompt: String,
+    /// Weak model quality in [0, 1].
+    pub weak: f32,
+    /// Strong model quality in [0, 1].
+    pub strong: f32,
+}
+
+/// Parses one JSON line; judge scores (1–10) are scaled to [0, 1].
+pub fn parse_item(line: &str) -> Result<Item, String> {
+    let mut bytes = line.as_bytes().to_vec();
+    let v = simd_json::to_owned_value(&mut bytes).map_err(|e| e.to_string())?;
+    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string).ok_or(format!("missing `{k}`"));
+    let q = |k: &str| -> Result<f32, String> {
+        let x = v.get(k).ok_or(format!("missing `{k}`"))?;
+        if let Some(b) = x.as_bool() {
+            Ok(f32::from(u8::from(b)))
+        } else {
+            x.cast_f64().map(|f| (f / 10.0) as f32).ok_or(format!("`{k}` is not a bool or number"))
+        }
+    };
+    let (weak, strong) = if v.get("weak_correct").is_some() {
+        (q("weak_correct")?, q("strong_correct")?)
+    } else {
+        (q("weak_score")?, q("strong_score")?)
+    };
+    Ok(Item { id: s("id")?, benchmark: s("benchmark")?, prompt: s("prompt")?, weak, strong })
+}
+
+/// Deterministic held-out split: one item in five by a hash of its id.
+pub fn is_held_out(item: &Item) -> bool {
+    hash_lower(item.id.as_bytes()).is_multiple_of(5)
+}
+
+/// Training settings (the defaults are what the shipped weights use).
+#[derive(Debug, Clone, Copy)]
+pub struct TrainSettings {
+    /// log2 of the hashed feature space.
+    pub bits: u32,
+    /// Ridge penalty.
+    pub alpha: f32,
+    /// Conjugate-gradient iterations.
+    pub iterations: usize,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        TrainSettings { bits: 16, alpha: 10.0, iterations: 200 }
+    }
+}
+
+/// Fits a model on `items`.
+pub fn fit(items: &[Item], s: TrainSettings) -> LearnedModel {
+    let ex: Vec<Example<'_>> = items.iter().map(|i| Example { text: &i.prompt, gain: i.strong - i.weak }).collect();
+    train(&ex, s.bits, s.alpha, s.iterations)
+}
+
+/// APGR and CPT(50 %) per benchmark: (benchmark, items, apgr, cpt50).
+pub fn evaluate(model: &LearnedModel, items: &[Item]) -> Vec<(String, usize, f64, f64)> {
+    let mut benches: Vec<&str> = items.iter().map(|i| i.benchmark.as_str()).collect();
+    benches.sort_unstable();
+    benches.dedup();
+    let mut scratch = Vec::new();
+    benches
+        .into_iter()
+        .filter_map(|b| {
+            let scored: Vec<Scored> = items
+                .iter()
+                .filter(|i| i.benchmark == b)
+                .map(|i| Scored { score: model.score(&i.prompt, &mut scratch), weak: i.weak, strong: i.strong })
+                .collect();
+            apgr_cpt(&scored, 0.5).map(|(a, c)| (b.to_string(), scored.len(), a, c))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_label_kinds() {
+        let i = parse_item(r#"{"id":"mmlu/x/1","benchmark":"mmlu","subject":"x","prompt":"Q","weak_correct":false,"strong_correct":true}"#).unwrap();
+        assert_eq!((i.weak, i.strong), (0.0, 1.0));
+        let i = parse_item(
+            r#"{"id":"mt/1","benchmark":"mt_bench","turns":["a"],"prompt":"a","weak_score":8.0,"strong_score":10}"#,
+        )
+        .unwrap();
+        assert_eq!((i.weak, i.strong), (0.8, 1.0));
+        assert!(parse_item(r#"{"id":"x"}"#).is_err());
+    }
+}
