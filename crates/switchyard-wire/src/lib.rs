@@ -14,6 +14,7 @@ pub mod api_error;
 pub mod completion;
 pub mod error;
 pub mod json;
+pub mod render;
 pub mod replay;
 pub mod request;
 pub mod stream;

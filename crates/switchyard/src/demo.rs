@@ -2,7 +2,7 @@
 
 use mock_llm::MockConfig;
 
-use switchyard_gateway::server::{self, Overrides, Source};
+use switchyard_gateway::{Overrides, Source};
 
 /// The bundled demo configuration.
 const DEMO_CONFIG: &str = include_str!("../../../examples/mock.toml");
@@ -30,5 +30,5 @@ pub fn run(mut overrides: Overrides) -> Result<(), String> {
         vars: vec![("MOCK_URL".into(), mock.base_url())],
         files: vec![("../models/learned-router.bin", LEARNED_WEIGHTS)],
     };
-    server::run(source, overrides)
+    switchyard_gateway::run(source, overrides)
 }

@@ -11,7 +11,7 @@ mod demo;
 mod tools;
 mod train;
 
-use switchyard_gateway::{error, server};
+use switchyard_gateway::error;
 
 const USAGE: &str = "usage:
   switchyard --config FILE [--listen ADDR] [--workers N]   run the gateway
@@ -28,11 +28,11 @@ struct Args {
     demo: bool,
     check: bool,
     config: Option<String>,
-    overrides: server::Overrides,
+    overrides: switchyard_gateway::Overrides,
 }
 
 fn parse_args(argv: &[String]) -> Result<Args, String> {
-    let mut a = Args { demo: false, check: false, config: None, overrides: server::Overrides::default() };
+    let mut a = Args { demo: false, check: false, config: None, overrides: switchyard_gateway::Overrides::default() };
     let mut it = argv.iter();
     while let Some(arg) = it.next() {
         let mut value = || it.next().cloned().ok_or_else(|| format!("{arg} needs a value\n{USAGE}"));
@@ -76,8 +76,8 @@ fn main() -> ExitCode {
             eprintln!("--config FILE is required\n{USAGE}");
             return ExitCode::from(2);
         };
-        let source = server::Source::File(path.clone().into());
-        if args.check { check(&source, &path) } else { server::run(source, args.overrides) }
+        let source = switchyard_gateway::Source::File(path.clone().into());
+        if args.check { check(&source, &path) } else { switchyard_gateway::run(source, args.overrides) }
     };
     finish(result)
 }
@@ -103,7 +103,7 @@ fn finish(result: Result<(), String>) -> ExitCode {
     }
 }
 
-fn check(source: &server::Source, path: &str) -> Result<(), String> {
+fn check(source: &switchyard_gateway::Source, path: &str) -> Result<(), String> {
     println!("{path}: {}", switchyard_gateway::check(source)?);
     Ok(())
 }

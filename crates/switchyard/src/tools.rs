@@ -7,7 +7,7 @@ use switchyard_routing::route::sample_view;
 use switchyard_routing::{DecideScratch, RouteTable};
 use switchyard_wire::json::quote;
 
-use switchyard_gateway::server::Source;
+use switchyard_gateway::Source;
 
 fn table(config: &str) -> Result<RouteTable, String> {
     let source = Source::File(config.into());

@@ -1,45 +1,16 @@
 //! The response cache as the proxy uses it: which requests may be looked up or stored, their
 //! keys, and what is kept per answer.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, OnceLock};
 use switchyard_cache::cache::{canonical_key, semantic_parts};
 use switchyard_cache::semantic_cache::PromptVector;
 use switchyard_routing::Route;
 
-use switchyard_wire::{Completion, Dialect};
+use switchyard_wire::Completion;
+use switchyard_wire::render::RenderedAnswer;
 
-use crate::deliver::{Shape, render};
-
-use crate::worker::Worker;
-
-/// A stored answer and who gave it.
-pub struct CachedAnswer {
-    /// The answer.
-    pub completion: Completion,
-    /// Model (config name) that answered.
-    pub model: String,
-    /// Its provider.
-    pub provider: String,
-    /// The answer rendered once per client shape, on first use: a hit then costs a copy, not
-    /// a serialisation. Demo at 2,000 hits/s (README): JSON and streamed hits mixed were p50
-    /// 8.7 / p90 19.5 µs rendered per hit; memoised, streamed hits are p50 4.0 / p99 5.9 µs.
-    rendered: [OnceLock<Vec<u8>>; 5],
-}
-
-impl CachedAnswer {
-    /// The body for `shape`, rendered on first use.
-    pub fn body(&self, shape: Shape) -> &[u8] {
-        let slot = match (shape.dialect, shape.stream, shape.include_usage) {
-            (Dialect::Anthropic, false, _) => 0,
-            (Dialect::Anthropic, true, _) => 1,
-            (_, false, _) => 2,
-            (_, true, false) => 3,
-            (_, true, true) => 4,
-        };
-        self.rendered[slot].get_or_init(|| render(shape, &self.completion))
-    }
-}
+use crate::runtime::core::Worker;
 
 /// What the cache may do for one request.
 pub struct CacheUse {
@@ -80,7 +51,7 @@ pub fn lookup(
     route: &Route,
     body: &[u8],
     scratch: &mut Vec<u8>,
-) -> Option<(Arc<CachedAnswer>, Option<f32>)> {
+) -> Option<(Arc<RenderedAnswer>, Option<f32>)> {
     let now = w.shared.now_ms();
     if u.lookup
         && let Some(hit) = w.shared.cache.get(&u.key, now)
@@ -117,12 +88,7 @@ pub fn store(w: &Worker, u: CacheUse, c: Completion, model: &str, provider: &str
     let size = content + c.id.len() + c.model.len() + model.len() + provider.len() + 128 + rendered;
     let now = w.shared.now_ms();
     let expires = now + u.ttl_ms;
-    let answer = CachedAnswer {
-        completion: c,
-        model: model.to_string(),
-        provider: provider.to_string(),
-        rendered: Default::default(),
-    };
+    let answer = RenderedAnswer::new(c, model.to_string(), provider.to_string());
     if let Some((context, vector)) = u.semantic {
         w.shared.semantic.insert(context, vector, u.key.clone(), expires, now);
     }

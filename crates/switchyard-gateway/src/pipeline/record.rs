@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use switchyard_wire::{ApiError, RequestView};
 use switchyard_wire::{Dialect, Usage};
 
-use crate::worker::Worker;
+use crate::runtime::core::Worker;
 
 /// What every decision-log record of a request shares.
 pub struct Common<'a> {
@@ -109,7 +109,7 @@ pub fn log_request(
 }
 
 /// Logs a request answered from the cache (no upstream call, no cost).
-pub fn log_hit(w: &Worker, c: &Common<'_>, hit: &crate::answers::CachedAnswer, similarity: Option<f32>) {
+pub fn log_hit(w: &Worker, c: &Common<'_>, hit: &switchyard_wire::render::RenderedAnswer, similarity: Option<f32>) {
     let Some(log) = &w.shared.decisions else { return };
     let mut v = common_fields(c);
     let more = serde_json::json!({
@@ -136,7 +136,7 @@ fn common_fields(c: &Common<'_>) -> serde_json::Value {
         "key": c.key,
         "client": if c.dialect == Dialect::Anthropic { "anthropic" } else { "openai" },
         "requested": c.view.model,
-        "prompt_hash": crate::decisions::prompt_hash(&c.view.system, &c.view.last_user),
+        "prompt_hash": crate::observe::decision_log::prompt_hash(&c.view.system, &c.view.last_user),
         "stream": c.view.stream,
         "route": c.route,
     })

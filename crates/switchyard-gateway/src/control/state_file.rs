@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use switchyard_guard::keys::KeyRegistry;
 
-use crate::live::Shared;
+use crate::runtime::live::Shared;
 
 /// How often spend is saved.
 const EVERY: Duration = Duration::from_secs(5);

@@ -8,9 +8,10 @@ use switchyard_http::parse_response;
 use switchyard_routing::Provider;
 
 use crate::io::until;
-use crate::live::Live;
-use crate::upstream::{UpError, UpStream, connect};
-use crate::worker::Worker;
+use crate::runtime::core::Worker;
+use crate::runtime::live::Live;
+use crate::runtime::pool::UpStream;
+use crate::upstream::connect::{UpError, connect};
 
 /// Largest upstream response head accepted.
 const MAX_UPSTREAM_HEAD: usize = 64 * 1024;

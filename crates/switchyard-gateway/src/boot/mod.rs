@@ -1,5 +1,7 @@
 //! Process lifecycle: listeners, worker threads, and the control plane (reload, shutdown).
 
+pub mod accept;
+
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
@@ -9,87 +11,15 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-use switchyard_config::Config;
 use switchyard_config::IoDriver;
 use switchyard_guard::keys::KeyRegistry;
 use switchyard_routing::health::HealthRegistry;
 
-use crate::live::{Dns, Live, Shared};
-use crate::overhead::Histogram;
-use crate::worker::{self, Worker};
-
-/// Where the configuration comes from, so SIGHUP can read it again.
-pub enum Source {
-    /// A file path.
-    File(std::path::PathBuf),
-    /// Text with its own variables and files (the demo).
-    Inline {
-        /// TOML text.
-        text: String,
-        /// Variables that override the environment.
-        vars: Vec<(String, String)>,
-        /// Files the text names, built into the binary.
-        files: Vec<(&'static str, &'static [u8])>,
-    },
-}
-
-impl Source {
-    /// Reads and validates the configuration.
-    pub fn load(&self) -> Result<Config, String> {
-        match self {
-            Source::File(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                Config::parse_with_process_env(&text).map_err(|e| e.to_string())
-            }
-            Source::Inline { text, vars, .. } => Config::parse(text, &|k| {
-                vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).or_else(|| std::env::var(k).ok())
-            })
-            .map_err(|e| e.to_string()),
-        }
-    }
-}
-
-impl Source {
-    /// FNV-1a of the configuration text, hex (the `switchyard_config_info` label).
-    pub fn hash(&self) -> String {
-        let text = match self {
-            Source::File(path) => std::fs::read(path).unwrap_or_default(),
-            Source::Inline { text, .. } => text.clone().into_bytes(),
-        };
-        let h = text.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-        format!("{h:016x}")
-    }
-
-    /// Reads a file the config names; relative names are relative to the config file.
-    pub fn read_file(&self, name: &str) -> Result<Vec<u8>, String> {
-        let path = match self {
-            Source::File(cfg) => {
-                let p = std::path::Path::new(name);
-                if p.is_absolute() {
-                    p.to_path_buf()
-                } else {
-                    cfg.parent().unwrap_or(std::path::Path::new(".")).join(p)
-                }
-            }
-            Source::Inline { files, .. } => {
-                if let Some((_, bytes)) = files.iter().find(|(n, _)| *n == name) {
-                    return Ok(bytes.to_vec());
-                }
-                name.into()
-            }
-        };
-        std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-    }
-}
-
-/// Command-line overrides of `[server]`.
-#[derive(Default)]
-pub struct Overrides {
-    /// `--listen`.
-    pub listen: Option<String>,
-    /// `--workers`.
-    pub workers: Option<usize>,
-}
+use crate::control::reload::Control;
+use crate::control::source::{Overrides, Source, apply};
+use crate::observe::histogram::Histogram;
+use crate::runtime::core::Worker;
+use crate::runtime::live::{Dns, Live, Shared};
 
 fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let s = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
@@ -100,16 +30,6 @@ fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     s.bind(&addr.into())?;
     s.listen(4096)?;
     Ok(s.into())
-}
-
-fn apply(cfg: &mut Config, o: &Overrides) -> Result<(), String> {
-    if let Some(l) = &o.listen {
-        cfg.server.listen = l.clone();
-    }
-    if let Some(w) = o.workers {
-        cfg.server.workers = w;
-    }
-    cfg.validate().map_err(|e| e.to_string())
 }
 
 /// Runs the gateway until SIGTERM/SIGINT; returns after in-flight requests finished.
@@ -124,22 +44,22 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     };
     raise_fd_limit(cfg.server.max_connections);
     let health = Arc::new(HealthRegistry::default());
-    let stats = Arc::new(crate::stats::Stats::new(workers));
+    let stats = Arc::new(crate::observe::meters::Stats::new(workers));
     let keys = Arc::new(KeyRegistry::default());
     if let Some(path) = &cfg.server.state_file {
-        let n = crate::state::load(path, &keys)?;
+        let n = crate::control::state_file::load(path, &keys)?;
         crate::info!("restored the spend of {n} client keys from {path}");
     }
-    let live = Live::build(&cfg, &source, &health, &keys, &stats)?;
+    let live = Live::build(&cfg, &|name| source.read_file(name), source.hash(), &health, &keys, &stats)?;
     let dns = Dns::default();
     dns.refresh(&live.hosts());
-    let decisions = cfg.log.as_ref().map(crate::decisions::DecisionLog::start).transpose()?;
+    let decisions = cfg.log.as_ref().map(crate::observe::decision_log::DecisionLog::start).transpose()?;
     let shared = Arc::new(Shared {
         overhead: (0..workers).map(|_| Histogram::default()).collect(),
         cache_hit_time: (0..workers).map(|_| Histogram::default()).collect(),
         stream_relay_time: (0..workers).map(|_| Histogram::default()).collect(),
         cache: switchyard_cache::cache::ResponseCache::new(cfg.cache.max_bytes),
-        semantic: switchyard_cache::semantic_cache::SemanticIndex::new(crate::answers::SEMANTIC_ENTRIES),
+        semantic: switchyard_cache::semantic_cache::SemanticIndex::new(crate::pipeline::cache::SEMANTIC_ENTRIES),
         semantic_hits: AtomicU64::new(0),
         strategies: Default::default(),
         decisions,
@@ -205,7 +125,7 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
                         Ok(mut rt) => {
                             let _ = tx.send("epoll");
                             drop(tx);
-                            rt.block_on(worker::run(listener, w));
+                            rt.block_on(crate::boot::accept::run(listener, w));
                         }
                         Err(e) => fail(e),
                     }
@@ -235,7 +155,7 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
                         };
                         let _ = tx.send(driver);
                         drop(tx);
-                        rt.block_on(worker::run(listener, w));
+                        rt.block_on(crate::boot::accept::run(listener, w));
                     }
                     Err(e) => fail(e),
                 }
@@ -258,12 +178,12 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     spawn_dns_refresher(shared.clone());
     let state_file = cfg.server.state_file.clone();
     if let Some(path) = &state_file {
-        crate::state::spawn_saver(shared.clone(), path.clone());
+        crate::control::state_file::spawn_saver(shared.clone(), path.clone());
     }
     let admin = cfg.admin.clone();
-    let control = Arc::new(Control { source, overrides, shared: shared.clone(), lock: Default::default() });
+    let control = Arc::new(Control::new(source, overrides, shared.clone()));
     if let Some(a) = admin {
-        match crate::admin::spawn(&a.listen, control.clone()) {
+        match crate::control::admin::spawn(&a.listen, control.clone()) {
             Ok(addr) => crate::info!("admin listening on http://{addr}"),
             Err(e) => {
                 stop("");
@@ -289,59 +209,12 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
         d.drain(Duration::from_secs(5));
     }
     if let Some(path) = &state_file
-        && let Err(e) = crate::state::save(path, &shared.keys)
+        && let Err(e) = crate::control::state_file::save(path, &shared.keys)
     {
         crate::warn!("server.state_file: cannot write {path}: {e}");
     }
     crate::info!("switchyard stopped");
     Ok(())
-}
-
-/// The control plane: what reloads need, serialised so SIGHUP and the admin endpoint never
-/// compile at the same time.
-pub struct Control {
-    /// Where the configuration comes from.
-    pub source: Source,
-    /// Command-line overrides applied on every load.
-    pub overrides: Overrides,
-    /// State shared with the workers.
-    pub shared: Arc<Shared>,
-    lock: std::sync::Mutex<()>,
-}
-
-impl Control {
-    /// Re-reads the configuration and swaps it in; a bad file leaves the old table serving.
-    /// Returns the number of models now served.
-    pub fn reload(&self) -> Result<usize, String> {
-        let _one_at_a_time = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let shared = &self.shared;
-        let result = self.source.load().and_then(|mut cfg| {
-            apply(&mut cfg, &self.overrides)?;
-            let live = Live::build(&cfg, &self.source, &shared.health, &shared.keys, &shared.stats)?;
-            // Resolve new hosts before the swap so no request meets an unknown host.
-            let mut hosts = live.hosts();
-            hosts.extend(shared.live.load().hosts());
-            hosts.sort();
-            hosts.dedup();
-            shared.dns.refresh(&hosts);
-            Ok(live)
-        });
-        match result {
-            Ok(live) => {
-                let models = live.table.targets.len();
-                let routes = live.table.routes.len();
-                shared.live.store(Arc::new(live));
-                shared.reloads_ok.fetch_add(1, Ordering::Relaxed);
-                crate::info!("reload ok: {models} models, {routes} routes");
-                Ok(models)
-            }
-            Err(e) => {
-                shared.reloads_failed.fetch_add(1, Ordering::Relaxed);
-                crate::error!("reload failed, keeping the previous configuration: {e}");
-                Err(e)
-            }
-        }
-    }
 }
 
 fn spawn_dns_refresher(shared: Arc<Shared>) {

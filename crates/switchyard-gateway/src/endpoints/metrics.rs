@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::live::{Live, Shared};
+use crate::runtime::live::{Live, Shared};
 
 /// Renders the exposition text.
 pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
@@ -42,7 +42,7 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
                 esc(route),
                 esc(&t.name),
                 esc(&live.table.providers[t.provider].name),
-                crate::stats::CLASSES[k]
+                crate::observe::meters::CLASSES[k]
             );
         }
     }
@@ -50,12 +50,12 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
         let _ = writeln!(
             s,
             "switchyard_requests_total{{route=\"-\",model=\"-\",provider=\"-\",status=\"{}\"}} {v}",
-            crate::stats::CLASSES[k]
+            crate::observe::meters::CLASSES[k]
         );
     }
     keys(&mut s, shared, live);
     cache_and_strategies(&mut s, shared);
-    let sum = |f: &dyn Fn(&crate::stats::Gauges) -> i64| st.gauges.iter().map(f).sum::<i64>();
+    let sum = |f: &dyn Fn(&crate::observe::meters::Gauges) -> i64| st.gauges.iter().map(f).sum::<i64>();
     s.push_str(
         "# HELP switchyard_inflight_requests Requests being handled.\n# TYPE switchyard_inflight_requests gauge\n",
     );
@@ -81,7 +81,7 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
         "Time from request read to the first byte written to the client.",
         &st.ttft,
     );
-    let m = crate::overhead::Merged::of(shared.overhead.iter());
+    let m = crate::observe::histogram::Merged::of(shared.overhead.iter());
     s.push_str(
         "# HELP switchyard_overhead_seconds Time spent inside the gateway per request, upstream wait excluded.\n",
     );
@@ -105,7 +105,7 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
         &m,
         &[0.5, 0.9, 0.99, 0.999],
     );
-    let m = crate::overhead::Merged::of(shared.stream_relay_time.iter());
+    let m = crate::observe::histogram::Merged::of(shared.stream_relay_time.iter());
     quantiles(
         &mut s,
         "switchyard_stream_relay_quantile_seconds",
@@ -162,8 +162,8 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
 }
 
 /// A Prometheus histogram (seconds) from per-worker histograms.
-fn histogram(s: &mut String, name: &str, help: &str, hs: &[crate::overhead::Histogram]) {
-    let m = crate::overhead::Merged::of(hs.iter());
+fn histogram(s: &mut String, name: &str, help: &str, hs: &[crate::observe::histogram::Histogram]) {
+    let m = crate::observe::histogram::Merged::of(hs.iter());
     let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} histogram");
     for le_us in [
         100u64, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
@@ -177,7 +177,7 @@ fn histogram(s: &mut String, name: &str, help: &str, hs: &[crate::overhead::Hist
 }
 
 /// A gauge per quantile of merged histograms (bucket upper bounds, in seconds).
-fn quantiles(s: &mut String, name: &str, help: &str, m: &crate::overhead::Merged, qs: &[f64]) {
+fn quantiles(s: &mut String, name: &str, help: &str, m: &crate::observe::histogram::Merged, qs: &[f64]) {
     let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge");
     for q in qs {
         let _ = writeln!(s, "{name}{{quantile=\"{q}\"}} {:.9}", m.quantile(*q));
@@ -262,7 +262,7 @@ fn cache_and_strategies(s: &mut String, shared: &Shared) {
     s.push_str("# TYPE switchyard_cache_semantic_prompts gauge\n");
     let _ = writeln!(s, "switchyard_cache_semantic_prompts{{kind=\"count\"}} {prompts}");
     let _ = writeln!(s, "switchyard_cache_semantic_prompts{{kind=\"bytes\"}} {prompt_bytes}");
-    let m = crate::overhead::Merged::of(shared.cache_hit_time.iter());
+    let m = crate::observe::histogram::Merged::of(shared.cache_hit_time.iter());
     quantiles(
         s,
         "switchyard_cache_hit_quantile_seconds",
@@ -282,7 +282,7 @@ fn cache_and_strategies(s: &mut String, shared: &Shared) {
     s.push_str("# HELP switchyard_cascade_escalations_total Cascade escalations by reason.\n");
     s.push_str("# TYPE switchyard_cascade_escalations_total counter\n");
     for (r, c) in &all {
-        for (i, reason) in crate::strategies::REASONS.iter().enumerate() {
+        for (i, reason) in crate::observe::meters::REASONS.iter().enumerate() {
             let v = c.escalations[i].load(Relaxed);
             if v > 0 {
                 let _ =

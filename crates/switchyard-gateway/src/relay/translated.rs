@@ -9,19 +9,20 @@ use std::time::Instant;
 use memchr::memmem;
 use monoio::net::TcpStream;
 use serde_json::Value;
-use switchyard_http::head::{ResponseFraming, ResponseHead};
-use switchyard_http::{ChunkedDecoder, SseDecoder, write};
+use switchyard_http::head::ResponseHead;
+use switchyard_http::{SseDecoder, write};
 use switchyard_wire::JsonScratch;
 use switchyard_wire::answer::answer_usage;
 use switchyard_wire::{
     Completion, CompletionBuilder, Delta, Dialect, StreamDecoder, StreamEncoder, UpstreamError, Usage,
 };
 
-use crate::conn::{Buffers, Outcome, Tags};
-use crate::io::until;
-use crate::overhead::Histogram;
-use crate::relay::{Timing, flush, skip_header, upstream_head};
-use crate::upstream::UpStream;
+use crate::downstream::{Buffers, Outcome, Tags};
+use crate::observe::histogram::Histogram;
+use crate::relay::passthrough::{flush, skip_header, upstream_head};
+use crate::runtime::pool::UpStream;
+use crate::upstream::body::BodyReader;
+use crate::upstream::body::Timing;
 
 // Searchers built once: constructing one per event showed up at ~3 % of the streaming profile.
 static USAGE: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\"usage\":{"));
@@ -54,119 +55,6 @@ pub struct Exchange<'a> {
     pub account: Option<&'a dyn Fn(Usage)>,
     /// Where a stream's relay time per piece goes (this worker's histogram).
     pub relay_time: &'a Histogram,
-}
-
-/// Reads a response body of any framing, piece by piece, de-chunked.
-pub struct BodyReader {
-    framing: ResponseFraming,
-    remaining: u64,
-    dec: ChunkedDecoder,
-    first: Option<usize>,
-    clean_end: bool,
-    /// The upstream allows another request on the connection (its head said so).
-    keep_alive: bool,
-}
-
-impl BodyReader {
-    /// A reader for the body after `head` (whose first bytes may already be in the buffer).
-    pub fn new(head: &ResponseHead) -> Self {
-        BodyReader {
-            framing: head.framing,
-            remaining: match head.framing {
-                ResponseFraming::Length(n) => n,
-                _ => 0,
-            },
-            dec: ChunkedDecoder::new(),
-            first: Some(head.head_len),
-            clean_end: false,
-            keep_alive: head.keep_alive,
-        }
-    }
-
-    /// Whether the connection can carry another request: the body ended exactly and the
-    /// upstream's head allowed keep-alive.
-    pub fn reusable(&self) -> bool {
-        self.keep_alive && self.clean_end
-    }
-
-    /// Appends the next piece of body to `out`; Ok(false) once the body has ended.
-    pub async fn next(
-        &mut self,
-        up: &mut UpStream,
-        rbuf: &mut Vec<u8>,
-        out: &mut Vec<u8>,
-        t: Timing,
-    ) -> Result<bool, &'static str> {
-        let start = match self.first.take() {
-            Some(p) => p,
-            None => {
-                if self.finished() {
-                    return Ok(false);
-                }
-                rbuf.clear();
-                match until(t.wait_until(), up.read_append(rbuf)).await {
-                    Ok(Ok(0)) if self.framing == ResponseFraming::UntilClose => {
-                        self.clean_end = false;
-                        self.framing = ResponseFraming::Empty;
-                        return Ok(false);
-                    }
-                    Ok(Ok(0)) => return Err("the upstream closed the stream early"),
-                    Ok(Ok(_)) => 0,
-                    Ok(Err(_)) => return Err("the upstream connection failed mid-stream"),
-                    Err(_) => return Err(t.expired_reason()),
-                }
-            }
-        };
-        let data = &rbuf[start..];
-        match self.framing {
-            ResponseFraming::Length(_) => {
-                let take = data.len().min(self.remaining as usize);
-                out.extend_from_slice(&data[..take]);
-                self.remaining -= take as u64;
-                if self.remaining == 0 {
-                    self.clean_end = take == data.len();
-                }
-            }
-            ResponseFraming::Chunked => {
-                let used = self
-                    .dec
-                    .feed(data, |d| out.extend_from_slice(d))
-                    .map_err(|_| "the upstream sent an invalid chunked body")?;
-                if self.dec.is_done() {
-                    self.clean_end = used == data.len();
-                }
-            }
-            ResponseFraming::UntilClose => out.extend_from_slice(data),
-            ResponseFraming::Empty => self.clean_end = data.is_empty(),
-        }
-        Ok(!self.finished())
-    }
-
-    /// Appends the whole body to `out`, refusing one over `max` bytes; Ok([`Self::reusable`]).
-    pub async fn read_all(
-        &mut self,
-        up: &mut UpStream,
-        rbuf: &mut Vec<u8>,
-        out: &mut Vec<u8>,
-        t: Timing,
-        max: usize,
-    ) -> Result<bool, &'static str> {
-        while self.next(up, rbuf, out, t).await? {
-            if out.len() > max {
-                return Err("the upstream answer is too large");
-            }
-        }
-        Ok(self.reusable())
-    }
-
-    fn finished(&self) -> bool {
-        match self.framing {
-            ResponseFraming::Length(_) => self.remaining == 0,
-            ResponseFraming::Chunked => self.dec.is_done(),
-            ResponseFraming::UntilClose => false,
-            ResponseFraming::Empty => true,
-        }
-    }
 }
 
 /// Upstream header lines worth passing on to a client of another dialect.

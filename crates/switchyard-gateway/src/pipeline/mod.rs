@@ -3,6 +3,10 @@
 //! reaches the client. Same dialect on both sides is the fast path: the body is forwarded with
 //! only `model` rewritten.
 
+pub mod cache;
+pub mod ensemble;
+pub mod record;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,15 +24,17 @@ use switchyard_wire::view::rewrite_model;
 use switchyard_wire::{ApiError, JsonScratch, RequestView};
 use switchyard_wire::{Dialect, Usage, request as translate_request};
 
-use crate::conn::{Buffers, Outcome, Tags, send_error};
-use crate::deliver::{Shape, send_completion, send_rendered};
-use crate::exchange::{exchange, retry_after_ms};
-use crate::live::Live;
-use crate::records::{Common, log_hit, log_rejected, log_request};
-use crate::relay::{Timing, relay};
-use crate::strategies::{self, Ask};
-use crate::translate::{Exchange, relay_events, relay_json, relay_whole};
-use crate::worker::Worker;
+use crate::downstream::{Buffers, Outcome, Tags, send_error};
+use crate::pipeline::ensemble::Ask;
+use crate::pipeline::record::{Common, log_hit, log_rejected, log_request};
+use crate::relay::deliver::{send_completion, send_rendered};
+use crate::relay::passthrough::relay;
+use crate::relay::translated::{Exchange, relay_events, relay_json, relay_whole};
+use crate::runtime::core::Worker;
+use crate::runtime::live::Live;
+use crate::upstream::body::Timing;
+use crate::upstream::send::{exchange, retry_after_ms};
+use switchyard_wire::render::Shape;
 
 /// Route name reported when the client named a model.
 const DIRECT_ROUTE: &str = "direct";
@@ -145,10 +151,13 @@ pub async fn chat(
     let hub_bytes =
         cb.hub.as_ref().filter(|_| cached_route.is_some()).map(|h| serde_json::to_vec(h).unwrap_or_default());
     let key_body = hub_bytes.as_deref().unwrap_or(body);
-    let mut cache = cached_route
-        .and_then(|r| crate::answers::cache_use(r, key_body, headers.get("cache-control").as_deref(), &mut b.scratch));
-    let found =
-        cache.as_mut().zip(cached_route).and_then(|(u, r)| crate::answers::lookup(w, u, r, key_body, &mut b.scratch));
+    let mut cache = cached_route.and_then(|r| {
+        crate::pipeline::cache::cache_use(r, key_body, headers.get("cache-control").as_deref(), &mut b.scratch)
+    });
+    let found = cache
+        .as_mut()
+        .zip(cached_route)
+        .and_then(|(u, r)| crate::pipeline::cache::lookup(w, u, r, key_body, &mut b.scratch));
     if let Some((hit, similarity)) = found {
         let tags = Tags {
             request_id: &request_id,
@@ -183,9 +192,9 @@ pub async fn chat(
         // Boxed: these futures are the largest in the gateway (5 KB), and every connection's
         // task is sized for its largest path; these routes allocate per request anyway.
         let result = if r.cascade.is_some() {
-            Box::pin(strategies::cascade(ask)).await
+            Box::pin(ensemble::cascade(ask)).await
         } else {
-            Box::pin(strategies::consensus(ask)).await
+            Box::pin(ensemble::consensus(ask)).await
         };
         return match result {
             Ok(a) => {
@@ -207,7 +216,7 @@ pub async fn chat(
                 // Stored and charged before it is sent, so an identical request right after
                 // finds it and the key's limits already count it.
                 if let Some(c) = cache {
-                    crate::answers::store(w, c, a.completion.clone(), &t.name, provider);
+                    crate::pipeline::cache::store(w, c, a.completion.clone(), &t.name, provider);
                 }
                 let u = a.completion.usage;
                 if let Some(k) = client_key {
@@ -321,7 +330,7 @@ pub async fn chat(
                 };
                 let store = |answer: switchyard_wire::Completion| {
                     if let Some(u) = cache.borrow_mut().take() {
-                        crate::answers::store(w, u, answer, &target.name, &p.name);
+                        crate::pipeline::cache::store(w, u, answer, &target.name, &p.name);
                     }
                 };
                 let charge = |u: Usage| {

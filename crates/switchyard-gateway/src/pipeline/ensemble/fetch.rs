@@ -9,12 +9,12 @@ use switchyard_routing::health::Failure;
 use switchyard_wire::ApiError;
 use switchyard_wire::{Completion, Dialect, UpstreamError};
 
-use crate::exchange::exchange;
-use crate::live::Live;
-use crate::proxy::{upstream_body, write_head};
-use crate::relay::Timing;
-use crate::translate::BodyReader;
-use crate::worker::Worker;
+use crate::pipeline::{upstream_body, write_head};
+use crate::runtime::core::Worker;
+use crate::runtime::live::Live;
+use crate::upstream::body::BodyReader;
+use crate::upstream::body::Timing;
+use crate::upstream::send::exchange;
 
 /// Largest answer read by a fetch.
 const MAX_ANSWER: usize = 32 * 1024 * 1024;

@@ -1,10 +1,9 @@
 //! Cascade and consensus routes: whole answers fetched from one tier after another (cascade)
 //! or from several models at once (consensus), judged, and one of them sent to the client.
 
-use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
+pub mod fetch;
+
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -14,54 +13,11 @@ use switchyard_routing::consensus::{judge_pick, judge_prompt as judge_pick_promp
 use switchyard_wire::ApiError;
 use switchyard_wire::{Completion, Usage};
 
-use crate::fetch::{Fetched, fetch_completion, join_all};
 use crate::io::until;
-use crate::live::Live;
-use crate::worker::Worker;
-
-/// Escalation reasons, in the order of `Escalation::as_str` labels.
-pub const REASONS: [&str; 8] =
-    ["min_length", "regex", "json", "finish_reason", "refusal", "logprob", "judge", "failed"];
-
-/// Counters of one cascade or consensus route (kept by route name across reloads).
-#[derive(Debug, Default)]
-pub struct RouteCounters {
-    /// Requests served by the strategy.
-    pub requests: AtomicU64,
-    /// Escalations by reason (index into `REASONS`).
-    pub escalations: [AtomicU64; 8],
-    /// Answers delivered by tier (cascade; first 8 tiers).
-    pub answered_by_tier: [AtomicU64; 8],
-    /// Time the client waited for checks and escalations before the first byte, µs.
-    pub held_us: AtomicU64,
-    /// Consensus votes decided by the tie-break.
-    pub ties: AtomicU64,
-    /// Consensus replies missing from a vote (failed or late).
-    pub missing: AtomicU64,
-}
-
-/// Counters by route name.
-#[derive(Debug, Default)]
-pub struct StrategyStats {
-    map: Mutex<HashMap<String, Arc<RouteCounters>>>,
-}
-
-impl StrategyStats {
-    /// The counters of `route` (a short lock per cascade or consensus request, which makes
-    /// several upstream calls anyway; plain proxying never comes here).
-    pub fn of(&self, route: &str) -> Arc<RouteCounters> {
-        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        m.entry(route.to_string()).or_default().clone()
-    }
-
-    /// Every route's counters, for metrics.
-    pub fn all(&self) -> Vec<(String, Arc<RouteCounters>)> {
-        let m = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        let mut v: Vec<_> = m.iter().map(|(k, c)| (k.clone(), c.clone())).collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
-    }
-}
+use crate::observe::meters::REASONS;
+use crate::pipeline::ensemble::fetch::{Fetched, fetch_completion, join_all};
+use crate::runtime::core::Worker;
+use crate::runtime::live::Live;
 
 /// The outcome of a strategy.
 pub struct Answer {
@@ -95,7 +51,7 @@ pub struct Ask<'a> {
 
 fn charge(ask: &Ask<'_>, ti: usize, u: &Usage) -> f64 {
     let t = &ask.live.table.targets[ti];
-    crate::proxy::account(&ask.live.table, Some(ask.route.baseline), t, u)
+    crate::pipeline::account(&ask.live.table, Some(ask.route.baseline), t, u)
 }
 
 /// Cascade: each tier's best target (balancer order, falling back within the tier) answers in

@@ -3,40 +3,11 @@
 
 use monoio::net::TcpStream;
 use switchyard_http::write;
-use switchyard_wire::{Completion, Dialect, StreamEncoder};
+use switchyard_wire::Completion;
+use switchyard_wire::render::{Shape, render};
 
-use crate::conn::{Buffers, Outcome, Tags};
-use crate::relay::flush;
-
-/// How the client wants the answer.
-#[derive(Debug, Clone, Copy)]
-pub struct Shape {
-    /// Its dialect.
-    pub dialect: Dialect,
-    /// `stream: true`.
-    pub stream: bool,
-    /// OpenAI `stream_options.include_usage`.
-    pub include_usage: bool,
-}
-
-/// The body of `c` for `shape`: a JSON document, or the SSE events (not yet chunk-framed).
-pub fn render(shape: Shape, c: &Completion) -> Vec<u8> {
-    if shape.stream {
-        let mut enc = StreamEncoder::new(shape.dialect, shape.include_usage, &c.model);
-        let mut events = Vec::with_capacity(512 + c.text.len() * 4);
-        for d in c.to_deltas() {
-            enc.push(&d, &mut events);
-        }
-        enc.finish(&mut events);
-        events
-    } else {
-        let body = match shape.dialect {
-            Dialect::Anthropic => c.to_anthropic(),
-            _ => c.to_openai(),
-        };
-        serde_json::to_vec(&body).unwrap_or_default()
-    }
-}
+use crate::downstream::{Buffers, Outcome, Tags};
+use crate::relay::passthrough::flush;
 
 /// Writes `c` to the client (head and body in one write); `extra` are more header lines.
 pub async fn send_completion(

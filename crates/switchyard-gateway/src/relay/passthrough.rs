@@ -8,35 +8,10 @@ use monoio::net::TcpStream;
 use switchyard_http::head::{HeaderRef, ResponseFraming, ResponseHead};
 use switchyard_http::{ChunkedDecoder, write};
 
-use crate::conn::{Buffers, Outcome, Tags};
+use crate::downstream::{Buffers, Outcome, Tags};
 use crate::io::{send_all, until};
-use crate::upstream::UpStream;
-
-/// Time limits while reading an upstream body: the exchange deadline, and the longest
-/// silence allowed between two reads (a stalled stream).
-#[derive(Debug, Clone, Copy)]
-pub struct Timing {
-    /// End of the whole exchange.
-    pub deadline: Instant,
-    /// Longest wait for the next piece.
-    pub idle: std::time::Duration,
-}
-
-impl Timing {
-    /// When the next read stops waiting.
-    pub fn wait_until(&self) -> Instant {
-        Instant::now().checked_add(self.idle).map_or(self.deadline, |t| t.min(self.deadline))
-    }
-
-    /// Why a read that waited until `wait_until()` timed out.
-    pub fn expired_reason(&self) -> &'static str {
-        if Instant::now() >= self.deadline {
-            "the upstream did not finish before the deadline"
-        } else {
-            "the upstream stream stalled (no data within upstream.stream_idle_timeout_ms)"
-        }
-    }
-}
+use crate::runtime::pool::UpStream;
+use crate::upstream::body::Timing;
 
 /// Hop-by-hop and framing headers that are not copied from the upstream response.
 pub fn skip_header(name: &[u8]) -> bool {

@@ -9,12 +9,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use arc_swap::ArcSwap;
 use switchyard_config::Config;
 use switchyard_config::parse_key_hash;
-use switchyard_config::{ServerConfig, UpstreamConfig};
+use switchyard_config::{FileLoader, ServerConfig, UpstreamConfig};
 use switchyard_guard::keys::{KeyRegistry, KeySet};
 use switchyard_routing::RouteTable;
 use switchyard_routing::health::HealthRegistry;
-
-use crate::server::Source;
 
 /// One compiled configuration; requests keep the `Arc` they started with.
 pub struct Live {
@@ -27,7 +25,7 @@ pub struct Live {
     /// TLS client for https providers.
     pub tls: monoio_rustls::TlsConnector,
     /// Request counters by (route, target): index `(route + 1) * targets + target`, route 0 = direct.
-    pub counts: Vec<Arc<crate::stats::Counts>>,
+    pub counts: Vec<Arc<crate::observe::meters::Counts>>,
     /// Hash of the loaded configuration text.
     pub config_hash: String,
     /// Client keys (None: the API is open).
@@ -38,7 +36,7 @@ pub struct Live {
 
 impl Live {
     /// Counters for a request answered by `target` through `route` (None = direct).
-    pub fn counts(&self, route: Option<usize>, target: usize) -> &crate::stats::Counts {
+    pub fn counts(&self, route: Option<usize>, target: usize) -> &crate::observe::meters::Counts {
         &self.counts[route.map_or(0, |r| r + 1) * self.table.targets.len() + target]
     }
 }
@@ -48,14 +46,15 @@ impl Live {
     /// workers); health comes from `health` so it carries over reloads.
     pub fn build(
         cfg: &Config,
-        source: &Source,
+        files: FileLoader<'_>,
+        config_hash: String,
         health: &HealthRegistry,
         keys: &KeyRegistry,
-        stats: &crate::stats::Stats,
+        stats: &crate::observe::meters::Stats,
     ) -> Result<Live, String> {
-        let tls =
-            crate::tls::connector(cfg.upstream.ca_file.as_deref()).map_err(|e| format!("upstream.ca_file: {e}"))?;
-        let table = RouteTable::compile(cfg, &|name| source.read_file(name), health).map_err(|e| e.to_string())?;
+        let tls = crate::runtime::tls::connector(cfg.upstream.ca_file.as_deref())
+            .map_err(|e| format!("upstream.ca_file: {e}"))?;
+        let table = RouteTable::compile(cfg, files, health).map_err(|e| e.to_string())?;
         let mut counts = Vec::with_capacity((table.routes.len() + 1) * table.targets.len());
         for route in std::iter::once("direct").chain(table.routes.iter().map(|r| r.name.as_str())) {
             for t in &table.targets {
@@ -68,7 +67,7 @@ impl Live {
             upstream: cfg.upstream.clone(),
             tls,
             counts,
-            config_hash: source.hash(),
+            config_hash,
             keys: KeySet::compile(cfg, keys),
             admin_key: cfg.admin.as_ref().and_then(|a| parse_key_hash(&a.key_hash).ok()),
         })
@@ -149,24 +148,24 @@ pub struct Shared {
     /// Zero of the millisecond clock health cooldowns use.
     pub epoch: std::time::Instant,
     /// Per-worker histograms of the gateway's own time per request.
-    pub overhead: Box<[crate::overhead::Histogram]>,
+    pub overhead: Box<[crate::observe::histogram::Histogram]>,
     /// Per-worker histograms of the time to serve a cache hit (request read → answer written).
-    pub cache_hit_time: Box<[crate::overhead::Histogram]>,
+    pub cache_hit_time: Box<[crate::observe::histogram::Histogram]>,
     /// Per-worker histograms of the gateway's own time per relayed piece of a stream (upstream
     /// bytes read → client write issued): its share of the gap between tokens.
-    pub stream_relay_time: Box<[crate::overhead::Histogram]>,
+    pub stream_relay_time: Box<[crate::observe::histogram::Histogram]>,
     /// The response cache (sized at start; `[cache] max_bytes` changes need a restart).
-    pub cache: switchyard_cache::cache::ResponseCache<crate::answers::CachedAnswer>,
+    pub cache: switchyard_cache::cache::ResponseCache<switchyard_wire::render::RenderedAnswer>,
     /// Near-duplicate prompts of routes with `cache.similarity` (keys into `cache`).
     pub semantic: switchyard_cache::semantic_cache::SemanticIndex,
     /// Requests answered through `semantic`.
     pub semantic_hits: AtomicU64,
     /// Cascade and consensus counters by route name.
-    pub strategies: crate::strategies::StrategyStats,
+    pub strategies: crate::observe::meters::StrategyStats,
     /// The decision log, when configured.
-    pub decisions: Option<crate::decisions::DecisionLog>,
+    pub decisions: Option<crate::observe::decision_log::DecisionLog>,
     /// Request counters, gauges and latency histograms.
-    pub stats: Arc<crate::stats::Stats>,
+    pub stats: Arc<crate::observe::meters::Stats>,
 }
 
 impl Shared {

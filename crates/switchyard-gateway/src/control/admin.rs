@@ -11,7 +11,7 @@ use switchyard_http::{parse_request, write};
 use switchyard_wire::ApiError;
 use switchyard_wire::json::quote;
 
-use crate::server::Control;
+use crate::control::reload::Control;
 
 /// Binds `addr` and serves admin requests on a background thread.
 pub fn spawn(addr: &str, control: Arc<Control>) -> std::io::Result<SocketAddr> {

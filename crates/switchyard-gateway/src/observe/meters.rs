@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{Arc, Mutex};
 
-use crate::overhead::Histogram;
+use crate::observe::histogram::Histogram;
 
 /// Status classes used as the `status` label.
 pub const CLASSES: [&str; 5] = ["2xx", "4xx", "429", "5xx", "other"];
@@ -105,5 +105,49 @@ impl Stats {
         r.entry((route.to_string(), model.to_string(), provider.to_string()))
             .or_insert_with(|| Arc::new(Counts::new(self.workers)))
             .clone()
+    }
+}
+
+/// Escalation reasons, in the order of `Escalation::as_str` labels.
+pub const REASONS: [&str; 8] =
+    ["min_length", "regex", "json", "finish_reason", "refusal", "logprob", "judge", "failed"];
+
+/// Counters of one cascade or consensus route (kept by route name across reloads).
+#[derive(Debug, Default)]
+pub struct RouteCounters {
+    /// Requests served by the strategy.
+    pub requests: AtomicU64,
+    /// Escalations by reason (index into `REASONS`).
+    pub escalations: [AtomicU64; 8],
+    /// Answers delivered by tier (cascade; first 8 tiers).
+    pub answered_by_tier: [AtomicU64; 8],
+    /// Time the client waited for checks and escalations before the first byte, µs.
+    pub held_us: AtomicU64,
+    /// Consensus votes decided by the tie-break.
+    pub ties: AtomicU64,
+    /// Consensus replies missing from a vote (failed or late).
+    pub missing: AtomicU64,
+}
+
+/// Counters by route name.
+#[derive(Debug, Default)]
+pub struct StrategyStats {
+    map: Mutex<HashMap<String, Arc<RouteCounters>>>,
+}
+
+impl StrategyStats {
+    /// The counters of `route` (a short lock per cascade or consensus request, which makes
+    /// several upstream calls anyway; plain proxying never comes here).
+    pub fn of(&self, route: &str) -> Arc<RouteCounters> {
+        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(route.to_string()).or_default().clone()
+    }
+
+    /// Every route's counters, for metrics.
+    pub fn all(&self) -> Vec<(String, Arc<RouteCounters>)> {
+        let m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<_> = m.iter().map(|(k, c)| (k.clone(), c.clone())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
     }
 }

@@ -1,0 +1,154 @@
+//! The client side of a connection: buffers reused by its requests, whether it stays open,
+//! the tags every proxied reply carries, and error replies in the client's dialect. Reading
+//! heads and bodies under the server's limits is in `read`.
+
+pub mod read;
+
+use monoio::net::TcpStream;
+use switchyard_http::head::HeaderRef;
+use switchyard_http::write;
+use switchyard_wire::{ApiError, Dialect, ErrorKind, RequestView, UpstreamError};
+
+use crate::io::send_all;
+use std::time::Instant;
+
+/// Whether the connection may carry another request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Keep the connection for the next request.
+    KeepOpen,
+    /// Close it.
+    Close,
+}
+
+/// Buffers reused by every request of a connection.
+#[derive(Default)]
+pub struct Buffers {
+    /// Bytes to write to the client.
+    pub out: Vec<u8>,
+    /// A decoded chunked request body.
+    pub body: Vec<u8>,
+    /// Scratch copy that simd-json may mutate.
+    pub scratch: Vec<u8>,
+    /// The upstream request.
+    pub up_req: Vec<u8>,
+    /// Bytes read from the upstream.
+    pub up_resp: Vec<u8>,
+    /// Header offsets of the upstream response.
+    pub up_headers: Vec<HeaderRef>,
+    /// When the first byte of the current response was written to the client.
+    pub first_write: std::cell::Cell<Option<Instant>>,
+    /// Why a response that had started could not finish (for the decision log).
+    pub broken: std::cell::Cell<Option<&'static str>>,
+}
+
+impl Buffers {
+    /// Bytes of memory the buffers and the connection's request view hold.
+    pub fn held(&self, v: &RequestView) -> usize {
+        self.out.capacity()
+            + self.body.capacity()
+            + self.scratch.capacity()
+            + self.up_req.capacity()
+            + self.up_resp.capacity()
+            + v.model.capacity()
+            + v.last_user.capacity()
+            + v.system.capacity()
+    }
+}
+
+/// Response tags added to every proxied reply.
+pub struct Tags<'a> {
+    /// `x-switchyard-request-id`.
+    pub request_id: &'a str,
+    /// `x-switchyard-model`.
+    pub model: Option<&'a str>,
+    /// `x-switchyard-provider`.
+    pub provider: Option<&'a str>,
+    /// `x-switchyard-route`.
+    pub route: Option<&'a str>,
+    /// The client's dialect, for the shape of error bodies.
+    pub dialect: Dialect,
+    /// `x-switchyard-cache` (`hit` or `miss`) when the route caches.
+    pub cache: Option<&'static str>,
+}
+
+impl Tags<'_> {
+    /// Appends the `x-switchyard-*` header lines.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        write::header(out, b"x-switchyard-request-id", self.request_id.as_bytes());
+        for (name, v) in [
+            (&b"x-switchyard-model"[..], self.model),
+            (b"x-switchyard-provider", self.provider),
+            (b"x-switchyard-route", self.route),
+            (b"x-switchyard-cache", self.cache),
+        ] {
+            if let Some(v) = v {
+                write::header(out, name, v.as_bytes());
+            }
+        }
+    }
+}
+
+/// Writes an OpenAI-shaped error response.
+pub async fn send_error(
+    client: &mut TcpStream,
+    out: &mut Vec<u8>,
+    e: &ApiError,
+    tags: Option<&Tags<'_>>,
+    keep: Outcome,
+) -> Outcome {
+    write_error(out, e, tags.map_or(Dialect::OpenAi, |t| t.dialect), tags, None, keep);
+    send_out(client, out, keep).await
+}
+
+/// Sends `out` whole, keeping its buffer; `keep` unless the write failed.
+pub async fn send_out(client: &mut TcpStream, out: &mut Vec<u8>, keep: Outcome) -> Outcome {
+    let (r, back) = send_all(client, std::mem::take(out)).await;
+    *out = back;
+    if r.is_err() { Outcome::Close } else { keep }
+}
+
+/// Writes an error response into `out` (cleared first); returns the body's length.
+pub fn write_error(
+    out: &mut Vec<u8>,
+    e: &ApiError,
+    dialect: Dialect,
+    tags: Option<&Tags<'_>>,
+    allow: Option<&str>,
+    keep: Outcome,
+) -> usize {
+    let body = match dialect {
+        Dialect::Anthropic => serde_json::to_vec(
+            &UpstreamError { kind: ErrorKind::from_status(e.status), message: e.message.clone() }
+                .render(Dialect::Anthropic),
+        )
+        .unwrap_or_default(),
+        _ => e.to_openai_json(),
+    };
+    out.clear();
+    write::status_line(out, e.status);
+    write::header(out, b"content-type", b"application/json");
+    if let Some(t) = tags {
+        t.write(out);
+    }
+    if let Some(a) = allow {
+        write::header(out, b"allow", a.as_bytes());
+    }
+    if let Some(s) = e.retry_after_s {
+        write::header(out, b"retry-after", s.to_string().as_bytes());
+    }
+    write::content_length(out, body.len() as u64);
+    if keep == Outcome::Close {
+        write::header(out, b"connection", b"close");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&body);
+    body.len()
+}
+pub async fn send_raw(client: &mut TcpStream, out: &mut Vec<u8>, bytes: &[u8]) -> std::io::Result<()> {
+    out.clear();
+    out.extend_from_slice(bytes);
+    let (r, back) = send_all(client, std::mem::take(out)).await;
+    *out = back;
+    r
+}

@@ -1,0 +1,6 @@
+//! The provider side: connecting (`connect`), one request/response-head exchange on a pooled
+//! connection (`send`) and reading a response body of any framing (`body`).
+
+pub mod body;
+pub mod connect;
+pub mod send;
