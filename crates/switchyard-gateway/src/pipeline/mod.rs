@@ -18,7 +18,7 @@ use switchyard_http::head::HeaderRef;
 use switchyard_http::write;
 use switchyard_routing::balancer::next_random;
 use switchyard_routing::health::Failure;
-use switchyard_routing::{Provider, Target};
+use switchyard_routing::{Decision, Provider, Target};
 use switchyard_wire::json::top_level_value_span;
 use switchyard_wire::view::rewrite_model;
 use switchyard_wire::{ApiError, JsonScratch, RequestView};
@@ -71,68 +71,96 @@ impl ClientBody<'_> {
     }
 }
 
+/// One chat request as the connection read it.
+pub struct ChatRequest<'a> {
+    /// The body as received.
+    pub body: &'a [u8],
+    /// The head's fields (rules and tier headers read them).
+    pub headers: ReqHeaders<'a>,
+    /// The client's dialect, from the path.
+    pub dialect: Dialect,
+    /// The client key, or why it was refused (checked before the body is read).
+    pub key: Result<Option<&'a ClientKey>, ApiError>,
+}
+
+/// What admission hands on: the key, the body in the forms the attempts need, the decision.
+struct Admitted<'a> {
+    client_key: Option<&'a ClientKey>,
+    body: ClientBody<'a>,
+    decision: Decision,
+}
+
+/// Why admission refused a request, and what the decision log records of it.
+struct Refusal<'a> {
+    error: ApiError,
+    key_name: Option<&'a str>,
+    /// The request's model is known (the body was read) and goes into the record.
+    model_known: bool,
+}
+
+/// The admit and decide phases: the client key, the body (view and client shape), the key's
+/// limits for the requested model, then the routing decision. No I/O; every refusal comes
+/// back as one `Refusal`, answered in one place by `chat`.
+fn admit<'a>(
+    w: &Worker,
+    live: &'a Live,
+    req: &ChatRequest<'a>,
+    scratch: &mut Vec<u8>,
+    view: &mut RequestView,
+    ready: Instant,
+) -> Result<Admitted<'a>, Refusal<'a>> {
+    let refuse = |error, key_name, model_known| Refusal { error, key_name, model_known };
+    let client_key = req.key.clone().map_err(|e| refuse(e, None, false))?;
+    let key_name = client_key.map(|k| k.name.as_str());
+    // Attempt outcomes and prompt hashes only feed the decision log.
+    let logging = w.shared.decisions.is_some();
+    // Only routes and the decision log read the prompt's text: a named model skips copying it.
+    let texts = |model: &str| logging || live.table.is_route(model);
+    // The scratch borrow ends with this statement: never held across an await.
+    let body = client_view(req.body, req.dialect, scratch, &mut w.json_scratch.borrow_mut(), view, &texts)
+        .map_err(|e| refuse(e, key_name, false))?;
+    if let Some(k) = client_key {
+        k.admit(&view.model, w.shared.key_now()).map_err(|e| refuse(e, key_name, true))?;
+    }
+    let mut decide_scratch = w.decide_scratch.borrow_mut();
+    let decision = live
+        .table
+        .decide(view, &|n| req.headers.get(n), &mut decide_scratch, w.shared.ms_at(ready))
+        .map_err(|e| refuse(e, key_name, true))?;
+    Ok(Admitted { client_key, body, decision })
+}
+
 /// Handles `POST /v1/chat/completions` (OpenAI clients) and `POST /v1/messages` (Anthropic);
 /// `view` is the connection's, refilled here (its strings keep their memory between requests).
-#[allow(clippy::too_many_arguments)]
 pub async fn chat(
     w: &Worker,
     live: &Arc<Live>,
     client: &mut TcpStream,
-    body: &[u8],
-    headers: ReqHeaders<'_>,
-    dialect: Dialect,
-    key: Result<Option<&ClientKey>, ApiError>,
+    req: ChatRequest<'_>,
     keep: Outcome,
     b: &mut Buffers,
     view: &mut RequestView,
 ) -> Outcome {
     let ready = Instant::now();
     let request_id = w.request_id();
+    let ChatRequest { body, dialect, .. } = req;
     let bare = Tags { request_id: &request_id, model: None, provider: None, route: None, dialect, cache: None };
-    let client_key = match key {
-        Ok(k) => k,
-        Err(e) => {
-            w.shared.stats.rejected.add(w.index, e.status);
-            log_rejected(w, &request_id, dialect, None, None, &e);
-            return send_error(client, &mut b.out, &e, Some(&bare), keep).await;
-        }
-    };
-    let key_name = client_key.map(|k| k.name.as_str());
-    // The scratch borrow ends with this statement: never held across an await.
-    // Attempt outcomes and prompt hashes only feed the decision log.
-    let logging = w.shared.decisions.is_some();
-    // Only routes and the decision log read the prompt's text: a named model skips copying it.
-    let texts = |model: &str| logging || live.table.is_route(model);
-    let parsed = client_view(body, dialect, &mut b.scratch, &mut w.json_scratch.borrow_mut(), view, &texts);
+    let admitted = admit(w, live, &req, &mut b.scratch, view, ready);
     let view = &*view;
-    let mut cb = match parsed {
-        Ok(v) => v,
-        Err(e) => {
-            w.shared.stats.rejected.add(w.index, e.status);
-            log_rejected(w, &request_id, dialect, key_name, None, &e);
-            return send_error(client, &mut b.out, &e, Some(&bare), keep).await;
+    let Admitted { client_key, body: mut cb, decision } = match admitted {
+        Ok(a) => a,
+        Err(r) => {
+            w.shared.stats.rejected.add(w.index, r.error.status);
+            let model = r.model_known.then_some(view.model.as_str());
+            log_rejected(w, &request_id, dialect, r.key_name, model, &r.error);
+            return send_error(client, &mut b.out, &r.error, Some(&bare), keep).await;
         }
     };
-    if let Some(k) = client_key
-        && let Err(e) = k.admit(&view.model, w.shared.key_now())
-    {
-        w.shared.stats.rejected.add(w.index, e.status);
-        log_rejected(w, &request_id, dialect, key_name, Some(&view.model), &e);
-        return send_error(client, &mut b.out, &e, Some(&bare), keep).await;
-    }
+    let headers = &req.headers;
+    let key_name = client_key.map(|k| k.name.as_str());
+    // Attempt outcomes only feed the decision log.
+    let logging = w.shared.decisions.is_some();
     let table = &live.table;
-    let decided = {
-        let mut scratch = w.decide_scratch.borrow_mut();
-        table.decide(view, &|n| headers.get(n), &mut scratch, w.shared.ms_at(ready))
-    };
-    let decision = match decided {
-        Ok(d) => d,
-        Err(e) => {
-            w.shared.stats.rejected.add(w.index, e.status);
-            log_rejected(w, &request_id, dialect, key_name, Some(&view.model), &e);
-            return send_error(client, &mut b.out, &e, Some(&bare), keep).await;
-        }
-    };
     let route = decision.route.map(|r| &table.routes[r]);
     let route_name = route.map_or(DIRECT_ROUTE, |r| r.name.as_str());
     // Requests that name a model have no route: the defaults, built once (not a Vec per request).
