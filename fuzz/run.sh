@@ -9,7 +9,7 @@ secs="${1:-10}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(http_head body_framing sse request_view translate_request translate_response translate_stream config)
+    targets=(http_head body_framing sse request_view translate_request translate_response translate_stream event_pump config)
 fi
 # libfuzzer-sys compiles libFuzzer (C++): a machine with only the Rust toolchain may lack g++.
 command -v c++ >/dev/null || apt-get install -y -q g++ >/dev/null \

@@ -27,9 +27,10 @@ use switchyard_wire::{Dialect, Usage, request as translate_request};
 use crate::downstream::{Buffers, Outcome, Tags, send_error};
 use crate::pipeline::ensemble::Ask;
 use crate::pipeline::record::{Common, log_hit, log_rejected, log_request};
+use crate::relay::Relay;
 use crate::relay::deliver::{send_completion, send_rendered};
 use crate::relay::passthrough::relay;
-use crate::relay::translated::{Exchange, relay_events, relay_json, relay_whole};
+use crate::relay::translated::{RelaySpec, relay_events, relay_json, relay_whole};
 use crate::runtime::core::Worker;
 use crate::runtime::live::Live;
 use crate::upstream::body::Timing;
@@ -367,7 +368,7 @@ pub async fn chat(
                         k.charge(u.total(), cost, w.shared.key_now());
                     }
                 };
-                let x = Exchange {
+                let x = RelaySpec {
                     client: dialect,
                     upstream: up,
                     include_usage: view.include_usage,
@@ -381,16 +382,17 @@ pub async fn chat(
                 b.first_write.set(None);
                 let ok = (200..300).contains(&head.status);
                 let t = Timing { deadline, idle: Duration::from_millis(p.stream_idle_timeout_ms) };
+                let r = Relay { client: &mut *client, up: &mut conn, head: &head, tags: &tags, keep, timing: t };
                 let relayed = if sse {
-                    relay_events(client, &mut conn, &head, b, &tags, keep, t, &x).await
+                    relay_events(r, b, &x).await.map_err(|f| f.as_str())
                 } else if up == dialect && ok {
-                    relay_json(client, &mut conn, &head, b, &tags, keep, t, &x, &w.json_scratch).await
+                    relay_json(r, b, &x, &w.json_scratch).await
                 } else if up == dialect {
                     // Errors pass through as they are.
-                    let (o, r) = relay(client, &mut conn, &head, b, &tags, keep, t).await;
-                    Ok((o, r, None))
+                    let (o, reusable) = relay(r, b).await;
+                    Ok((o, reusable, None))
                 } else {
-                    Ok(relay_whole(client, &mut conn, &head, b, &tags, keep, t, &x).await)
+                    Ok(relay_whole(r, b, &x).await)
                 };
                 let (outcome, reusable, usage) = match relayed {
                     Ok(v) => v,

@@ -5,3 +5,28 @@
 pub mod deliver;
 pub mod passthrough;
 pub mod translated;
+
+use monoio::net::TcpStream;
+use switchyard_http::head::ResponseHead;
+
+use crate::downstream::{Outcome, Tags};
+use crate::runtime::pool::UpStream;
+use crate::upstream::body::Timing;
+
+/// One upstream answer on its way to the client: both connections, the answer's head, the
+/// reply's tags and keep-alive, and the deadlines for reading the rest of it. Every relay
+/// takes one of these (with the connection's `Buffers`), instead of the same eight arguments.
+pub struct Relay<'a, 't> {
+    /// The client.
+    pub client: &'a mut TcpStream,
+    /// The provider connection the head was read from.
+    pub up: &'a mut UpStream,
+    /// The answer's head (offsets into `Buffers::up_resp`).
+    pub head: &'a ResponseHead,
+    /// `x-switchyard-*` tags for the reply.
+    pub tags: &'a Tags<'t>,
+    /// Whether the client connection stays open after this reply.
+    pub keep: Outcome,
+    /// Read deadlines.
+    pub timing: Timing,
+}

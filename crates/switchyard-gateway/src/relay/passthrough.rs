@@ -5,13 +5,12 @@ use std::cell::Cell;
 use std::time::Instant;
 
 use monoio::net::TcpStream;
-use switchyard_http::head::{HeaderRef, ResponseFraming, ResponseHead};
+use switchyard_http::head::{HeaderRef, ResponseFraming};
 use switchyard_http::{ChunkedDecoder, write};
 
+use super::Relay;
 use crate::downstream::{Buffers, Outcome, Tags};
 use crate::io::{send_all, until};
-use crate::runtime::pool::UpStream;
-use crate::upstream::body::Timing;
 
 /// Hop-by-hop and framing headers that are not copied from the upstream response.
 pub fn skip_header(name: &[u8]) -> bool {
@@ -31,42 +30,27 @@ pub fn skip_header(name: &[u8]) -> bool {
 
 /// Relays the response to the client; returns the outcome and whether the upstream
 /// connection can go back to the pool.
-#[allow(clippy::too_many_arguments)]
-pub async fn relay(
-    client: &mut TcpStream,
-    up: &mut UpStream,
-    head: &ResponseHead,
-    b: &mut Buffers,
-    tags: &Tags<'_>,
-    keep: Outcome,
-    t: Timing,
-) -> (Outcome, bool) {
-    let rbuf = &mut b.up_resp;
+pub async fn relay(r: Relay<'_, '_>, b: &mut Buffers) -> (Outcome, bool) {
+    let head = r.head;
     let out = &mut b.out;
-    let mark = &b.first_write;
-    upstream_head(out, head.status, rbuf, &b.up_headers, tags);
+    upstream_head(out, head.status, &b.up_resp, &b.up_headers, r.tags);
     match head.framing {
         ResponseFraming::Empty if head.status == 204 || head.status == 304 => {}
         ResponseFraming::Empty => write::content_length(out, 0),
         ResponseFraming::Length(n) => write::content_length(out, n),
         ResponseFraming::Chunked | ResponseFraming::UntilClose => write::header(out, b"transfer-encoding", b"chunked"),
     }
-    if keep == Outcome::Close {
+    if r.keep == Outcome::Close {
         write::header(out, b"connection", b"close");
     }
     out.extend_from_slice(b"\r\n");
-    let body_start = head.head_len;
     match head.framing {
         ResponseFraming::Empty => {
-            let reusable = head.keep_alive && rbuf.len() == body_start;
-            (flush(client, out, mark).await.map_or(Outcome::Close, |_| keep), reusable)
+            let reusable = head.keep_alive && b.up_resp.len() == head.head_len;
+            (flush(r.client, out, &b.first_write).await.map_or(Outcome::Close, |_| r.keep), reusable)
         }
-        ResponseFraming::Length(n) => {
-            relay_length(client, up, rbuf, out, body_start, n, keep, head.keep_alive, t, mark).await
-        }
-        ResponseFraming::Chunked | ResponseFraming::UntilClose => {
-            relay_chunked(client, up, rbuf, out, head, keep, t, mark).await
-        }
+        ResponseFraming::Length(n) => relay_length(r, b, n).await,
+        ResponseFraming::Chunked | ResponseFraming::UntilClose => relay_chunked(r, b).await,
     }
 }
 
@@ -96,19 +80,10 @@ pub async fn flush(client: &mut TcpStream, out: &mut Vec<u8>, mark: &Cell<Option
 }
 
 /// Content-Length bodies pass through byte for byte.
-#[allow(clippy::too_many_arguments)]
-async fn relay_length(
-    client: &mut TcpStream,
-    up: &mut UpStream,
-    rbuf: &mut Vec<u8>,
-    out: &mut Vec<u8>,
-    body_start: usize,
-    n: u64,
-    keep: Outcome,
-    up_keep_alive: bool,
-    t: Timing,
-    mark: &Cell<Option<Instant>>,
-) -> (Outcome, bool) {
+async fn relay_length(r: Relay<'_, '_>, b: &mut Buffers, n: u64) -> (Outcome, bool) {
+    let Relay { client, up, head, keep, timing: t, .. } = r;
+    let (rbuf, out, mark) = (&mut b.up_resp, &mut b.out, &b.first_write);
+    let body_start = head.head_len;
     let have = (rbuf.len() - body_start) as u64;
     let first = have.min(n) as usize;
     let mut extra = have > n;
@@ -136,23 +111,15 @@ async fn relay_length(
             _ => return (Outcome::Close, false),
         }
     }
-    (keep, up_keep_alive && !extra)
+    (keep, head.keep_alive && !extra)
 }
 
 /// Chunked and close-delimited bodies are decoded and re-chunked per read, so each upstream
 /// read (an SSE event, usually) reaches the client at once, and a failure mid-stream can
 /// still end the client's stream cleanly with an error event.
-#[allow(clippy::too_many_arguments)]
-async fn relay_chunked(
-    client: &mut TcpStream,
-    up: &mut UpStream,
-    rbuf: &mut Vec<u8>,
-    out: &mut Vec<u8>,
-    head: &ResponseHead,
-    keep: Outcome,
-    t: Timing,
-    mark: &Cell<Option<Instant>>,
-) -> (Outcome, bool) {
+async fn relay_chunked(r: Relay<'_, '_>, b: &mut Buffers) -> (Outcome, bool) {
+    let Relay { client, up, head, keep, timing: t, .. } = r;
+    let (rbuf, out, mark) = (&mut b.up_resp, &mut b.out, &b.first_write);
     let chunked = head.framing == ResponseFraming::Chunked;
     let mut dec = ChunkedDecoder::new();
     let mut pos = head.head_len;
@@ -191,6 +158,6 @@ async fn relay_chunked(
         }
     }
     // Truncated after the head went out: only closing can tell the client. (SSE bodies do
-    // not come here: `translate::relay_events` ends them with an error event.)
+    // not come here: `relay::translated::relay_events` ends them with an error event.)
     (Outcome::Close, false)
 }

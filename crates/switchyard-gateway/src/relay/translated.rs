@@ -3,20 +3,17 @@
 //! dialect than the client's.
 
 use std::cell::RefCell;
-use std::sync::LazyLock;
 use std::time::Instant;
 
-use memchr::memmem;
-use monoio::net::TcpStream;
 use serde_json::Value;
 use switchyard_http::head::ResponseHead;
-use switchyard_http::{SseDecoder, write};
+use switchyard_http::write;
 use switchyard_wire::JsonScratch;
 use switchyard_wire::answer::answer_usage;
-use switchyard_wire::{
-    Completion, CompletionBuilder, Delta, Dialect, StreamDecoder, StreamEncoder, UpstreamError, Usage,
-};
+use switchyard_wire::pump::{EventPump, PumpSpec, StreamFault, error_event};
+use switchyard_wire::{Completion, Dialect, UpstreamError, Usage};
 
+use super::Relay;
 use crate::downstream::{Buffers, Outcome, Tags};
 use crate::observe::histogram::Histogram;
 use crate::relay::passthrough::{flush, skip_header, upstream_head};
@@ -24,18 +21,11 @@ use crate::runtime::pool::UpStream;
 use crate::upstream::body::BodyReader;
 use crate::upstream::body::Timing;
 
-// Searchers built once: constructing one per event showed up at ~3 % of the streaming profile.
-static USAGE: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\"usage\":{"));
-static USAGE_SPACED: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\"usage\": {"));
-static NO_CHOICES: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\"choices\":[]"));
-
 /// Largest non-streamed upstream body read whole for translation.
 const MAX_WHOLE_BODY: usize = 32 * 1024 * 1024;
-/// Largest single SSE event held while waiting for its end.
-const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
 
 /// What the client asked for, and of whom.
-pub struct Exchange<'a> {
+pub struct RelaySpec<'a> {
     /// The client's dialect.
     pub client: Dialect,
     /// The upstream's dialect.
@@ -86,125 +76,52 @@ fn head(out: &mut Vec<u8>, status: u16, content_type: &[u8], passed: &[u8], tags
     }
 }
 
-/// Relays an SSE stream event by event; returns the outcome, upstream reuse and usage seen.
-/// The client's head is held until the first event is ready, so a stream that fails before
-/// its first event is `Err` with nothing written: the caller can still fall back.
-#[allow(clippy::too_many_arguments)]
+/// Relays an SSE stream event by event through the wire crate's `EventPump`; returns the
+/// outcome, upstream reuse and usage seen. The client's head is held until the first event is
+/// ready, so a stream that fails before its first event is `Err` with nothing written: the
+/// caller can still fall back.
 pub async fn relay_events(
-    client: &mut TcpStream,
-    up: &mut UpStream,
-    resp: &ResponseHead,
+    r: Relay<'_, '_>,
     b: &mut Buffers,
-    tags: &Tags<'_>,
-    keep: Outcome,
-    t: Timing,
-    x: &Exchange<'_>,
-) -> Result<(Outcome, bool, Option<Usage>), &'static str> {
+    x: &RelaySpec<'_>,
+) -> Result<(Outcome, bool, Option<Usage>), StreamFailure> {
     let mut out = std::mem::take(&mut b.out);
-    head(&mut out, 200, b"text/event-stream", &passed_headers(&b.up_resp, b), tags, keep);
+    head(&mut out, 200, b"text/event-stream", &passed_headers(&b.up_resp, b), r.tags, r.keep);
     write::header(&mut out, b"cache-control", b"no-cache");
     write::header(&mut out, b"transfer-encoding", b"chunked");
     out.extend_from_slice(b"\r\n");
-    let translate = x.client != x.upstream;
-    let mut dec = StreamDecoder::new(x.upstream, x.model);
-    let mut enc = StreamEncoder::new(x.client, x.include_usage, x.model);
-    let mut sse = SseDecoder::new();
-    let mut reader = BodyReader::new(resp);
+    let spec = PumpSpec {
+        client: x.client,
+        upstream: x.upstream,
+        include_usage: x.include_usage,
+        drop_usage_chunk: x.drop_usage_chunk,
+        model: x.model,
+        collect: x.store.is_some(),
+    };
+    let mut pump = EventPump::new(spec);
+    let mut reader = BodyReader::new(r.head);
     let mut piece = std::mem::take(&mut b.body);
-    let mut events = Vec::with_capacity(4096);
-    let mut deltas: Vec<Delta> = Vec::new();
-    let mut usage = None;
     let mut rbuf = std::mem::take(&mut b.up_resp);
+    let mut events = Vec::with_capacity(4096);
     let mut started = false;
-    let mut collected = x.store.map(|_| CompletionBuilder::new());
     // When the last piece was read: it goes out with the final write, after the loop.
     let mut last_read = None;
     let failure = loop {
         piece.clear();
         events.clear();
-        let more = match reader.next(up, &mut rbuf, &mut piece, t).await {
+        let more = match reader.next(r.up, &mut rbuf, &mut piece, r.timing).await {
             Ok(m) => m,
-            Err(e) => break Some(e),
+            Err(e) => break Some(StreamFailure::Read(e)),
         };
         // The gateway's own time for this piece ends when its write is issued (kernel send
         // time left out, as for `overhead`): two clock reads per piece, ~0.1 µs.
         let read_at = Instant::now();
-        sse.push(&piece);
-        let mut bad = false;
-        while let Some(ev) = sse.next_event() {
-            let name = ev.event();
-            let Some(data) = ev.data() else {
-                // Comments and keep-alives carry no data.
-                if !translate {
-                    events.extend_from_slice(ev.raw);
-                }
-                continue;
-            };
-            // Same dialect, only the events that carry usage or end the stream are parsed:
-            // OpenAI's usage chunk and `[DONE]`, Anthropic's `message_*` events. The rest get
-            // a framing check (a JSON object's braces), which catches truncated or non-JSON
-            // data without a parse per token.
-            let decode = translate
-                || collected.is_some()
-                || data.as_ref() == b"[DONE]"
-                || (x.upstream == Dialect::Anthropic && name.is_some_and(|n| n.starts_with(b"message_")))
-                || USAGE.find(&data).is_some()
-                || USAGE_SPACED.find(&data).is_some();
-            if decode {
-                deltas.clear();
-                if dec.event(name, &data, &mut deltas).is_err() {
-                    bad = true;
-                    break;
-                }
-                for d in &deltas {
-                    if let Delta::Usage(u) = d {
-                        usage = Some(*u);
-                    }
-                    if let Some(c) = collected.as_mut() {
-                        c.push(d);
-                    }
-                    if translate {
-                        enc.push(d, &mut events);
-                    }
-                }
-            } else if !braced(&data) {
-                bad = true;
-                break;
-            }
-            if !translate {
-                // Same dialect: pass the event on untouched, except the usage chunk the
-                // gateway asked for on the client's behalf.
-                let usage_only = x.drop_usage_chunk && NO_CHOICES.find(&data).is_some();
-                if !usage_only {
-                    events.extend_from_slice(ev.raw);
-                }
-            }
-        }
-        if bad {
-            break Some("the upstream sent an invalid stream event");
-        }
-        if sse.pending() > MAX_EVENT_BYTES {
-            break Some("the upstream sent an oversized stream event");
+        if let Err(f) = pump.feed(&piece, &mut events) {
+            break Some(StreamFailure::Fault(f));
         }
         if !more {
-            deltas.clear();
-            dec.end(&mut deltas);
-            for d in &deltas {
-                if let Delta::Usage(u) = d {
-                    usage = Some(*u);
-                }
-                if let Some(c) = collected.as_mut() {
-                    c.push(d);
-                }
-                if translate {
-                    enc.push(d, &mut events);
-                }
-            }
-            if !dec.complete() {
-                break Some("the upstream stream ended without finishing");
-            }
-            if translate {
-                enc.finish(&mut events);
+            if let Err(f) = pump.end(&mut events) {
+                break Some(StreamFailure::Fault(f));
             }
             write::chunk(&mut out, &events);
             out.extend_from_slice(write::LAST_CHUNK);
@@ -217,19 +134,16 @@ pub async fn relay_events(
         write::chunk(&mut out, &events);
         started = true;
         x.relay_time.record(read_at.elapsed().as_nanos() as u64);
-        if flush(client, &mut out, &b.first_write).await.is_err() {
-            b.out = out;
-            b.body = piece;
-            b.up_resp = rbuf;
+        if flush(r.client, &mut out, &b.first_write).await.is_err() {
+            (b.out, b.body, b.up_resp) = (out, piece, rbuf);
             b.broken.set(Some("the client closed the connection mid-stream"));
-            if let (Some(f), Some(u)) = (x.account, usage) {
+            if let (Some(f), Some(u)) = (x.account, pump.usage()) {
                 f(u);
             }
-            return Ok((Outcome::Close, false, usage));
+            return Ok((Outcome::Close, false, pump.usage()));
         }
     };
-    b.body = piece;
-    b.up_resp = rbuf;
+    (b.body, b.up_resp) = (piece, rbuf);
     if let Some(reason) = failure {
         if !started && events.is_empty() {
             out.clear();
@@ -238,15 +152,14 @@ pub async fn relay_events(
         }
         // After the first byte nothing can be retried: the good events read with the bad
         // piece go out, then an error event in the client's dialect ends the body cleanly.
-        b.broken.set(Some(reason));
-        let mut e = StreamEncoder::new(x.client, false, x.model);
-        e.push(&Delta::Start { id: "error".into(), model: x.model.into() }, &mut Vec::new());
-        e.error("api_error", reason, &mut events);
+        b.broken.set(Some(reason.as_str()));
+        error_event(x.client, x.model, reason.as_str(), &mut events);
         write::chunk(&mut out, &events);
         out.extend_from_slice(write::LAST_CHUNK);
     }
+    let usage = pump.usage();
     if failure.is_none()
-        && let (Some(store), Some(answer)) = (x.store, collected.and_then(CompletionBuilder::finish))
+        && let (Some(store), Some(answer)) = (x.store, pump.into_completion())
     {
         store(answer);
     }
@@ -257,33 +170,42 @@ pub async fn relay_events(
     if let Some(at) = last_read {
         x.relay_time.record(at.elapsed().as_nanos() as u64);
     }
-    let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
+    let outcome = flush(r.client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| r.keep);
     let reusable = failure.is_none() && reader.reusable();
     b.out = out;
     Ok((outcome, reusable, usage))
 }
 
-/// Whether event data is framed like a JSON object (cheap check for the pass-through path).
-fn braced(data: &[u8]) -> bool {
-    let d = data.trim_ascii();
-    d.first() == Some(&b'{') && d.last() == Some(&b'}')
+/// Why a stream failed: the upstream body could not be read, or what it sent is not a stream
+/// of its dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFailure {
+    /// Reading the body failed (cut, stalled, deadline).
+    Read(&'static str),
+    /// The events are not a valid stream.
+    Fault(StreamFault),
+}
+
+impl StreamFailure {
+    /// The reason, for the client's error event, the decision log and the 502.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamFailure::Read(reason) => reason,
+            StreamFailure::Fault(f) => f.as_str(),
+        }
+    }
 }
 
 /// A whole same-dialect 2xx answer: read to the end and checked to be JSON before anything is
 /// written, so a truncated or garbled answer can still fall back. Head and body go out in one
 /// write.
-#[allow(clippy::too_many_arguments)]
 pub async fn relay_json(
-    client: &mut TcpStream,
-    up: &mut UpStream,
-    resp: &ResponseHead,
+    r: Relay<'_, '_>,
     b: &mut Buffers,
-    tags: &Tags<'_>,
-    keep: Outcome,
-    t: Timing,
-    x: &Exchange<'_>,
+    x: &RelaySpec<'_>,
     json: &RefCell<JsonScratch>,
 ) -> Result<(Outcome, bool, Option<Usage>), &'static str> {
+    let Relay { client, up, head: resp, tags, keep, timing: t } = r;
     let (dialect, store, account) = (x.upstream, x.store, x.account);
     let mut out = std::mem::take(&mut b.out);
     upstream_head(&mut out, resp.status, &b.up_resp, &b.up_headers, tags);
@@ -347,17 +269,8 @@ async fn read_whole(
 }
 
 /// Translates a whole (non-streamed) answer or error into the client's dialect.
-#[allow(clippy::too_many_arguments)]
-pub async fn relay_whole(
-    client: &mut TcpStream,
-    up: &mut UpStream,
-    resp: &ResponseHead,
-    b: &mut Buffers,
-    tags: &Tags<'_>,
-    keep: Outcome,
-    t: Timing,
-    x: &Exchange<'_>,
-) -> (Outcome, bool, Option<Usage>) {
+pub async fn relay_whole(r: Relay<'_, '_>, b: &mut Buffers, x: &RelaySpec<'_>) -> (Outcome, bool, Option<Usage>) {
+    let Relay { client, up, head: resp, tags, keep, timing: t } = r;
     // Captured before the body is read: reading reuses the buffer the header offsets point into.
     let passed = passed_headers(&b.up_resp, b);
     let mut body = Vec::new();
