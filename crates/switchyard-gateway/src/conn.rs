@@ -81,8 +81,8 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
             (Method::Post, b"/v1/chat/completions" | b"/v1/messages") => {
                 let dialect = if path == b"/v1/chat/completions" { Dialect::OpenAi } else { Dialect::Anthropic };
                 let key = client_key(&w, &live, &buf, &headers, dialect);
-                let headers = pipeline::ReqHeaders { buf: &buf, fields: &headers };
-                let req = pipeline::ChatRequest { body: body_bytes, headers, dialect, key };
+                let headers = pipeline::admit::ReqHeaders { buf: &buf, fields: &headers };
+                let req = pipeline::admit::ChatRequest { body: body_bytes, headers, dialect, key };
                 pipeline::chat(&w, &live, &mut client, req, keep, &mut b, &mut view).await
             }
             (Method::Get, p) if p == b"/v1/models" || p.starts_with(b"/v1/models/") => {

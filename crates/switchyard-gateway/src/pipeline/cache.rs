@@ -10,7 +10,10 @@ use switchyard_routing::Route;
 use switchyard_wire::Completion;
 use switchyard_wire::render::RenderedAnswer;
 
+use crate::pipeline::admit::ChatRequest;
+use crate::pipeline::exchange::Exchange;
 use crate::runtime::core::Worker;
+use crate::upstream::request::ClientBody;
 
 /// What the cache may do for one request.
 pub struct CacheUse {
@@ -93,4 +96,28 @@ pub fn store(w: &Worker, u: CacheUse, c: Completion, model: &str, provider: &str
         w.shared.semantic.insert(context, vector, u.key.clone(), expires, now);
     }
     w.shared.cache.insert(u.key, answer, size, expires);
+}
+
+/// A stored answer found for a request, and the similarity when a near-duplicate's answer is
+/// served (semantic cache).
+pub type Hit = (Arc<RenderedAnswer>, Option<f32>);
+
+/// The cache phase: for a route that caches, builds the request's cache use and looks it up.
+/// Keys are built from the OpenAI-shaped request (serialised only for cached routes), so both
+/// client dialects share entries. A miss tags the reply `x-switchyard-cache: miss`.
+pub fn consult(
+    x: &mut Exchange<'_>,
+    req: &ChatRequest<'_>,
+    body: &ClientBody<'_>,
+    scratch: &mut Vec<u8>,
+) -> (Option<CacheUse>, Option<Hit>) {
+    let Some(route) = x.route().filter(|r| r.cache.is_some()) else { return (None, None) };
+    let hub_bytes = body.hub.as_ref().map(|h| serde_json::to_vec(h).unwrap_or_default());
+    let key_body = hub_bytes.as_deref().unwrap_or(body.raw);
+    let mut cache = cache_use(route, key_body, req.headers.get("cache-control").as_deref(), scratch);
+    let hit = cache.as_mut().and_then(|u| lookup(x.w, u, route, key_body, scratch));
+    if hit.is_none() {
+        x.cache_tag = Some("miss");
+    }
+    (cache, hit)
 }

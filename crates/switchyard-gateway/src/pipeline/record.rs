@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use switchyard_wire::{ApiError, RequestView};
 use switchyard_wire::{Dialect, Usage};
 
+use crate::pipeline::ledger::Attempt;
 use crate::runtime::core::Worker;
 
 /// What every decision-log record of a request shares.
@@ -52,22 +53,30 @@ pub fn log_rejected(
     log.send(v.to_string());
 }
 
+/// How a routed request ended, as its record tells it.
+#[derive(Clone, Copy)]
+pub struct Ending<'a> {
+    /// The target that answered (or gave the last error).
+    pub target: usize,
+    /// The status the client got.
+    pub status: u16,
+    /// Every call made, in order.
+    pub attempts: &'a [Attempt],
+    /// Time to the first byte written to the client.
+    pub ttft: Option<Duration>,
+    /// Tokens, when the answer reported them.
+    pub usage: Option<Usage>,
+    /// Cost, when several calls were summed (cascade, vote); else computed from `usage`.
+    pub cost: Option<f64>,
+    /// What went wrong, if anything.
+    pub error: Option<&'a str>,
+}
+
 /// Hands the request's record (one JSON line; never the prompt unless configured, never a key)
 /// to the decision log, if there is one.
-#[allow(clippy::too_many_arguments)]
-pub fn log_request(
-    w: &Worker,
-    table: &switchyard_routing::RouteTable,
-    c: &Common<'_>,
-    target: usize,
-    status: u16,
-    tried: &[(usize, &'static str)],
-    ttft: Option<Duration>,
-    usage: Option<Usage>,
-    cost: Option<f64>,
-    error: Option<&str>,
-) {
+pub fn log_request(w: &Worker, table: &switchyard_routing::RouteTable, c: &Common<'_>, end: &Ending<'_>) {
     let Some(log) = &w.shared.decisions else { return };
+    let Ending { target, status, attempts, ttft, usage, cost, error } = *end;
     let name = |i: usize| table.targets[i].name.as_str();
     let provider = |i: usize| table.providers[table.targets[i].provider].name.as_str();
     let t = &table.targets[target];
@@ -91,7 +100,10 @@ pub fn log_request(
         "matched": d.matched,
         "model": name(target),
         "provider": provider(target),
-        "attempts": tried.iter().map(|(t, o)| serde_json::json!({"model": name(*t), "outcome": o})).collect::<Vec<_>>(),
+        "attempts": attempts
+            .iter()
+            .map(|a| serde_json::json!({"model": name(a.target), "outcome": a.outcome.as_str()}))
+            .collect::<Vec<_>>(),
         "status": status,
         "latency_ms": c.ready.elapsed().as_secs_f64() * 1e3,
         "ttft_ms": ttft.map(|t| t.as_secs_f64() * 1e3),

@@ -3,4 +3,5 @@
 
 pub mod body;
 pub mod connect;
+pub mod request;
 pub mod send;

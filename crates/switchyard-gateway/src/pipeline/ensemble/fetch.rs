@@ -9,11 +9,11 @@ use switchyard_routing::health::Failure;
 use switchyard_wire::ApiError;
 use switchyard_wire::{Completion, Dialect, UpstreamError};
 
-use crate::pipeline::{upstream_body, write_head};
 use crate::runtime::core::Worker;
 use crate::runtime::live::Live;
 use crate::upstream::body::BodyReader;
 use crate::upstream::body::Timing;
+use crate::upstream::request::{upstream_body, write_head};
 use crate::upstream::send::exchange;
 
 /// Largest answer read by a fetch.

@@ -13,11 +13,31 @@ use switchyard_routing::consensus::{judge_pick, judge_prompt as judge_pick_promp
 use switchyard_wire::ApiError;
 use switchyard_wire::{Completion, Usage};
 
+use monoio::net::TcpStream;
+use switchyard_wire::RequestView;
+use switchyard_wire::render::Shape;
+
+use crate::downstream::Buffers;
 use crate::io::until;
 use crate::observe::meters::REASONS;
+use crate::pipeline::cache::{CacheUse, store};
 use crate::pipeline::ensemble::fetch::{Fetched, fetch_completion, join_all};
+use crate::pipeline::exchange::{Exchange, Reject, Served, ServedBy};
+use crate::pipeline::ledger::{Attempt, AttemptOutcome};
+use crate::relay::deliver::send_completion;
 use crate::runtime::core::Worker;
 use crate::runtime::live::Live;
+
+/// A cascade or vote that produced no answer: the last error, the target it came from, and
+/// every call made.
+pub struct Unanswered {
+    /// What the client is told.
+    pub error: ApiError,
+    /// The target of the last error.
+    pub target: usize,
+    /// Every call made.
+    pub attempts: Vec<Attempt>,
+}
 
 /// The outcome of a strategy.
 pub struct Answer {
@@ -28,7 +48,7 @@ pub struct Answer {
     /// Targets whose answers agreed (consensus), in config order.
     pub agreed: Vec<usize>,
     /// Each call: target and outcome.
-    pub tried: Vec<(usize, &'static str)>,
+    pub tried: Vec<Attempt>,
     /// Cost of every call, USD.
     pub cost: f64,
 }
@@ -57,7 +77,7 @@ fn charge(ask: &Ask<'_>, ti: usize, u: &Usage) -> f64 {
 /// Cascade: each tier's best target (balancer order, falling back within the tier) answers in
 /// whole; an answer that fails a check climbs to the next tier; the last tier's answer is sent
 /// whatever it is.
-pub async fn cascade(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(usize, &'static str)>)> {
+pub async fn cascade(ask: Ask<'_>) -> Result<Answer, Unanswered> {
     let route = ask.route;
     let checks = route.cascade.as_ref().expect("a cascade route");
     let counters = ask.w.shared.strategies.of(&route.name);
@@ -91,7 +111,7 @@ pub async fn cascade(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(usiz
                     break;
                 }
                 Err(e) => {
-                    tried.push((ti, "failed"));
+                    tried.push(Attempt::new(ti, AttemptOutcome::Failed));
                     last_err = Some((e, ti));
                 }
             }
@@ -122,7 +142,7 @@ pub async fn cascade(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(usiz
                             Ok(j) => {
                                 total.add(&j.completion.usage);
                                 cost += charge(&ask, *judge, &j.completion.usage);
-                                tried.push((*judge, "judge"));
+                                tried.push(Attempt::new(*judge, AttemptOutcome::Judge));
                                 if judge_verdict(&j.completion.text) == Some(true) {
                                     Ok(())
                                 } else {
@@ -138,7 +158,7 @@ pub async fn cascade(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(usiz
         };
         match verdict {
             Ok(()) => {
-                tried.push((ti, "answered"));
+                tried.push(Attempt::new(ti, AttemptOutcome::Answered));
                 counters.answered_by_tier[tier_i.min(7)].fetch_add(1, Relaxed);
                 counters.held_us.fetch_add(ask.ready.elapsed().as_micros() as u64, Relaxed);
                 let mut completion = fetched.completion;
@@ -148,32 +168,19 @@ pub async fn cascade(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(usiz
             Err(e) => {
                 let i = REASONS.iter().position(|r| *r == e.as_str()).unwrap_or(7);
                 counters.escalations[i].fetch_add(1, Relaxed);
-                tried.push((ti, escalation_label(&e)));
+                tried.push(Attempt::new(ti, AttemptOutcome::Escalated(e.as_str())));
             }
         }
     }
     let (e, ti) = last_err
         .unwrap_or_else(|| (ApiError::status(502, "no tier of the cascade answered"), route.tiers[0].targets[0]));
-    Err((e, ti, tried))
-}
-
-fn escalation_label(e: &Escalation) -> &'static str {
-    match e {
-        Escalation::TooShort => "escalated:min_length",
-        Escalation::NoMatch => "escalated:regex",
-        Escalation::NotJson => "escalated:json",
-        Escalation::Finish(_) => "escalated:finish_reason",
-        Escalation::Refusal => "escalated:refusal",
-        Escalation::LowConfidence => "escalated:logprob",
-        Escalation::Judge => "escalated:judge",
-        Escalation::Failed => "escalated:failed",
-    }
+    Err(Unanswered { error: e, target: ti, attempts: tried })
 }
 
 /// Consensus: every model at once on this core; replies still missing at the timeout are left
 /// out; the majority of the extracted answers wins (ties: the tie-break model's answer), or,
 /// with a judge, the answer the judge picks (the vote decides if the judge cannot).
-pub async fn consensus(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(usize, &'static str)>)> {
+pub async fn consensus(ask: Ask<'_>) -> Result<Answer, Unanswered> {
     let route = ask.route;
     let c = route.consensus.as_ref().expect("a consensus route");
     let counters = ask.w.shared.strategies.of(&route.name);
@@ -205,12 +212,15 @@ pub async fn consensus(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(us
                 total.add(&f.completion.usage);
                 cost += charge(&ask, ti, &f.completion.usage);
                 answers.push(c.extractor.extract(&f.completion.text));
-                tried.push((ti, "answered"));
+                tried.push(Attempt::new(ti, AttemptOutcome::Answered));
             }
             Err(e) => {
                 answers.push(None);
                 counters.missing.fetch_add(1, Relaxed);
-                tried.push((ti, if e.status == 504 { "timeout" } else { "failed" }));
+                tried.push(Attempt::new(
+                    ti,
+                    if e.status == 504 { AttemptOutcome::Timeout } else { AttemptOutcome::Failed },
+                ));
                 last_err = Some((e.clone(), ti));
             }
         }
@@ -218,7 +228,7 @@ pub async fn consensus(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(us
     let Some(v) = vote(&answers, c.tie_break) else {
         let (e, ti) =
             last_err.unwrap_or_else(|| (ApiError::status(502, "no model gave an answer to vote on"), c.targets[0]));
-        return Err((e, ti, tried));
+        return Err(Unanswered { error: e, target: ti, attempts: tried });
     };
     // The reply sent: the judge's pick when there is a judge (and it answers), else the
     // tie-break model's if it is among the winners, else the first winner.
@@ -234,11 +244,11 @@ pub async fn consensus(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(us
                 Ok(j) => {
                     total.add(&j.completion.usage);
                     cost += charge(&ask, judge, &j.completion.usage);
-                    tried.push((judge, "judge"));
+                    tried.push(Attempt::new(judge, AttemptOutcome::Judge));
                     judge_pick(&j.completion.text, ok.len()).map(|i| ok[i])
                 }
                 Err(_) => {
-                    tried.push((judge, "failed"));
+                    tried.push(Attempt::new(judge, AttemptOutcome::Failed));
                     None
                 }
             }
@@ -264,4 +274,49 @@ pub async fn consensus(ask: Ask<'_>) -> Result<Answer, (ApiError, usize, Vec<(us
     completion.usage = total;
     let agreed = agreeing.iter().map(|&k| c.targets[k]).collect();
     Ok(Answer { completion, target: c.targets[pick], agreed, tried, cost })
+}
+
+/// Delivers what a cascade or a vote came to: the chosen answer, stored and charged before it
+/// is sent (so an identical request right after finds it and the key's limits already count
+/// it), or the last error for `finish` to answer.
+pub async fn deliver(
+    x: &mut Exchange<'_>,
+    view: &RequestView,
+    client: &mut TcpStream,
+    b: &mut Buffers,
+    cache: Option<CacheUse>,
+    answered: Result<Answer, Unanswered>,
+) -> Result<Served, Reject> {
+    let a = match answered {
+        Ok(a) => a,
+        Err(u) => {
+            x.ledger.extend(u.attempts);
+            return Err(Reject::failed(u.error, u.target));
+        }
+    };
+    x.ledger.extend(a.tried);
+    let table = &x.live.table;
+    let t = &table.targets[a.target];
+    let provider = &table.providers[t.provider].name;
+    let agreed: String = a.agreed.iter().map(|&i| table.targets[i].name.as_str()).collect::<Vec<_>>().join(",");
+    let extra: &[(&str, &str)] = if a.agreed.is_empty() { &[] } else { &[("x-switchyard-consensus", agreed.as_str())] };
+    b.first_write.set(None);
+    if let Some(c) = cache {
+        store(x.w, c, a.completion.clone(), &t.name, provider);
+    }
+    let usage = a.completion.usage;
+    if let Some(k) = x.client_key {
+        k.charge(usage.total(), a.cost, x.w.shared.key_now());
+    }
+    let shape = Shape { dialect: x.dialect, stream: view.stream, include_usage: view.include_usage };
+    let tags = x.tags(Some(a.target));
+    let outcome = send_completion(client, b, &tags, extra, x.keep, shape, &a.completion).await;
+    Ok(Served {
+        outcome,
+        target: a.target,
+        status: 200,
+        usage: Some(usage),
+        cost: Some(a.cost),
+        by: ServedBy::Ensemble,
+    })
 }

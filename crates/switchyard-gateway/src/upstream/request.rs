@@ -1,0 +1,119 @@
+//! Upstream requests: the client's body in the forms attempts need, and the request line,
+//! headers and body for a target in its own dialect. Same dialect is the fast path: the
+//! client's bytes with only `model` spliced in.
+
+use serde_json::Value;
+use switchyard_http::write;
+use switchyard_routing::{Provider, Target};
+use switchyard_wire::json::top_level_value_span;
+use switchyard_wire::view::rewrite_model;
+use switchyard_wire::{ApiError, Dialect, RequestView, request as translate_request};
+
+/// The client's body, read once, in the forms the attempts need.
+pub struct ClientBody<'a> {
+    /// The client's dialect.
+    pub dialect: Dialect,
+    /// The body as received.
+    pub raw: &'a [u8],
+    /// The request in OpenAI shape (parsed lazily for OpenAI clients: only cross-dialect needs it).
+    pub hub: Option<Value>,
+}
+
+impl ClientBody<'_> {
+    /// The request in OpenAI shape, parsed on first use.
+    pub fn hub(&mut self) -> Result<&Value, ApiError> {
+        if self.hub.is_none() {
+            let v = serde_json::from_slice(self.raw).map_err(|e| ApiError::bad_request(e.to_string(), None))?;
+            self.hub = Some(v);
+        }
+        Ok(self.hub.as_ref().expect("just set"))
+    }
+}
+
+/// Asks an OpenAI upstream for usage when the client did not (usage drives cost).
+const INJECT_USAGE: &[u8] = br#""stream_options":{"include_usage":true},"#;
+
+/// Writes the upstream request for `target` in its dialect. Returns whether the gateway asked
+/// for `include_usage` on the client's behalf (its extra chunk must then be dropped).
+pub fn build_request(
+    req: &mut Vec<u8>,
+    p: &Provider,
+    key: &[u8],
+    target: &Target,
+    view: &RequestView,
+    cb: &mut ClientBody<'_>,
+    scratch: &mut Vec<u8>,
+) -> Result<bool, ApiError> {
+    let up = p.dialect;
+    req.clear();
+    if up == cb.dialect
+        && let Some(span) = &view.model_span
+    {
+        // Fast path: the client's bytes with the model spliced in, written straight after the
+        // head (one copy of the body).
+        let raw = cb.raw;
+        let inject = up == Dialect::OpenAi && view.stream && top_level_value_span(raw, "stream_options").is_none();
+        let len =
+            raw.len() - span.len() + target.upstream_model_json.len() + if inject { INJECT_USAGE.len() } else { 0 };
+        write_head(req, p, up, key, target, view.stream, len);
+        let start = req.len();
+        rewrite_model(raw, view, &target.upstream_model_json, req);
+        if inject && let Some(brace) = req[start..].iter().position(|&c| c == b'{') {
+            let at = start + brace + 1;
+            req.splice(at..at, INJECT_USAGE.iter().copied());
+        }
+        return Ok(inject);
+    }
+    scratch.clear();
+    let mut injected = false;
+    if up == cb.dialect {
+        // The model key was spelled with escapes: re-serialised by rewrite_model.
+        rewrite_model(cb.raw, view, &target.upstream_model_json, scratch);
+    } else {
+        let mut body = upstream_body(up, cb.hub()?, &target.upstream_model)?;
+        if up == Dialect::OpenAi && view.stream && !view.include_usage {
+            body["stream_options"] = serde_json::json!({"include_usage": true});
+            injected = true;
+        }
+        serde_json::to_writer(&mut *scratch, &body).map_err(|e| ApiError::status(500, e.to_string()))?;
+    }
+    write_head(req, p, up, key, target, view.stream, scratch.len());
+    req.extend_from_slice(scratch);
+    Ok(injected)
+}
+
+/// An OpenAI-shaped request (`hub`) as `up`'s request body for upstream model `model`.
+pub fn upstream_body(up: Dialect, hub: &Value, model: &str) -> Result<Value, ApiError> {
+    match up {
+        Dialect::Anthropic => translate_request::openai_to_anthropic(hub, model),
+        Dialect::Gemini => translate_request::openai_to_gemini(hub),
+        Dialect::OpenAi => {
+            let mut v = hub.clone();
+            v["model"] = Value::String(model.to_string());
+            Ok(v)
+        }
+    }
+    .map_err(|e| ApiError::bad_request(e.to_string(), None))
+}
+
+/// Request line and headers for `up`'s endpoint.
+pub fn write_head(req: &mut Vec<u8>, p: &Provider, up: Dialect, key: &[u8], target: &Target, stream: bool, len: usize) {
+    req.extend_from_slice(b"POST ");
+    req.extend_from_slice(p.base_path.as_bytes());
+    match up {
+        Dialect::OpenAi => req.extend_from_slice(b"/chat/completions"),
+        Dialect::Anthropic => req.extend_from_slice(b"/messages"),
+        Dialect::Gemini => {
+            req.extend_from_slice(b"/models/");
+            req.extend_from_slice(target.upstream_model.as_bytes());
+            req.extend_from_slice(if stream { b":streamGenerateContent?alt=sse" } else { b":generateContent" });
+        }
+    }
+    req.extend_from_slice(b" HTTP/1.1\r\n");
+    req.extend_from_slice(&p.fixed_headers);
+    req.extend_from_slice(key);
+    req.extend_from_slice(b"content-type: application/json\r\n");
+    req.extend_from_slice(if stream { b"accept: text/event-stream\r\n" } else { b"accept: application/json\r\n" });
+    write::content_length(req, len as u64);
+    req.extend_from_slice(b"\r\n");
+}
