@@ -188,14 +188,14 @@ struct OpenConnection(Rc<Worker>);
 
 impl OpenConnection {
     fn new(w: &Rc<Worker>) -> Self {
-        crate::observe::meters::Gauges::bump(&w.shared.stats.gauges[w.index].open, 1);
+        crate::observe::meters::Gauges::bump(&w.meters.gauges.open, 1);
         OpenConnection(w.clone())
     }
 }
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
-        crate::observe::meters::Gauges::bump(&self.0.shared.stats.gauges[self.0.index].open, -1);
+        crate::observe::meters::Gauges::bump(&self.0.meters.gauges.open, -1);
         self.0.shared.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }

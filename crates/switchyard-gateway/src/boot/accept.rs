@@ -13,7 +13,7 @@ pub async fn run(listener: StdListener, w: Rc<Worker>) {
     let listener = match monoio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
-            crate::error!("worker {}: cannot register listener: {e}", w.index);
+            crate::error!("worker {}: cannot register listener: {e}", w.core.0);
             return;
         }
     };
@@ -38,7 +38,7 @@ pub async fn run(listener: StdListener, w: Rc<Worker>) {
                             break;
                         }
                         // EMFILE and friends: back off instead of spinning.
-                        crate::warn!("worker {}: accept failed: {e}", w.index);
+                        crate::warn!("worker {}: accept failed: {e}", w.core.0);
                         monoio::time::sleep(Duration::from_millis(10)).await;
                     }
                 }
@@ -53,7 +53,7 @@ pub async fn run(listener: StdListener, w: Rc<Worker>) {
     acceptor.await;
     let deadline = Instant::now() + DRAIN_TIMEOUT;
     // The in-flight gauge in the shared stats is this worker's count (only it writes it).
-    let inflight = &w.shared.stats.gauges[w.index].inflight;
+    let inflight = &w.meters.gauges.inflight;
     while inflight.load(std::sync::atomic::Ordering::Relaxed) > 0 && Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(10)).await;
     }

@@ -17,7 +17,6 @@ use switchyard_routing::health::HealthRegistry;
 
 use crate::control::reload::Control;
 use crate::control::source::{Overrides, Source, apply};
-use crate::observe::histogram::Histogram;
 use crate::runtime::core::Worker;
 use crate::runtime::live::{Dns, Live, Shared};
 
@@ -55,9 +54,6 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     dns.refresh(&live.hosts());
     let decisions = cfg.log.as_ref().map(crate::observe::decision_log::DecisionLog::start).transpose()?;
     let shared = Arc::new(Shared {
-        overhead: (0..workers).map(|_| Histogram::default()).collect(),
-        cache_hit_time: (0..workers).map(|_| Histogram::default()).collect(),
-        stream_relay_time: (0..workers).map(|_| Histogram::default()).collect(),
         cache: switchyard_cache::cache::ResponseCache::new(cfg.cache.max_bytes),
         semantic: switchyard_cache::semantic_cache::SemanticIndex::new(crate::pipeline::cache::SEMANTIC_ENTRIES),
         semantic_hits: AtomicU64::new(0),

@@ -55,7 +55,7 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
     }
     keys(&mut s, shared, live);
     cache_and_strategies(&mut s, shared);
-    let sum = |f: &dyn Fn(&crate::observe::meters::Gauges) -> i64| st.gauges.iter().map(f).sum::<i64>();
+    let sum = |f: &dyn Fn(&crate::observe::meters::Gauges) -> i64| st.cores.iter().map(|c| f(&c.gauges)).sum::<i64>();
     s.push_str(
         "# HELP switchyard_inflight_requests Requests being handled.\n# TYPE switchyard_inflight_requests gauge\n",
     );
@@ -73,15 +73,15 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
         &mut s,
         "switchyard_upstream_latency_seconds",
         "Upstream time from request written to response head.",
-        &st.upstream_latency,
+        st.each(|c| &c.upstream_latency),
     );
     histogram(
         &mut s,
         "switchyard_time_to_first_byte_seconds",
         "Time from request read to the first byte written to the client.",
-        &st.ttft,
+        st.each(|c| &c.ttft),
     );
-    let m = crate::observe::histogram::Merged::of(shared.overhead.iter());
+    let m = crate::observe::histogram::Merged::of(st.each(|c| &c.overhead));
     s.push_str(
         "# HELP switchyard_overhead_seconds Time spent inside the gateway per request, upstream wait excluded.\n",
     );
@@ -105,7 +105,7 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
         &m,
         &[0.5, 0.9, 0.99, 0.999],
     );
-    let m = crate::observe::histogram::Merged::of(shared.stream_relay_time.iter());
+    let m = crate::observe::histogram::Merged::of(st.each(|c| &c.stream_relay_time));
     quantiles(
         &mut s,
         "switchyard_stream_relay_quantile_seconds",
@@ -162,8 +162,13 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
 }
 
 /// A Prometheus histogram (seconds) from per-worker histograms.
-fn histogram(s: &mut String, name: &str, help: &str, hs: &[crate::observe::histogram::Histogram]) {
-    let m = crate::observe::histogram::Merged::of(hs.iter());
+fn histogram<'a>(
+    s: &mut String,
+    name: &str,
+    help: &str,
+    hs: impl Iterator<Item = &'a crate::observe::histogram::Histogram>,
+) {
+    let m = crate::observe::histogram::Merged::of(hs);
     let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} histogram");
     for le_us in [
         100u64, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
@@ -262,7 +267,7 @@ fn cache_and_strategies(s: &mut String, shared: &Shared) {
     s.push_str("# TYPE switchyard_cache_semantic_prompts gauge\n");
     let _ = writeln!(s, "switchyard_cache_semantic_prompts{{kind=\"count\"}} {prompts}");
     let _ = writeln!(s, "switchyard_cache_semantic_prompts{{kind=\"bytes\"}} {prompt_bytes}");
-    let m = crate::observe::histogram::Merged::of(shared.cache_hit_time.iter());
+    let m = crate::observe::histogram::Merged::of(shared.stats.each(|c| &c.cache_hit_time));
     quantiles(
         s,
         "switchyard_cache_hit_quantile_seconds",

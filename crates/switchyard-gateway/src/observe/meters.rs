@@ -21,6 +21,10 @@ fn class(status: u16) -> usize {
     }
 }
 
+/// A worker's number: the shard of every sharded counter it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CoreId(pub usize);
+
 /// Requests by status class, one row per worker.
 pub struct Counts {
     rows: Box<[Row]>,
@@ -37,9 +41,10 @@ impl Counts {
         Counts { rows: (0..workers).map(|_| Default::default()).collect() }
     }
 
-    /// Counts one answered request; call only from worker `w`.
-    pub fn add(&self, w: usize, status: u16) {
-        let c = &self.rows[w].0[class(status)];
+    /// Counts one answered request on `core`'s row (only that worker writes it, so a plain
+    /// load and store suffice: no locked instruction on the request path).
+    pub fn add(&self, core: CoreId, status: u16) {
+        let c = &self.rows[core.0].0[class(status)];
         c.store(c.load(Relaxed) + 1, Relaxed);
     }
 
@@ -72,15 +77,41 @@ impl Gauges {
     }
 }
 
+/// One worker's meters. Only its worker writes them (relaxed atomics, no shared cache line
+/// with another worker: each histogram and the gauges are 128-byte aligned); `/metrics` merges
+/// every worker's at scrape time.
+#[derive(Default)]
+pub struct CoreMeters {
+    /// Open connections and requests in flight on this worker.
+    pub gauges: Gauges,
+    /// The gateway's own time per request (upstream wait excluded).
+    pub overhead: Histogram,
+    /// Time to serve a cache hit (request read → answer written).
+    pub cache_hit_time: Histogram,
+    /// The gateway's own time per relayed piece of a stream (upstream bytes read → client write
+    /// issued): its share of the gap between tokens.
+    pub stream_relay_time: Histogram,
+    /// Upstream time to response head.
+    pub upstream_latency: Histogram,
+    /// Time to first byte to the client.
+    pub ttft: Histogram,
+}
+
+impl Stats {
+    /// Every worker's `pick` histogram, for merging.
+    pub fn each<'a>(
+        &'a self,
+        pick: impl Fn(&'a CoreMeters) -> &'a Histogram + 'a,
+    ) -> impl Iterator<Item = &'a Histogram> {
+        self.cores.iter().map(move |c| pick(c))
+    }
+}
+
 /// Process-wide statistics; survives reloads.
 pub struct Stats {
     workers: usize,
-    /// Per-worker gauges.
-    pub gauges: Box<[Gauges]>,
-    /// Per-worker histograms of upstream time to response head.
-    pub upstream_latency: Box<[Histogram]>,
-    /// Per-worker histograms of time to first byte to the client.
-    pub ttft: Box<[Histogram]>,
+    /// Each worker's own meters, in worker order (read at scrape time).
+    pub cores: Box<[Arc<CoreMeters>]>,
     /// Requests rejected before routing (bad body, unknown model).
     pub rejected: Counts,
     registry: Mutex<HashMap<(String, String, String), Arc<Counts>>>,
@@ -91,9 +122,7 @@ impl Stats {
     pub fn new(workers: usize) -> Stats {
         Stats {
             workers,
-            gauges: (0..workers).map(|_| Gauges::default()).collect(),
-            upstream_latency: (0..workers).map(|_| Histogram::default()).collect(),
-            ttft: (0..workers).map(|_| Histogram::default()).collect(),
+            cores: (0..workers).map(|_| Arc::new(CoreMeters::default())).collect(),
             rejected: Counts::new(workers),
             registry: Mutex::default(),
         }

@@ -238,7 +238,7 @@ impl Live<'_, '_, '_, '_> {
             model: &t.upstream_model,
             store: if cache.borrow().is_some() { Some(&store_answer) } else { None },
             account: Some(&charge),
-            relay_time: &w.shared.stream_relay_time[w.index],
+            relay_time: &w.meters.stream_relay_time,
         };
         let b = &mut *self.b;
         let ok = (200..300).contains(&a.head.status);

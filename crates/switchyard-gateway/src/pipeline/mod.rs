@@ -134,7 +134,7 @@ async fn finish(
     let Some(decision) = &x.decision else {
         // Refused at admission: no route, no target.
         let reject = result.err().expect("an admitted request has a decision");
-        w.shared.stats.rejected.add(w.index, reject.error.status);
+        w.shared.stats.rejected.add(w.core, reject.error.status);
         let model = reject.model_known.then_some(view.model.as_str());
         log_rejected(w, &x.request_id, x.dialect, x.key_name(), model, &reject.error);
         return send_error(client, &mut b.out, &reject.error, Some(&x.tags(None)), x.keep).await;
@@ -154,20 +154,20 @@ async fn finish(
         Ok(served) => {
             if let ServedBy::Cache { hit, similarity } = &served.by {
                 if let Some(t) = ttft {
-                    w.shared.cache_hit_time[w.index].record(t.as_nanos() as u64);
+                    w.meters.cache_hit_time.record(t.as_nanos() as u64);
                 }
                 log_hit(w, &common, hit, *similarity);
                 return served.outcome;
             }
             if let ServedBy::Upstream { own_time, upstream_latency } = served.by {
                 if let Some(own) = own_time {
-                    w.shared.overhead[w.index].record(own.as_nanos() as u64);
+                    w.meters.overhead.record(own.as_nanos() as u64);
                 }
-                w.shared.stats.upstream_latency[w.index].record(upstream_latency.as_nanos() as u64);
+                w.meters.upstream_latency.record(upstream_latency.as_nanos() as u64);
             }
-            x.live.counts(decision.route, served.target).add(w.index, served.status);
+            x.live.counts(decision.route, served.target).add(w.core, served.status);
             if let Some(t) = ttft {
-                w.shared.stats.ttft[w.index].record(t.as_nanos() as u64);
+                w.meters.ttft.record(t.as_nanos() as u64);
             }
             let broken = b.broken.take();
             let end = Ending {
@@ -184,7 +184,7 @@ async fn finish(
         }
         Err(reject) => {
             let target = reject.target.unwrap_or(decision.plan[0]);
-            x.live.counts(decision.route, target).add(w.index, reject.error.status);
+            x.live.counts(decision.route, target).add(w.core, reject.error.status);
             let end = Ending {
                 target,
                 status: reject.error.status,

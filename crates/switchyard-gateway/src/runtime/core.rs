@@ -9,6 +9,7 @@ use std::time::Duration;
 use switchyard_routing::DecideScratch;
 use switchyard_wire::JsonScratch;
 
+use crate::observe::meters::{CoreId, CoreMeters};
 use crate::runtime::live::{Live, Shared};
 use crate::runtime::pool::Pool;
 
@@ -26,8 +27,10 @@ pub struct Worker {
     pub shared: Arc<Shared>,
     /// Keep-alive upstream connections of this core.
     pub pool: Pool,
-    /// This worker's index.
-    pub index: usize,
+    /// This worker's number.
+    pub core: CoreId,
+    /// This worker's meters (its own: no other worker writes them).
+    pub meters: Arc<CoreMeters>,
     next_request: Cell<u64>,
     /// Buffers and randomness for routing decisions.
     pub decide_scratch: RefCell<DecideScratch>,
@@ -42,7 +45,7 @@ pub struct InFlight(Rc<Worker>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        crate::observe::meters::Gauges::bump(&self.0.shared.stats.gauges[self.0.index].inflight, -1);
+        crate::observe::meters::Gauges::bump(&self.0.meters.gauges.inflight, -1);
     }
 }
 
@@ -51,7 +54,8 @@ impl Worker {
     pub fn new(shared: Arc<Shared>, index: usize) -> Worker {
         Worker {
             pool: Pool::default(),
-            index,
+            core: CoreId(index),
+            meters: shared.stats.cores[index].clone(),
             next_request: Cell::new(0),
             decide_scratch: RefCell::new(DecideScratch::new(0x9e37_79b9 ^ ((index as u64 + 1) << 20))),
             json_scratch: RefCell::new(JsonScratch::default()),
@@ -80,12 +84,12 @@ impl Worker {
     pub fn request_id(&self) -> RequestId {
         let n = self.next_request.get();
         self.next_request.set(n + 1);
-        RequestId::new(self.shared.id_prefix, self.index as u8, n)
+        RequestId::new(self.shared.id_prefix, self.core.0 as u8, n)
     }
 
     /// Counts a request as in flight until the guard drops.
     pub fn begin(self: &Rc<Self>) -> InFlight {
-        crate::observe::meters::Gauges::bump(&self.shared.stats.gauges[self.index].inflight, 1);
+        crate::observe::meters::Gauges::bump(&self.meters.gauges.inflight, 1);
         InFlight(self.clone())
     }
 

@@ -147,13 +147,6 @@ pub struct Shared {
     pub connections_refused: AtomicU64,
     /// Zero of the millisecond clock health cooldowns use.
     pub epoch: std::time::Instant,
-    /// Per-worker histograms of the gateway's own time per request.
-    pub overhead: Box<[crate::observe::histogram::Histogram]>,
-    /// Per-worker histograms of the time to serve a cache hit (request read → answer written).
-    pub cache_hit_time: Box<[crate::observe::histogram::Histogram]>,
-    /// Per-worker histograms of the gateway's own time per relayed piece of a stream (upstream
-    /// bytes read → client write issued): its share of the gap between tokens.
-    pub stream_relay_time: Box<[crate::observe::histogram::Histogram]>,
     /// The response cache (sized at start; `[cache] max_bytes` changes need a restart).
     pub cache: switchyard_cache::cache::ResponseCache<switchyard_wire::render::RenderedAnswer>,
     /// Near-duplicate prompts of routes with `cache.similarity` (keys into `cache`).
