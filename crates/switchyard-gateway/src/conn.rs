@@ -2,6 +2,7 @@
 //! timeouts, dispatch by path.
 
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use monoio::net::TcpStream;
@@ -72,75 +73,8 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
             BodyRead::InBuf(r) => &buf[r.clone()],
             BodyRead::Decoded => &decoded,
         };
-        // HEAD is GET without the body (RFC 9110 asks every server for both; load balancers'
-        // health checks use it): routed as GET, the body cut before sending.
-        let bare = head.method == Method::Head;
-        let method = if bare { Method::Get } else { head.method };
-        let reply = Reply { bare, path, dialect: Dialect::OpenAi };
-        let outcome = match (method, path) {
-            (Method::Post, b"/v1/chat/completions" | b"/v1/messages") => {
-                let dialect = if path == b"/v1/chat/completions" { Dialect::OpenAi } else { Dialect::Anthropic };
-                let key = client_key(&w, &live, &buf, &headers, dialect);
-                let headers = pipeline::admit::ReqHeaders { buf: &buf, fields: &headers };
-                let req = pipeline::admit::ChatRequest { body: body_bytes, headers, dialect, key };
-                pipeline::chat(&w, &live, &mut client, req, keep, &mut b, &mut view).await
-            }
-            (Method::Get, p) if p == b"/v1/models" || p.starts_with(b"/v1/models/") => {
-                // Anthropic's SDK sends `anthropic-version`: it gets its own list shape and errors.
-                let anthropic = switchyard_http::header_value(&buf, &headers, "anthropic-version").is_some();
-                let dialect = if anthropic { Dialect::Anthropic } else { Dialect::OpenAi };
-                let reply = Reply { dialect, ..reply };
-                let models = &live.table.models;
-                let found =
-                    client_key(&w, &live, &buf, &headers, dialect).and_then(|_| match p.get(b"/v1/models/".len()..) {
-                        None => Ok(models.list(anthropic)),
-                        Some(id) => {
-                            // A malformed escape names no model; the 404 quotes what was sent.
-                            let id = switchyard_http::percent_decode(id)
-                                .unwrap_or_else(|| String::from_utf8_lossy(id).into_owned());
-                            models.entry(&id, anthropic).ok_or_else(|| ApiError::model_not_found(&id))
-                        }
-                    });
-                match found {
-                    Ok(json) => reply.body(&mut client, &mut b.out, "application/json", json, keep).await,
-                    Err(e) => reply.error(&mut client, &mut b.out, &e, keep).await,
-                }
-            }
-            (Method::Get, b"/metrics") => {
-                let body = crate::endpoints::metrics::render(&w.shared, &live);
-                reply.body(&mut client, &mut b.out, "text/plain; version=0.0.4", &body, keep).await
-            }
-            (Method::Get, b"/readyz") => {
-                if w.draining() {
-                    let e = ApiError::status(503, "draining: shutting down");
-                    reply.error(&mut client, &mut b.out, &e, keep).await
-                } else {
-                    reply.body(&mut client, &mut b.out, "application/json", br#"{"status":"ready"}"#, keep).await
-                }
-            }
-            (Method::Post, b"/v1/feedback") => {
-                match client_key(&w, &live, &buf, &headers, Dialect::OpenAi)
-                    .and_then(|_| crate::endpoints::feedback::feedback(&w, body_bytes))
-                {
-                    Ok(()) => {
-                        reply.body(&mut client, &mut b.out, "application/json", br#"{"status":"recorded"}"#, keep).await
-                    }
-                    Err(e) => reply.error(&mut client, &mut b.out, &e, keep).await,
-                }
-            }
-            (Method::Get, b"/healthz") => {
-                reply.body(&mut client, &mut b.out, "application/json", br#"{"status":"ok"}"#, keep).await
-            }
-            _ if allowed_methods(path).is_some() => {
-                let e = ApiError::status(405, "method not allowed for this path");
-                reply.error(&mut client, &mut b.out, &e, keep).await
-            }
-            _ => {
-                let p = String::from_utf8_lossy(path);
-                let e = ApiError::status(404, format!("no such endpoint: {p}"));
-                reply.error(&mut client, &mut b.out, &e, keep).await
-            }
-        };
+        let request = Incoming { buf: &buf, fields: &headers, method: head.method, path, body: body_bytes, keep };
+        let outcome = dispatch(&w, &live, &mut client, &mut b, &mut view, request).await;
         // Keep the larger body buffer: the decoded request's, or the one a relay grew for the
         // answer (dropping that one cost an allocation per request).
         if decoded.capacity() > b.body.capacity() {
@@ -157,6 +91,86 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
         if b.held(&view) > MAX_IDLE_BUFFER {
             b = Buffers::default();
             view = RequestView::default();
+        }
+    }
+}
+
+/// One request as the connection loop read it.
+struct Incoming<'a> {
+    /// The connection's read buffer (the head's offsets point into it).
+    buf: &'a [u8],
+    /// The head's fields.
+    fields: &'a [HeaderRef],
+    method: Method,
+    /// The path, query cut off.
+    path: &'a [u8],
+    body: &'a [u8],
+    keep: Outcome,
+}
+
+/// Routes a request by method and path to its handler.
+async fn dispatch(
+    w: &Worker,
+    live: &Arc<Live>,
+    client: &mut TcpStream,
+    b: &mut Buffers,
+    view: &mut RequestView,
+    req: Incoming<'_>,
+) -> Outcome {
+    let Incoming { buf, fields: headers, method, path, body: body_bytes, keep } = req;
+    // HEAD is GET without the body (RFC 9110 asks every server for both; load balancers'
+    // health checks use it): routed as GET, the body cut before sending.
+    let bare = method == Method::Head;
+    let method = if bare { Method::Get } else { method };
+    let reply = Reply { bare, path, dialect: Dialect::OpenAi };
+    match (method, path) {
+        (Method::Post, b"/v1/chat/completions" | b"/v1/messages") => {
+            let dialect = if path == b"/v1/chat/completions" { Dialect::OpenAi } else { Dialect::Anthropic };
+            let key = client_key(w, live, buf, headers, dialect);
+            let headers = pipeline::admit::ReqHeaders { buf, fields: headers };
+            let req = pipeline::admit::ChatRequest { body: body_bytes, headers, dialect, key };
+            pipeline::chat(w, live, client, req, keep, b, view).await
+        }
+        (Method::Get, p) if p == b"/v1/models" || p.starts_with(b"/v1/models/") => {
+            let (dialect, found) =
+                crate::endpoints::models::lookup(live, p, buf, headers, |d| client_key(w, live, buf, headers, d));
+            let reply = Reply { dialect, ..reply };
+            match found {
+                Ok(json) => reply.body(client, &mut b.out, "application/json", json, keep).await,
+                Err(e) => reply.error(client, &mut b.out, &e, keep).await,
+            }
+        }
+        (Method::Get, b"/metrics") => {
+            let body = crate::endpoints::metrics::render(&w.shared, live);
+            reply.body(client, &mut b.out, "text/plain; version=0.0.4", &body, keep).await
+        }
+        (Method::Get, b"/readyz") => {
+            if w.draining() {
+                let e = ApiError::status(503, "draining: shutting down");
+                reply.error(client, &mut b.out, &e, keep).await
+            } else {
+                reply.body(client, &mut b.out, "application/json", br#"{"status":"ready"}"#, keep).await
+            }
+        }
+        (Method::Post, b"/v1/feedback") => {
+            match client_key(w, live, buf, headers, Dialect::OpenAi)
+                .and_then(|_| crate::endpoints::feedback::feedback(w, body_bytes))
+            {
+                Ok(()) => reply.body(client, &mut b.out, "application/json", br#"{"status":"recorded"}"#, keep).await,
+                Err(e) => reply.error(client, &mut b.out, &e, keep).await,
+            }
+        }
+        (Method::Get, b"/healthz") => {
+            reply.body(client, &mut b.out, "application/json", br#"{"status":"ok"}"#, keep).await
+        }
+        _ if allowed_methods(path).is_some() => {
+            let e = ApiError::status(405, "method not allowed for this path");
+            reply.error(client, &mut b.out, &e, keep).await
+        }
+        _ => {
+            let p = String::from_utf8_lossy(path);
+            let e = ApiError::status(404, format!("no such endpoint: {p}"));
+            reply.error(client, &mut b.out, &e, keep).await
         }
     }
 }

@@ -110,6 +110,15 @@ pub fn synth_call_id(response_id: &str, i: usize) -> String {
 }
 
 impl Completion {
+    /// An answer of `dialect` (`model` names it when a Gemini answer does not).
+    pub fn parse(dialect: crate::Dialect, v: &Value, model: &str) -> Result<Completion, TranslateError> {
+        match dialect {
+            crate::Dialect::OpenAi => Completion::from_openai(v),
+            crate::Dialect::Anthropic => Completion::from_anthropic(v),
+            crate::Dialect::Gemini => Completion::from_gemini(v, model),
+        }
+    }
+
     /// From an OpenAI `chat.completion`.
     pub fn from_openai(v: &Value) -> Result<Completion, TranslateError> {
         let choice = v.pointer("/choices/0").ok_or_else(|| invalid("response has no choices"))?;

@@ -1,23 +1,22 @@
 //! Process lifecycle: listeners, worker threads, and the control plane (reload, shutdown).
 
 pub mod accept;
+pub mod threads;
 
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-use switchyard_config::IoDriver;
+use switchyard_config::Config;
 use switchyard_guard::keys::KeyRegistry;
 use switchyard_routing::health::HealthRegistry;
 
 use crate::control::reload::Control;
 use crate::control::source::{Overrides, Source, apply};
-use crate::runtime::core::Worker;
 use crate::runtime::live::{Dns, Live, Shared};
 
 fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
@@ -42,6 +41,79 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
         n => n,
     };
     raise_fd_limit(cfg.server.max_connections);
+    let shared = process_state(&cfg, &source, workers)?;
+    let (listeners, bound) = bind_all(&cfg, workers)?;
+    // Second descriptors of the listening sockets, for shutdown(2) from this thread: it wakes
+    // each worker's pending accept, so idle workers need no polling for the shutdown flag, and
+    // these descriptors stay open (a worker's own may be closed and its number reused).
+    let wakers = listeners.iter().map(|l| l.try_clone()).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+    let stop = |why: &str| {
+        if !why.is_empty() {
+            crate::info!("{why}");
+        }
+        shared.shutdown.store(true, Ordering::SeqCst);
+        for l in &wakers {
+            // SAFETY: `l` is an open listening socket owned here; shutdown does not close it.
+            unsafe { libc::shutdown(l.as_raw_fd(), libc::SHUT_RDWR) };
+        }
+    };
+    let started = threads::start(listeners, &shared, cfg.server.pin_cpus, cfg.server.io)?;
+    if started.drivers.contains(&"failed") {
+        stop("");
+        return Err("a worker runtime could not start".into());
+    }
+    crate::info!(
+        "switchyard listening on http://{bound} workers={workers} driver={} pinned={}",
+        started.drivers.first().copied().unwrap_or("?"),
+        cfg.server.pin_cpus
+    );
+    spawn_dns_refresher(shared.clone());
+    let state_file = cfg.server.state_file.clone();
+    if let Some(path) = &state_file {
+        crate::control::state_file::spawn_saver(shared.clone(), path.clone());
+    }
+    let admin = cfg.admin.clone();
+    let control = Arc::new(Control::new(source, overrides, shared.clone()));
+    if let Some(a) = admin
+        && let Err(e) = crate::control::admin::spawn(&a.listen, control.clone())
+            .map(|addr| crate::info!("admin listening on http://{addr}"))
+    {
+        stop("");
+        return Err(format!("admin.listen: cannot listen on {}: {e}", a.listen));
+    }
+    for sig in signals.forever() {
+        if sig != SIGHUP {
+            stop(&format!("signal {sig}: draining in-flight requests, then exiting"));
+            break;
+        }
+        if let Some(d) = &shared.decisions {
+            d.reopen();
+        }
+        let _ = control.reload();
+    }
+    for t in started.threads {
+        let _ = t.join();
+    }
+    wind_down(&shared, state_file.as_deref());
+    Ok(())
+}
+
+/// After the workers stopped: the decision log drained, the key spend saved.
+fn wind_down(shared: &Shared, state_file: Option<&str>) {
+    if let Some(d) = &shared.decisions {
+        d.drain(Duration::from_secs(5));
+    }
+    if let Some(path) = state_file
+        && let Err(e) = crate::control::state_file::save(path, &shared.keys)
+    {
+        crate::warn!("server.state_file: cannot write {path}: {e}");
+    }
+    crate::info!("switchyard stopped");
+}
+
+/// The process-wide state: the compiled configuration, health, keys (with their saved spend),
+/// caches, meters and the decision log.
+fn process_state(cfg: &Config, source: &Source, workers: usize) -> Result<Arc<Shared>, String> {
     let health = Arc::new(HealthRegistry::default());
     let stats = Arc::new(crate::observe::meters::Stats::new(workers));
     let keys = Arc::new(KeyRegistry::default());
@@ -49,11 +121,11 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
         let n = crate::control::state_file::load(path, &keys)?;
         crate::info!("restored the spend of {n} client keys from {path}");
     }
-    let live = Live::build(&cfg, &|name| source.read_file(name), source.hash(), &health, &keys, &stats)?;
+    let live = Live::build(cfg, &|name| source.read_file(name), source.hash(), &health, &keys, &stats)?;
     let dns = Dns::default();
     dns.refresh(&live.hosts());
     let decisions = cfg.log.as_ref().map(crate::observe::decision_log::DecisionLog::start).transpose()?;
-    let shared = Arc::new(Shared {
+    Ok(Arc::new(Shared {
         cache: switchyard_cache::cache::ResponseCache::new(cfg.cache.max_bytes),
         semantic: switchyard_cache::semantic_cache::SemanticIndex::new(crate::pipeline::cache::SEMANTIC_ENTRIES),
         semantic_hits: AtomicU64::new(0),
@@ -73,8 +145,12 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
         epoch: std::time::Instant::now(),
         id_prefix: std::process::id().rotate_left(16)
             ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos()),
-    });
+    }))
+}
 
+/// One SO_REUSEPORT listener per worker on `server.listen` (the first picks the port when it
+/// is 0); returns them and the bound address.
+fn bind_all(cfg: &Config, workers: usize) -> Result<(Vec<std::net::TcpListener>, SocketAddr), String> {
     let addr: SocketAddr = cfg.server.listen.parse().map_err(|_| "server.listen: invalid address")?;
     let first = bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let bound = first.local_addr().map_err(|e| e.to_string())?;
@@ -82,135 +158,7 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     for _ in 1..workers {
         listeners.push(bind(bound).map_err(|e| format!("cannot listen on {bound}: {e}"))?);
     }
-
-    // Second descriptors of the listening sockets, for shutdown(2) from this thread: it wakes
-    // each worker's pending accept, so idle workers need no polling for the shutdown flag, and
-    // these descriptors stay open (a worker's own may be closed and its number reused).
-    let wakers = listeners.iter().map(|l| l.try_clone()).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
-    let stop = |why: &str| {
-        if !why.is_empty() {
-            crate::info!("{why}");
-        }
-        shared.shutdown.store(true, Ordering::SeqCst);
-        for l in &wakers {
-            // SAFETY: `l` is an open listening socket owned here; shutdown does not close it.
-            unsafe { libc::shutdown(l.as_raw_fd(), libc::SHUT_RDWR) };
-        }
-    };
-    let (tx, rx) = std::sync::mpsc::channel::<&'static str>();
-    let mut threads = Vec::with_capacity(workers);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for (i, listener) in listeners.into_iter().enumerate() {
-        let shared = shared.clone();
-        let tx = tx.clone();
-        let pin = cfg.server.pin_cpus;
-        let io = cfg.server.io;
-        let t = std::thread::Builder::new()
-            .name(format!("switchyard-w{i}"))
-            .spawn(move || {
-                if pin && monoio::utils::bind_to_cpu_set([i % cores]).is_err() {
-                    crate::warn!("worker {i}: cannot pin to CPU {}", i % cores);
-                }
-                let w = Rc::new(Worker::new(shared, i));
-                let fail = |e: std::io::Error| {
-                    crate::error!("worker {i}: cannot build runtime: {e}");
-                    let _ = tx.send("failed");
-                };
-                if io == IoDriver::Epoll {
-                    match monoio::RuntimeBuilder::<monoio::LegacyDriver>::new().enable_timer().build() {
-                        Ok(mut rt) => {
-                            let _ = tx.send("epoll");
-                            drop(tx);
-                            rt.block_on(crate::boot::accept::run(listener, w));
-                        }
-                        Err(e) => fail(e),
-                    }
-                    return;
-                }
-                // DEFER_TASKRUN: completions are processed when the worker waits on its ring
-                // instead of by interrupting it (the worker is the ring's only submitter).
-                // Measured in the load test: added p50 at 5,000/s from ~145 µs to 105–125 µs,
-                // saturation from 25,000 to 30,000 req/s. Kernels before 6.1 lack the flag: the
-                // plain builder (and its epoll fallback) is used there.
-                let tuned = || {
-                    let mut urb = io_uring::IoUring::builder();
-                    urb.setup_single_issuer().setup_defer_taskrun();
-                    monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
-                        .enable_timer()
-                        .with_entries(4096)
-                        .uring_builder(urb)
-                        .build()
-                };
-                let plain =
-                    || monoio::RuntimeBuilder::<monoio::FusionDriver>::new().enable_timer().with_entries(4096).build();
-                match tuned().or_else(|_| plain()) {
-                    Ok(mut rt) => {
-                        let driver = match &rt {
-                            monoio::FusionRuntime::Uring(_) => "io_uring",
-                            monoio::FusionRuntime::Legacy(_) => "epoll",
-                        };
-                        let _ = tx.send(driver);
-                        drop(tx);
-                        rt.block_on(crate::boot::accept::run(listener, w));
-                    }
-                    Err(e) => fail(e),
-                }
-            })
-            .map_err(|e| format!("cannot spawn worker: {e}"))?;
-        threads.push(t);
-    }
-    drop(tx);
-    let drivers: Vec<&str> = rx.iter().take(workers).collect();
-    if drivers.contains(&"failed") {
-        stop("");
-        return Err("a worker runtime could not start".into());
-    }
-    crate::info!(
-        "switchyard listening on http://{bound} workers={workers} driver={} pinned={}",
-        drivers.first().copied().unwrap_or("?"),
-        cfg.server.pin_cpus
-    );
-
-    spawn_dns_refresher(shared.clone());
-    let state_file = cfg.server.state_file.clone();
-    if let Some(path) = &state_file {
-        crate::control::state_file::spawn_saver(shared.clone(), path.clone());
-    }
-    let admin = cfg.admin.clone();
-    let control = Arc::new(Control::new(source, overrides, shared.clone()));
-    if let Some(a) = admin {
-        match crate::control::admin::spawn(&a.listen, control.clone()) {
-            Ok(addr) => crate::info!("admin listening on http://{addr}"),
-            Err(e) => {
-                stop("");
-                return Err(format!("admin.listen: cannot listen on {}: {e}", a.listen));
-            }
-        }
-    }
-    for sig in signals.forever() {
-        if sig == SIGHUP {
-            if let Some(d) = &shared.decisions {
-                d.reopen();
-            }
-            let _ = control.reload();
-        } else {
-            stop(&format!("signal {sig}: draining in-flight requests, then exiting"));
-            break;
-        }
-    }
-    for t in threads {
-        let _ = t.join();
-    }
-    if let Some(d) = &shared.decisions {
-        d.drain(Duration::from_secs(5));
-    }
-    if let Some(path) = &state_file
-        && let Err(e) = crate::control::state_file::save(path, &shared.keys)
-    {
-        crate::warn!("server.state_file: cannot write {path}: {e}");
-    }
-    crate::info!("switchyard stopped");
-    Ok(())
+    Ok((listeners, bound))
 }
 
 fn spawn_dns_refresher(shared: Arc<Shared>) {

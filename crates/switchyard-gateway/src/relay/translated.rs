@@ -47,6 +47,20 @@ pub struct RelaySpec<'a> {
     pub relay_time: &'a Histogram,
 }
 
+impl RelaySpec<'_> {
+    /// The event pump's settings for this relay.
+    fn pump_spec(&self) -> PumpSpec<'_> {
+        PumpSpec {
+            client: self.client,
+            upstream: self.upstream,
+            include_usage: self.include_usage,
+            drop_usage_chunk: self.drop_usage_chunk,
+            model: self.model,
+            collect: self.store.is_some(),
+        }
+    }
+}
+
 /// Upstream header lines worth passing on to a client of another dialect.
 fn passed_headers(rbuf: &[u8], b: &Buffers) -> Vec<u8> {
     let mut out = Vec::new();
@@ -86,19 +100,8 @@ pub async fn relay_events(
     x: &RelaySpec<'_>,
 ) -> Result<(Outcome, bool, Option<Usage>), StreamFailure> {
     let mut out = std::mem::take(&mut b.out);
-    head(&mut out, 200, b"text/event-stream", &passed_headers(&b.up_resp, b), r.tags, r.keep);
-    write::header(&mut out, b"cache-control", b"no-cache");
-    write::header(&mut out, b"transfer-encoding", b"chunked");
-    out.extend_from_slice(b"\r\n");
-    let spec = PumpSpec {
-        client: x.client,
-        upstream: x.upstream,
-        include_usage: x.include_usage,
-        drop_usage_chunk: x.drop_usage_chunk,
-        model: x.model,
-        collect: x.store.is_some(),
-    };
-    let mut pump = EventPump::new(spec);
+    stream_head(&mut out, b, r.tags, r.keep);
+    let mut pump = EventPump::new(x.pump_spec());
     let mut reader = BodyReader::new(r.head);
     let mut piece = std::mem::take(&mut b.body);
     let mut rbuf = std::mem::take(&mut b.up_resp);
@@ -150,12 +153,7 @@ pub async fn relay_events(
             b.out = out;
             return Err(reason);
         }
-        // After the first byte nothing can be retried: the good events read with the bad
-        // piece go out, then an error event in the client's dialect ends the body cleanly.
-        b.broken.set(Some(reason.as_str()));
-        error_event(x.client, x.model, reason.as_str(), &mut events);
-        write::chunk(&mut out, &events);
-        out.extend_from_slice(write::LAST_CHUNK);
+        end_with_error(&mut out, &mut events, b, x, reason);
     }
     let usage = pump.usage();
     if failure.is_none()
@@ -174,6 +172,23 @@ pub async fn relay_events(
     let reusable = failure.is_none() && reader.reusable();
     b.out = out;
     Ok((outcome, reusable, usage))
+}
+
+/// The client's head of a relayed stream (held until the first event is ready).
+fn stream_head(out: &mut Vec<u8>, b: &Buffers, tags: &Tags<'_>, keep: Outcome) {
+    head(out, 200, b"text/event-stream", &passed_headers(&b.up_resp, b), tags, keep);
+    write::header(out, b"cache-control", b"no-cache");
+    write::header(out, b"transfer-encoding", b"chunked");
+    out.extend_from_slice(b"\r\n");
+}
+
+/// After the first byte nothing can be retried: the good events read with the bad piece go
+/// out, then an error event in the client's dialect ends the body cleanly.
+fn end_with_error(out: &mut Vec<u8>, events: &mut Vec<u8>, b: &Buffers, x: &RelaySpec<'_>, reason: StreamFailure) {
+    b.broken.set(Some(reason.as_str()));
+    error_event(x.client, x.model, reason.as_str(), events);
+    write::chunk(out, events);
+    out.extend_from_slice(write::LAST_CHUNK);
 }
 
 /// Why a stream failed: the upstream body could not be read, or what it sent is not a stream
@@ -235,13 +250,8 @@ pub async fn relay_json(
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&body);
     if let Some(store) = store
-        && let Some(answer) = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
-            match dialect {
-                Dialect::Anthropic => Completion::from_anthropic(&v),
-                _ => Completion::from_openai(&v),
-            }
-            .ok()
-        })
+        && let Some(answer) =
+            serde_json::from_slice::<Value>(&body).ok().and_then(|v| Completion::parse(dialect, &v, x.model).ok())
     {
         store(answer);
     }
@@ -282,15 +292,9 @@ pub async fn relay_whole(r: Relay<'_, '_>, b: &mut Buffers, x: &RelaySpec<'_>) -
         }
     };
     let (status, json, usage) = if (200..300).contains(&resp.status) {
-        let parsed: Result<Completion, String> =
-            serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string()).and_then(|v| {
-                match x.upstream {
-                    Dialect::OpenAi => Completion::from_openai(&v),
-                    Dialect::Anthropic => Completion::from_anthropic(&v),
-                    Dialect::Gemini => Completion::from_gemini(&v, x.model),
-                }
-                .map_err(|e| e.to_string())
-            });
+        let parsed: Result<Completion, String> = serde_json::from_slice::<Value>(&body)
+            .map_err(|e| e.to_string())
+            .and_then(|v| Completion::parse(x.upstream, &v, x.model).map_err(|e| e.to_string()));
         match parsed {
             Ok(c) => {
                 let v = match x.client {

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use switchyard_http::head::HeaderRef;
 use switchyard_routing::health::Failure;
+use switchyard_routing::{Provider, Target};
 use switchyard_wire::ApiError;
 use switchyard_wire::{Completion, Dialect, UpstreamError};
 
@@ -81,9 +82,23 @@ pub async fn fetch_completion(
     if reusable {
         w.pool.put(&p.pool_key, conn, live.upstream.pool_max_idle, Instant::now());
     }
-    if !(200..300).contains(&head.status) {
-        let err = UpstreamError::parse(up, head.status, &answer);
-        let f = match head.status {
+    read_answer(target, p, head.status, &answer, started, w.shared.now_ms())
+}
+
+/// What a target's whole answer comes to: a completion, or the error it stands for. Health is
+/// recorded here: a refused request (4xx other than 429) is not the target's fault.
+fn read_answer(
+    target: &Target,
+    p: &Provider,
+    status: u16,
+    answer: &[u8],
+    started: Instant,
+    now_ms: u64,
+) -> Result<Fetched, ApiError> {
+    let up = p.dialect;
+    if !(200..300).contains(&status) {
+        let err = UpstreamError::parse(up, status, answer);
+        let f = match status {
             429 => Failure::RateLimited(None),
             500..=599 => Failure::ServerError,
             _ => {
@@ -92,20 +107,15 @@ pub async fn fetch_completion(
                 return Err(ApiError::status(err.kind.status(Dialect::OpenAi), err.message));
             }
         };
-        target.health.failure(f, w.shared.now_ms());
+        target.health.failure(f, now_ms);
         return Err(ApiError::status(
             err.kind.status(Dialect::OpenAi),
             format!("upstream provider `{}`: {}", p.name, err.message),
         ));
     }
     let parsed: Result<(Completion, Option<f64>), String> =
-        serde_json::from_slice::<Value>(&answer).map_err(|e| e.to_string()).and_then(|v| {
-            let c = match up {
-                Dialect::OpenAi => Completion::from_openai(&v),
-                Dialect::Anthropic => Completion::from_anthropic(&v),
-                Dialect::Gemini => Completion::from_gemini(&v, &target.upstream_model),
-            }
-            .map_err(|e| e.to_string())?;
+        serde_json::from_slice::<Value>(answer).map_err(|e| e.to_string()).and_then(|v| {
+            let c = Completion::parse(up, &v, &target.upstream_model).map_err(|e| e.to_string())?;
             Ok((c, avg_logprob(&v)))
         });
     match parsed {
@@ -117,7 +127,7 @@ pub async fn fetch_completion(
             Ok(Fetched { completion, avg_logprob })
         }
         Err(e) => {
-            target.health.failure(Failure::ServerError, w.shared.now_ms());
+            target.health.failure(Failure::ServerError, now_ms);
             Err(ApiError::status(502, format!("upstream provider `{}`: invalid answer ({e})", p.name)))
         }
     }

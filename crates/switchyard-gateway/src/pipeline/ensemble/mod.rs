@@ -69,9 +69,28 @@ pub struct Ask<'a> {
     pub ready: Instant,
 }
 
-fn charge(ask: &Ask<'_>, ti: usize, u: &Usage) -> f64 {
-    let t = &ask.live.table.targets[ti];
-    crate::pipeline::account(&ask.live.table, Some(ask.route.baseline), t, u)
+/// What a strategy's calls have cost so far: every call, summed usage and cost.
+#[derive(Default)]
+struct Spent {
+    tried: Vec<Attempt>,
+    total: Usage,
+    cost: f64,
+}
+
+impl Spent {
+    /// Counts a call to `ti` that answered with `u`, recorded as `outcome`.
+    fn answered(&mut self, ask: &Ask<'_>, ti: usize, u: &Usage, outcome: AttemptOutcome) {
+        self.total.add(u);
+        let t = &ask.live.table.targets[ti];
+        self.cost += crate::pipeline::account(&ask.live.table, Some(ask.route.baseline), t, u);
+        self.tried.push(Attempt::new(ti, outcome));
+    }
+
+    /// The answer sent: `completion` from `target`, carrying the usage of every call.
+    fn answer(self, mut completion: Completion, target: usize, agreed: Vec<usize>) -> Answer {
+        completion.usage = self.total;
+        Answer { completion, target, agreed, tried: self.tried, cost: self.cost }
+    }
 }
 
 /// Cascade: each tier's best target (balancer order, falling back within the tier) answers in
@@ -79,102 +98,90 @@ fn charge(ask: &Ask<'_>, ti: usize, u: &Usage) -> f64 {
 /// whatever it is.
 pub async fn cascade(ask: Ask<'_>) -> Result<Answer, Unanswered> {
     let route = ask.route;
-    let checks = route.cascade.as_ref().expect("a cascade route");
     let counters = ask.w.shared.strategies.of(&route.name);
     counters.requests.fetch_add(1, Relaxed);
     let deadline = ask.ready + Duration::from_millis(route.retry.budget_ms);
-    let table = &ask.live.table;
-    let mut tried = Vec::new();
-    let mut total = Usage::default();
-    let mut cost = 0.0;
+    let mut spent = Spent::default();
     let mut last_err: Option<(ApiError, usize)> = None;
     let tiers = route.tiers.len();
     for (tier_i, tier) in route.tiers.iter().enumerate() {
         let last_tier = tier_i + 1 == tiers;
-        let mut order = switchyard_routing::Plan::new();
-        {
-            let mut scratch = ask.w.decide_scratch.borrow_mut();
-            switchyard_routing::balancer::order(
-                route.balance,
-                &tier.targets,
-                &table.targets,
-                ask.w.shared.now_ms(),
-                &mut scratch.rng,
-                &mut order,
-            );
-        }
-        let mut got: Option<(usize, Fetched)> = None;
-        for &ti in &order {
-            match fetch_completion(ask.w, ask.live, ti, ask.hub, checks.min_avg_logprob.is_some(), deadline).await {
-                Ok(f) => {
-                    got = Some((ti, f));
-                    break;
-                }
-                Err(e) => {
-                    tried.push(Attempt::new(ti, AttemptOutcome::Failed));
-                    last_err = Some((e, ti));
-                }
-            }
-        }
-        let Some((ti, fetched)) = got else {
+        let Some((ti, fetched)) = tier_answer(&ask, &tier.targets, deadline, &mut spent, &mut last_err).await else {
             if !last_tier {
                 counters.escalations[7].fetch_add(1, Relaxed);
             }
             continue;
         };
-        total.add(&fetched.completion.usage);
-        cost += charge(&ask, ti, &fetched.completion.usage);
+        spent.total.add(&fetched.completion.usage);
+        let t = &ask.live.table.targets[ti];
+        spent.cost += crate::pipeline::account(&ask.live.table, Some(route.baseline), t, &fetched.completion.usage);
         // A tool call is structured output for the client's code, not prose: text checks do
         // not apply to it.
-        let verdict = if last_tier || !fetched.completion.tool_calls.is_empty() {
-            Ok(())
-        } else {
-            let c = &fetched.completion;
-            match checks.check(&c.text, c.finish.openai(), fetched.avg_logprob) {
-                Err(e) => Err(e),
-                Ok(()) => match &checks.judge {
-                    None => Ok(()),
-                    Some((judge, template)) => {
-                        let prompt = judge_prompt(template, ask.question, &c.text);
-                        let hub =
-                            serde_json::json!({"messages": [{"role": "user", "content": prompt}], "max_tokens": 8});
-                        match fetch_completion(ask.w, ask.live, *judge, &hub, false, deadline).await {
-                            Ok(j) => {
-                                total.add(&j.completion.usage);
-                                cost += charge(&ask, *judge, &j.completion.usage);
-                                tried.push(Attempt::new(*judge, AttemptOutcome::Judge));
-                                if judge_verdict(&j.completion.text) == Some(true) {
-                                    Ok(())
-                                } else {
-                                    Err(Escalation::Judge)
-                                }
-                            }
-                            // A judge that cannot answer cannot vouch for the answer.
-                            Err(_) => Err(Escalation::Judge),
-                        }
-                    }
-                },
-            }
-        };
+        let checked = last_tier || !fetched.completion.tool_calls.is_empty();
+        let verdict = if checked { Ok(()) } else { check(&ask, &fetched, deadline, &mut spent).await };
         match verdict {
             Ok(()) => {
-                tried.push(Attempt::new(ti, AttemptOutcome::Answered));
+                spent.tried.push(Attempt::new(ti, AttemptOutcome::Answered));
                 counters.answered_by_tier[tier_i.min(7)].fetch_add(1, Relaxed);
                 counters.held_us.fetch_add(ask.ready.elapsed().as_micros() as u64, Relaxed);
-                let mut completion = fetched.completion;
-                completion.usage = total;
-                return Ok(Answer { completion, target: ti, agreed: Vec::new(), tried, cost });
+                return Ok(spent.answer(fetched.completion, ti, Vec::new()));
             }
             Err(e) => {
                 let i = REASONS.iter().position(|r| *r == e.as_str()).unwrap_or(7);
                 counters.escalations[i].fetch_add(1, Relaxed);
-                tried.push(Attempt::new(ti, AttemptOutcome::Escalated(e.as_str())));
+                spent.tried.push(Attempt::new(ti, AttemptOutcome::Escalated(e.as_str())));
             }
         }
     }
-    let (e, ti) = last_err
+    let (error, target) = last_err
         .unwrap_or_else(|| (ApiError::status(502, "no tier of the cascade answered"), route.tiers[0].targets[0]));
-    Err(Unanswered { error: e, target: ti, attempts: tried })
+    Err(Unanswered { error, target, attempts: spent.tried })
+}
+
+/// The first whole answer among a tier's targets, in balancer order.
+async fn tier_answer(
+    ask: &Ask<'_>,
+    targets: &[usize],
+    deadline: Instant,
+    spent: &mut Spent,
+    last_err: &mut Option<(ApiError, usize)>,
+) -> Option<(usize, Fetched)> {
+    let logprobs = ask.route.cascade.as_ref().is_some_and(|c| c.min_avg_logprob.is_some());
+    let mut order = switchyard_routing::Plan::new();
+    {
+        let mut scratch = ask.w.decide_scratch.borrow_mut();
+        let table = &ask.live.table.targets;
+        let now = ask.w.shared.now_ms();
+        switchyard_routing::balancer::order(ask.route.balance, targets, table, now, &mut scratch.rng, &mut order);
+    }
+    for &ti in &order {
+        match fetch_completion(ask.w, ask.live, ti, ask.hub, logprobs, deadline).await {
+            Ok(f) => return Some((ti, f)),
+            Err(e) => {
+                spent.tried.push(Attempt::new(ti, AttemptOutcome::Failed));
+                *last_err = Some((e, ti));
+            }
+        }
+    }
+    None
+}
+
+/// A cascade step's checks, then its judge when one is configured.
+async fn check(ask: &Ask<'_>, fetched: &Fetched, deadline: Instant, spent: &mut Spent) -> Result<(), Escalation> {
+    let checks = ask.route.cascade.as_ref().expect("a cascade route");
+    let c = &fetched.completion;
+    checks.check(&c.text, c.finish.openai(), fetched.avg_logprob)?;
+    let Some((judge, template)) = &checks.judge else { return Ok(()) };
+    let prompt = judge_prompt(template, ask.question, &c.text);
+    let hub = serde_json::json!({"messages": [{"role": "user", "content": prompt}], "max_tokens": 8});
+    match fetch_completion(ask.w, ask.live, *judge, &hub, false, deadline).await {
+        Ok(j) => {
+            spent.answered(ask, *judge, &j.completion.usage, AttemptOutcome::Judge);
+            if judge_verdict(&j.completion.text) == Some(true) { Ok(()) } else { Err(Escalation::Judge) }
+        }
+        // A judge that cannot answer cannot vouch for the answer.
+        Err(_) => Err(Escalation::Judge),
+    }
 }
 
 /// Consensus: every model at once on this core; replies still missing at the timeout are left
@@ -199,81 +206,76 @@ pub async fn consensus(ask: Ask<'_>) -> Result<Answer, Unanswered> {
             }) as std::pin::Pin<Box<dyn std::future::Future<Output = Result<Fetched, ApiError>> + '_>>
         })
         .collect();
-    let replies = join_all(calls).await;
-    let mut tried = Vec::new();
-    let mut total = Usage::default();
-    let mut cost = 0.0;
+    let mut replies = join_all(calls).await;
+    let mut spent = Spent::default();
     let mut answers = Vec::with_capacity(replies.len());
     let mut last_err = None;
     for (k, r) in replies.iter().enumerate() {
         let ti = c.targets[k];
         match r {
             Ok(f) => {
-                total.add(&f.completion.usage);
-                cost += charge(&ask, ti, &f.completion.usage);
+                spent.answered(&ask, ti, &f.completion.usage, AttemptOutcome::Answered);
                 answers.push(c.extractor.extract(&f.completion.text));
-                tried.push(Attempt::new(ti, AttemptOutcome::Answered));
             }
             Err(e) => {
                 answers.push(None);
                 counters.missing.fetch_add(1, Relaxed);
-                tried.push(Attempt::new(
-                    ti,
-                    if e.status == 504 { AttemptOutcome::Timeout } else { AttemptOutcome::Failed },
-                ));
+                let outcome = if e.status == 504 { AttemptOutcome::Timeout } else { AttemptOutcome::Failed };
+                spent.tried.push(Attempt::new(ti, outcome));
                 last_err = Some((e.clone(), ti));
             }
         }
     }
     let Some(v) = vote(&answers, c.tie_break) else {
-        let (e, ti) =
+        let (error, target) =
             last_err.unwrap_or_else(|| (ApiError::status(502, "no model gave an answer to vote on"), c.targets[0]));
-        return Err(Unanswered { error: e, target: ti, attempts: tried });
+        return Err(Unanswered { error, target, attempts: spent.tried });
     };
     // The reply sent: the judge's pick when there is a judge (and it answers), else the
     // tie-break model's if it is among the winners, else the first winner.
     let judged = match c.judge {
-        Some(judge) => {
-            let ok: Vec<usize> = (0..replies.len()).filter(|&k| replies[k].is_ok()).collect();
-            let texts: Vec<&str> =
-                ok.iter().map(|&k| replies[k].as_ref().map(|f| f.completion.text.as_str()).unwrap_or("")).collect();
-            let prompt = judge_pick_prompt(ask.question, &texts);
-            let hub = serde_json::json!({"messages": [{"role": "user", "content": prompt}], "max_tokens": 8});
-            let until = ask.ready + Duration::from_millis(route.retry.budget_ms);
-            match fetch_completion(ask.w, ask.live, judge, &hub, false, until).await {
-                Ok(j) => {
-                    total.add(&j.completion.usage);
-                    cost += charge(&ask, judge, &j.completion.usage);
-                    tried.push(Attempt::new(judge, AttemptOutcome::Judge));
-                    judge_pick(&j.completion.text, ok.len()).map(|i| ok[i])
-                }
-                Err(_) => {
-                    tried.push(Attempt::new(judge, AttemptOutcome::Failed));
-                    None
-                }
-            }
-        }
+        Some(judge) => judge_replies(&ask, judge, &replies, &mut spent).await,
         None => None,
     };
-    let pick = match judged {
-        Some(k) => k,
-        None => {
-            if v.tie {
-                counters.ties.fetch_add(1, Relaxed);
-            }
-            c.tie_break.filter(|t| v.agreeing.contains(t)).unwrap_or(v.agreeing[0])
+    let pick = judged.unwrap_or_else(|| {
+        if v.tie {
+            counters.ties.fetch_add(1, Relaxed);
         }
-    };
+        c.tie_break.filter(|t| v.agreeing.contains(t)).unwrap_or(v.agreeing[0])
+    });
     // Who agreed with the reply sent (the same extracted answer).
     let agreeing: Vec<usize> = match &answers[pick] {
         Some(a) => (0..answers.len()).filter(|&k| answers[k].as_ref() == Some(a)).collect(),
         None => vec![pick],
     };
-    let mut replies = replies;
-    let mut completion = replies.swap_remove(pick).map(|f| f.completion).expect("winners answered");
-    completion.usage = total;
+    let completion = replies.swap_remove(pick).map(|f| f.completion).expect("winners answered");
     let agreed = agreeing.iter().map(|&k| c.targets[k]).collect();
-    Ok(Answer { completion, target: c.targets[pick], agreed, tried, cost })
+    Ok(spent.answer(completion, c.targets[pick], agreed))
+}
+
+/// The reply a consensus judge picks among those that answered (index into `replies`).
+async fn judge_replies(
+    ask: &Ask<'_>,
+    judge: usize,
+    replies: &[Result<Fetched, ApiError>],
+    spent: &mut Spent,
+) -> Option<usize> {
+    let ok: Vec<usize> = (0..replies.len()).filter(|&k| replies[k].is_ok()).collect();
+    let texts: Vec<&str> =
+        ok.iter().map(|&k| replies[k].as_ref().map(|f| f.completion.text.as_str()).unwrap_or("")).collect();
+    let prompt = judge_pick_prompt(ask.question, &texts);
+    let hub = serde_json::json!({"messages": [{"role": "user", "content": prompt}], "max_tokens": 8});
+    let until = ask.ready + Duration::from_millis(ask.route.retry.budget_ms);
+    match fetch_completion(ask.w, ask.live, judge, &hub, false, until).await {
+        Ok(j) => {
+            spent.answered(ask, judge, &j.completion.usage, AttemptOutcome::Judge);
+            judge_pick(&j.completion.text, ok.len()).map(|i| ok[i])
+        }
+        Err(_) => {
+            spent.tried.push(Attempt::new(judge, AttemptOutcome::Failed));
+            None
+        }
+    }
 }
 
 /// Delivers what a cascade or a vote came to: the chosen answer, stored and charged before it
