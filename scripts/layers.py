@@ -7,6 +7,8 @@ Two graphs are checked:
 - the gateway's modules: every `crate::MODULE` path in crates/switchyard-gateway/src must name
   a module of the same or a lower layer (MODULE_LAYERS), and the module graph has no cycle.
 A module or crate missing from the tables is an error too, so new code gets a layer on purpose.
+It also fails on a function of the gateway crate (tests aside) longer than MAX_FN_LINES, so
+each phase of the request path can be read at once.
 """
 import pathlib
 import re
@@ -46,6 +48,8 @@ MODULE_LAYERS = {
     # L5: threads, listeners, control plane, the library's entry points
     "boot": 5, "control": 5, "lib": 5,
 }
+
+MAX_FN_LINES = 80
 
 failures = []
 
@@ -123,11 +127,31 @@ def check_modules():
             visit(n, [])
 
 
+def check_function_lengths():
+    src = ROOT / "crates/switchyard-gateway/src"
+    for f in sorted(src.rglob("*.rs")):
+        if "tests" in f.parts or f.name == "tests.rs":
+            continue
+        lines = f.read_text().split("\n")
+        i = 0
+        while i < len(lines):
+            m = re.match(r"^(\s*)(pub(\(crate\))? )?(async )?fn (\w+)", lines[i])
+            if m and not lines[i].rstrip().endswith(";"):
+                indent, j = m.group(1), i + 1
+                while j < len(lines) and lines[j] != indent + "}":
+                    j += 1
+                if j - i + 1 > MAX_FN_LINES:
+                    failures.append(f"{f.relative_to(ROOT)}:{i + 1}: fn {m.group(5)} is {j - i + 1} lines (max {MAX_FN_LINES})")
+                i = j
+            i += 1
+
+
 check_crates()
 check_modules()
+check_function_lengths()
 if failures:
     print("layering check failed:")
     for f in failures:
         print("  " + f)
     sys.exit(1)
-print("layering check: every crate and gateway-module edge points down, no cycles")
+print("layering check: every crate and gateway-module edge points down, no cycles, gateway functions <= 80 lines")

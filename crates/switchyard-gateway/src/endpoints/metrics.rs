@@ -55,6 +55,14 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
     }
     keys(&mut s, shared, live);
     cache_and_strategies(&mut s, shared);
+    gauges_and_latency(&mut s, shared, live);
+    targets(&mut s, shared, live);
+    s.into_bytes()
+}
+
+/// Open connections, requests in flight, the config hash and the latency histograms.
+fn gauges_and_latency(s: &mut String, shared: &Shared, live: &Live) {
+    let st = &shared.stats;
     let sum = |f: &dyn Fn(&crate::observe::meters::Gauges) -> i64| st.cores.iter().map(|c| f(&c.gauges)).sum::<i64>();
     s.push_str(
         "# HELP switchyard_inflight_requests Requests being handled.\n# TYPE switchyard_inflight_requests gauge\n",
@@ -70,13 +78,13 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
     s.push_str("# HELP switchyard_config_info The loaded configuration (hash of its text).\n# TYPE switchyard_config_info gauge\n");
     let _ = writeln!(s, "switchyard_config_info{{hash=\"{}\"}} 1", live.config_hash);
     histogram(
-        &mut s,
+        s,
         "switchyard_upstream_latency_seconds",
         "Upstream time from request written to response head.",
         st.each(|c| &c.upstream_latency),
     );
     histogram(
-        &mut s,
+        s,
         "switchyard_time_to_first_byte_seconds",
         "Time from request read to the first byte written to the client.",
         st.each(|c| &c.ttft),
@@ -99,7 +107,7 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
     let _ = writeln!(s, "switchyard_overhead_seconds_sum {:.9}", m.sum_seconds());
     let _ = writeln!(s, "switchyard_overhead_seconds_count {}", m.count());
     quantiles(
-        &mut s,
+        s,
         "switchyard_overhead_quantile_seconds",
         "Quantiles of switchyard_overhead_seconds (bucket upper bounds).",
         &m,
@@ -107,7 +115,7 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
     );
     let m = crate::observe::histogram::Merged::of(st.each(|c| &c.stream_relay_time));
     quantiles(
-        &mut s,
+        s,
         "switchyard_stream_relay_quantile_seconds",
         "Time from a stream's upstream bytes being read to their client write being issued, per piece \
          relayed (bucket upper bounds).",
@@ -117,6 +125,10 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
     s.push_str("# HELP switchyard_stream_relay_count Stream pieces relayed (the quantiles' sample count).\n");
     s.push_str("# TYPE switchyard_stream_relay_count counter\n");
     let _ = writeln!(s, "switchyard_stream_relay_count {}", m.count());
+}
+
+/// Per-target health, attempts, tokens and cost.
+fn targets(s: &mut String, shared: &Shared, live: &Live) {
     let now = shared.now_ms();
     let mut series = |name: &str, help: &str, kind: &str, value: &dyn Fn(&switchyard_routing::Target) -> String| {
         let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -158,7 +170,6 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
         "counter",
         &|t| format!("{:.9}", t.health.usage_totals().3),
     );
-    s.into_bytes()
 }
 
 /// A Prometheus histogram (seconds) from per-worker histograms.
@@ -275,6 +286,11 @@ fn cache_and_strategies(s: &mut String, shared: &Shared) {
         &m,
         &[0.5, 0.9, 0.99],
     );
+    strategies(s, shared);
+}
+
+/// Cascade and consensus counters, by route.
+fn strategies(s: &mut String, shared: &Shared) {
     let all = shared.strategies.all();
     if all.is_empty() {
         return;
