@@ -27,7 +27,7 @@ CRATE_LAYERS = {
     "switchyard-gateway": 4,
     "switchyard": 5,
     # Test and measurement tools sit beside the product, above what they exercise.
-    "mock-llm": 1,
+    "mock-llm": 2,
     "sseload": 5,
     "switchyard-bench": 5,
 }

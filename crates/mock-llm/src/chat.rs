@@ -5,13 +5,9 @@
 
 use serde_json::{Value, json};
 
-/// Which wire format a request came in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    OpenAi,
-    Anthropic,
-    Gemini,
-}
+/// Which wire format a request came in: the gateway's own enum, so the mock and the gateway
+/// cannot disagree on the set of dialects.
+pub use switchyard_wire::Dialect;
 
 /// What the mock needs from any request.
 pub struct ChatRequest {

@@ -1,12 +1,13 @@
 //! Orders a tier's targets for one request: healthy ones first, by the route's policy;
 //! targets cooling down go last (tried only when nothing else is left).
 
+use crate::ids::TargetId;
 use crate::target::Target;
 use switchyard_config::BalancePolicy;
 
 /// Target indexes in the order to try them. Plans are short (a pick and its fallbacks), so up
 /// to 8 live inline: deciding allocates nothing.
-pub type Plan = smallvec::SmallVec<[usize; 8]>;
+pub type Plan = smallvec::SmallVec<[TargetId; 8]>;
 
 /// xorshift64: per-worker randomness for weighted and two-choice picks.
 pub fn next_random(state: &mut u64) -> u64 {
@@ -21,7 +22,7 @@ pub fn next_random(state: &mut u64) -> u64 {
 /// Appends `candidates` to `out` in attempt order.
 pub fn order(
     policy: BalancePolicy,
-    candidates: &[usize],
+    candidates: &[TargetId],
     targets: &[Target],
     now_ms: u64,
     rng: &mut u64,
@@ -30,8 +31,8 @@ pub fn order(
     let start = out.len();
     out.extend(candidates.iter().copied().filter(|&t| targets[t].health.selectable(now_ms)));
     let healthy = out.len();
-    let price = |t: usize| targets[t].input_price + targets[t].output_price;
-    let inflight = |t: usize| targets[t].health.inflight();
+    let price = |t: TargetId| targets[t].input_price + targets[t].output_price;
+    let inflight = |t: TargetId| targets[t].health.inflight();
     let ready = &mut out[start..healthy];
     match policy {
         BalancePolicy::Cheapest => {
@@ -58,7 +59,7 @@ pub fn order(
             }
         }
         BalancePolicy::Latency => {
-            let lat = |t: usize| targets[t].health.latency_us();
+            let lat = |t: TargetId| targets[t].health.latency_us();
             ready.sort_by(|&a, &b| lat(a).total_cmp(&lat(b)));
             if ready.len() >= 2 {
                 // Power of two choices: two random candidates, the faster goes first, so a
@@ -104,8 +105,8 @@ mod tests {
 
     fn run(policy: BalancePolicy, ts: &[Target], rng: &mut u64) -> Vec<usize> {
         let mut out = Plan::new();
-        order(policy, &(0..ts.len()).collect::<Vec<_>>(), ts, 10_000, rng, &mut out);
-        out.to_vec()
+        order(policy, &(0..ts.len()).map(TargetId::at).collect::<Vec<_>>(), ts, 10_000, rng, &mut out);
+        out.iter().map(|t| t.index()).collect()
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Cascade checks: whether a cheap tier's answer is good enough to send, or the request must
 //! climb to the next tier.
 
+use crate::ids::TargetId;
 use std::collections::HashMap;
 
 use crate::consensus::Extractor;
@@ -17,7 +18,7 @@ pub struct Cascade {
     /// Lowest mean token log-probability; the gateway asks OpenAI upstreams for logprobs.
     pub min_avg_logprob: Option<f64>,
     /// Judge target and prompt template.
-    pub judge: Option<(usize, String)>,
+    pub judge: Option<(TargetId, String)>,
 }
 
 /// Why an answer escalates.
@@ -59,7 +60,7 @@ impl Escalation {
 
 impl Cascade {
     /// Compiles a validated config; `models` maps model names to target indexes.
-    pub fn compile(c: &CascadeConfig, models: &HashMap<String, usize>) -> Cascade {
+    pub fn compile(c: &CascadeConfig, models: &HashMap<String, TargetId>) -> Cascade {
         Cascade {
             min_length: c.min_length,
             regex: c.regex.as_deref().and_then(|r| regex::Regex::new(r).ok()),
@@ -130,7 +131,7 @@ mod tests {
     use super::*;
 
     fn cascade(c: CascadeConfig) -> Cascade {
-        Cascade::compile(&c, &HashMap::from([("judge".to_string(), 3)]))
+        Cascade::compile(&c, &HashMap::from([("judge".to_string(), TargetId(3))]))
     }
 
     #[test]

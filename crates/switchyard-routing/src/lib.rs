@@ -11,6 +11,7 @@ pub mod cascade;
 pub mod consensus;
 pub mod eval;
 pub mod health;
+pub mod ids;
 pub mod learned;
 pub mod models;
 pub mod route;
@@ -20,6 +21,7 @@ pub mod target;
 pub mod training;
 
 pub use balancer::Plan;
+pub use ids::{RouteId, TargetId};
 pub use route::{DecideScratch, Decision, Route, Strategy};
 pub use table::RouteTable;
 pub use target::{Provider, Target};

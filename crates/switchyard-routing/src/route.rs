@@ -16,6 +16,7 @@ use switchyard_config::{BalancePolicy, ComplexityConfig, ConfigError, RetryConfi
 use switchyard_wire::api_error::ApiError;
 
 use crate::balancer::Plan;
+use crate::ids::{RouteId, TargetId};
 use switchyard_wire::view::RequestView;
 
 /// Header that pins a tier by name.
@@ -64,7 +65,7 @@ impl Strategy {
 #[derive(Debug, Clone)]
 pub struct Decision {
     /// Route index (None for a direct model request).
-    pub route: Option<usize>,
+    pub route: Option<RouteId>,
     /// Chosen tier index, when a tier was chosen.
     pub tier: Option<usize>,
     /// The deciding strategy.
@@ -113,7 +114,7 @@ pub struct Tier {
     /// Name.
     pub name: String,
     /// Target indices.
-    pub targets: Vec<usize>,
+    pub targets: Vec<TargetId>,
 }
 
 /// A compiled route.
@@ -128,9 +129,9 @@ pub struct Route {
     /// Balancing policy.
     pub balance: BalancePolicy,
     /// Savings reference target.
-    pub baseline: usize,
+    pub baseline: TargetId,
     /// Route-level fallbacks.
-    pub fallbacks: Vec<usize>,
+    pub fallbacks: Vec<TargetId>,
     /// Retry policy.
     pub retry: RetryConfig,
     /// Score cut points between tiers.
@@ -154,13 +155,13 @@ pub struct Route {
 #[derive(Debug, Clone)]
 pub struct Consensus {
     /// Targets, in config order.
-    pub targets: Vec<usize>,
+    pub targets: Vec<TargetId>,
     /// What is compared.
     pub extractor: Extractor,
     /// Index into `targets` whose answer wins ties.
     pub tie_break: Option<usize>,
     /// Target that picks the best answer instead of a vote.
-    pub judge: Option<usize>,
+    pub judge: Option<TargetId>,
     /// Time allowed for the replies, ms.
     pub timeout_ms: u64,
 }
@@ -170,7 +171,7 @@ impl Route {
     pub fn compile(
         name: &str,
         r: &RouteConfig,
-        models: &HashMap<String, usize>,
+        models: &HashMap<String, TargetId>,
         files: FileLoader<'_>,
     ) -> Result<Route, ConfigError> {
         let f = |x: &str| format!("routes.{name}.{x}");
@@ -325,7 +326,7 @@ impl Route {
 fn consensus_of(
     name: &str,
     c: &switchyard_config::ConsensusConfig,
-    models: &HashMap<String, usize>,
+    models: &HashMap<String, TargetId>,
 ) -> Result<Consensus, ConfigError> {
     Ok(Consensus {
         targets: c.models.iter().map(|m| models[m]).collect(),

@@ -9,6 +9,7 @@ use switchyard_wire::view::RequestView;
 
 use crate::balancer::{self, Plan};
 use crate::health::HealthRegistry;
+use crate::ids::{MAX_IDS, RouteId, TargetId};
 use crate::models::ModelList;
 use crate::route::{DecideScratch, Decision, Route, Strategy};
 use crate::strategy::Pick;
@@ -21,10 +22,10 @@ pub struct RouteTable {
     pub providers: Vec<Provider>,
     /// Targets by index.
     pub targets: Vec<Target>,
-    by_name: HashMap<String, usize>,
+    by_name: HashMap<String, TargetId>,
     /// Routes by index.
     pub routes: Vec<Route>,
-    route_by_name: HashMap<String, usize>,
+    route_by_name: HashMap<String, RouteId>,
     /// The `GET /v1/models` answers, rendered once.
     pub models: ModelList,
 }
@@ -76,6 +77,9 @@ impl RouteTable {
                 stream_idle_timeout_ms: p.stream_idle_timeout_ms.unwrap_or(cfg.upstream.stream_idle_timeout_ms),
             });
         }
+        if cfg.models.len() > MAX_IDS || cfg.routes.len() > MAX_IDS {
+            return Err(ConfigError::new("models", format!("at most {MAX_IDS} models and {MAX_IDS} routes")));
+        }
         let mut targets = Vec::with_capacity(cfg.models.len());
         let mut by_name = HashMap::new();
         for (name, m) in &cfg.models {
@@ -93,7 +97,7 @@ impl RouteTable {
             };
             let input_price = price(m.input_price, "input_price", |p| p.0)?;
             let output_price = price(m.output_price, "output_price", |p| p.1)?;
-            by_name.insert(name.clone(), targets.len());
+            by_name.insert(name.clone(), TargetId::at(targets.len()));
             targets.push(Target {
                 name: name.clone(),
                 provider: index[&m.provider],
@@ -110,12 +114,12 @@ impl RouteTable {
         }
         for (name, m) in &cfg.models {
             let fb = m.fallbacks.iter().map(|f| by_name[f]).collect();
-            targets[by_name[name]].fallbacks = fb;
+            targets[by_name[name].index()].fallbacks = fb;
         }
         let mut routes = Vec::with_capacity(cfg.routes.len());
         let mut route_by_name = HashMap::new();
         for (name, r) in &cfg.routes {
-            route_by_name.insert(name.clone(), routes.len());
+            route_by_name.insert(name.clone(), RouteId::at(routes.len()));
             routes.push(Route::compile(name, r, &by_name, files)?);
         }
         let models = ModelList::new(
@@ -133,7 +137,7 @@ impl RouteTable {
     }
 
     /// Index of a target by name.
-    pub fn target_index(&self, model: &str) -> Option<usize> {
+    pub fn target_index(&self, model: &str) -> Option<TargetId> {
         self.by_name.get(model).copied()
     }
 
@@ -227,7 +231,7 @@ impl RouteTable {
     }
 
     /// Appends `t`'s fallbacks, healthy ones first, skipping any already present.
-    fn push_fallbacks(&self, t: usize, now_ms: u64, plan: &mut Plan) {
+    fn push_fallbacks(&self, t: TargetId, now_ms: u64, plan: &mut Plan) {
         let fb = &self.targets[t].fallbacks;
         for pass in [true, false] {
             for &f in fb {

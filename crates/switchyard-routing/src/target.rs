@@ -8,6 +8,7 @@ use switchyard_config::Dialect;
 use switchyard_config::endpoint::Endpoint;
 
 use crate::health::Health;
+use crate::ids::TargetId;
 
 /// A provider ready for use: endpoint, auth and timeouts.
 #[derive(Clone)]
@@ -87,8 +88,8 @@ pub struct Target {
     pub tags: Vec<String>,
     /// Share for the weighted balancer.
     pub weight: u32,
-    /// Ordered alternates (target indices).
-    pub fallbacks: Vec<usize>,
+    /// Ordered alternates.
+    pub fallbacks: Vec<TargetId>,
     /// Shared health; survives reloads.
     pub health: Arc<Health>,
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use switchyard_routing::TargetId;
 
 use switchyard_guard::keys::ClientKey;
 use switchyard_routing::{Decision, Route};
@@ -76,7 +77,7 @@ impl<'a> Exchange<'a> {
     }
 
     /// The reply's tags: the request id, and once a target is known its model, provider and route.
-    pub fn tags(&self, target: Option<usize>) -> Tags<'_> {
+    pub fn tags(&self, target: Option<TargetId>) -> Tags<'_> {
         let table = &self.live.table;
         let t = target.map(|i| &table.targets[i]);
         Tags {
@@ -116,7 +117,7 @@ pub struct Served {
     /// Whether the connection stays open.
     pub outcome: Outcome,
     /// The target that answered (or whose stored answer was served).
-    pub target: usize,
+    pub target: TargetId,
     /// The status the client got.
     pub status: u16,
     /// Tokens, when reported.
@@ -133,7 +134,7 @@ pub struct Reject {
     /// What the client is told.
     pub error: ApiError,
     /// The target whose failure this is (None: refused before any target was tried).
-    pub target: Option<usize>,
+    pub target: Option<TargetId>,
     /// The body was read, so the record names the requested model.
     pub model_known: bool,
 }
@@ -150,7 +151,7 @@ impl Reject {
     }
 
     /// `target` failed and no other answered.
-    pub fn failed(error: ApiError, target: usize) -> Reject {
+    pub fn failed(error: ApiError, target: TargetId) -> Reject {
         Reject { error, target: Some(target), model_known: true }
     }
 }

@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
+use switchyard_routing::TargetId;
 
 use monoio::net::TcpStream;
 use switchyard_config::{RetryConfig, RetryOn};
@@ -76,13 +77,13 @@ pub enum Next {
 /// One call to a target, answered to the client when it succeeds.
 pub trait Attempter {
     /// Tries `target`.
-    async fn attempt(&mut self, target: usize, at: AttemptAt<'_>) -> Tried;
+    async fn attempt(&mut self, target: TargetId, at: AttemptAt<'_>) -> Tried;
 }
 
 /// Tries the plan's targets in order within the route's attempt count and time budget.
 pub async fn forward<A: Attempter>(
     attempter: &mut A,
-    plan: &[usize],
+    plan: &[TargetId],
     retry: &RetryConfig,
     ready: Instant,
     ledger: &mut Ledger,
@@ -135,7 +136,7 @@ pub struct Live<'x, 'a, 'c, 'r> {
 }
 
 impl Attempter for Live<'_, '_, '_, '_> {
-    async fn attempt(&mut self, target: usize, at: AttemptAt<'_>) -> Tried {
+    async fn attempt(&mut self, target: TargetId, at: AttemptAt<'_>) -> Tried {
         let (w, table) = (self.x.w, &self.x.live.table);
         let t = &table.targets[target];
         let p = &table.providers[t.provider];
@@ -199,7 +200,7 @@ impl Attempter for Live<'_, '_, '_, '_> {
 
 /// A response head from a target, ready to be relayed.
 struct Answer<'h> {
-    target: usize,
+    target: TargetId,
     head: &'h switchyard_http::head::ResponseHead,
     timing: Timing,
     /// The gateway asked for `include_usage` on the client's behalf.

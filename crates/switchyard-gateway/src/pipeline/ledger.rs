@@ -1,6 +1,7 @@
 //! The attempts a request made, typed: what the decision log records per call.
 
 use switchyard_config::RetryOn;
+use switchyard_routing::TargetId;
 use switchyard_routing::health::Failure;
 
 /// How one call to a target ended.
@@ -81,14 +82,14 @@ impl AttemptOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Attempt {
     /// The target called.
-    pub target: usize,
+    pub target: TargetId,
     /// How it ended.
     pub outcome: AttemptOutcome,
 }
 
 impl Attempt {
     /// A call to `target` that ended with `outcome`.
-    pub fn new(target: usize, outcome: AttemptOutcome) -> Attempt {
+    pub fn new(target: TargetId, outcome: AttemptOutcome) -> Attempt {
         Attempt { target, outcome }
     }
 }
@@ -108,7 +109,7 @@ impl Ledger {
     }
 
     /// Records a call.
-    pub fn record(&mut self, target: usize, outcome: AttemptOutcome) {
+    pub fn record(&mut self, target: TargetId, outcome: AttemptOutcome) {
         if self.keep {
             self.attempts.push(Attempt::new(target, outcome));
         }
@@ -134,12 +135,12 @@ mod tests {
     #[test]
     fn records_only_when_kept() {
         let mut off = Ledger::new(false);
-        off.record(1, AttemptOutcome::Answered);
+        off.record(TargetId(1), AttemptOutcome::Answered);
         assert!(off.attempts().is_empty());
         let mut on = Ledger::new(true);
-        on.record(1, AttemptOutcome::Timeout);
-        on.extend(vec![Attempt::new(2, AttemptOutcome::Escalated("min_length"))]);
-        let labels: Vec<_> = on.attempts().iter().map(|a| (a.target, a.outcome.as_str())).collect();
+        on.record(TargetId(1), AttemptOutcome::Timeout);
+        on.extend(vec![Attempt::new(TargetId(2), AttemptOutcome::Escalated("min_length"))]);
+        let labels: Vec<_> = on.attempts().iter().map(|a| (a.target.0, a.outcome.as_str())).collect();
         assert_eq!(labels, [(1, "timeout"), (2, "escalated:min_length")]);
     }
 

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use monoio::net::TcpStream;
 use switchyard_config::RetryConfig;
-use switchyard_routing::{RouteTable, Target};
+use switchyard_routing::{RouteTable, Target, TargetId};
 use switchyard_wire::render::Shape;
 use switchyard_wire::{RequestView, Usage};
 
@@ -117,7 +117,7 @@ async fn serve_hit(
         None => &[],
     };
     let outcome = send_rendered(client, b, &tags, extra, x.keep, shape.stream, hit.body(shape)).await;
-    let target = x.decision.as_ref().map_or(0, |d| d.plan[0]);
+    let target = x.decision.as_ref().map_or(TargetId::default(), |d| d.plan[0]);
     Served { outcome, target, status: 200, usage: None, cost: None, by: ServedBy::Cache { hit, similarity } }
 }
 
@@ -202,7 +202,7 @@ async fn finish(
 }
 
 /// Records tokens, cost and savings against the route's baseline model; returns the cost.
-pub fn account(table: &RouteTable, baseline: Option<usize>, target: &Target, u: &Usage) -> f64 {
+pub fn account(table: &RouteTable, baseline: Option<TargetId>, target: &Target, u: &Usage) -> f64 {
     let cost = u.cost(target.input_price, target.output_price);
     let base = baseline.map_or(target, |b| &table.targets[b]);
     let savings = u.cost(base.input_price, base.output_price) - cost;

@@ -2,6 +2,7 @@
 //! configured, never a key), handed to the background writer.
 
 use std::time::{Duration, Instant};
+use switchyard_routing::TargetId;
 
 use switchyard_wire::{ApiError, RequestView};
 use switchyard_wire::{Dialect, Usage};
@@ -57,7 +58,7 @@ pub fn log_rejected(
 #[derive(Clone, Copy)]
 pub struct Ending<'a> {
     /// The target that answered (or gave the last error).
-    pub target: usize,
+    pub target: TargetId,
     /// The status the client got.
     pub status: u16,
     /// Every call made, in order.
@@ -77,8 +78,8 @@ pub struct Ending<'a> {
 pub fn log_request(w: &Worker, table: &switchyard_routing::RouteTable, c: &Common<'_>, end: &Ending<'_>) {
     let Some(log) = &w.shared.decisions else { return };
     let Ending { target, status, attempts, ttft, usage, cost, error } = *end;
-    let name = |i: usize| table.targets[i].name.as_str();
-    let provider = |i: usize| table.providers[table.targets[i].provider].name.as_str();
+    let name = |i: TargetId| table.targets[i].name.as_str();
+    let provider = |i: TargetId| table.providers[table.targets[i].provider].name.as_str();
     let t = &table.targets[target];
     let (cost, savings) = match usage {
         Some(u) => {

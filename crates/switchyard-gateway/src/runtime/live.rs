@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
+use switchyard_routing::{RouteId, TargetId};
 
 use arc_swap::ArcSwap;
 use switchyard_config::Config;
@@ -36,8 +37,8 @@ pub struct Live {
 
 impl Live {
     /// Counters for a request answered by `target` through `route` (None = direct).
-    pub fn counts(&self, route: Option<usize>, target: usize) -> &crate::observe::meters::Counts {
-        &self.counts[route.map_or(0, |r| r + 1) * self.table.targets.len() + target]
+    pub fn counts(&self, route: Option<RouteId>, target: TargetId) -> &crate::observe::meters::Counts {
+        &self.counts[route.map_or(0, |r| r.index() + 1) * self.table.targets.len() + target.index()]
     }
 }
 

@@ -9,8 +9,8 @@ pub mod semantic;
 pub enum Pick {
     /// A tier of the route, by index.
     Tier(usize),
-    /// A model, by target index.
-    Model(usize),
+    /// A model.
+    Model(crate::ids::TargetId),
 }
 
 /// Per-request signals computed once and shared by the strategies.

@@ -2,6 +2,7 @@
 //! anything to the client: the building block of cascades, votes and judges.
 
 use std::time::{Duration, Instant};
+use switchyard_routing::TargetId;
 
 use serde_json::Value;
 use switchyard_http::head::HeaderRef;
@@ -34,7 +35,7 @@ pub struct Fetched {
 pub async fn fetch_completion(
     w: &Worker,
     live: &Live,
-    ti: usize,
+    ti: TargetId,
     hub: &Value,
     logprobs: bool,
     deadline: Instant,

@@ -5,6 +5,7 @@ pub mod fetch;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
+use switchyard_routing::TargetId;
 
 use serde_json::Value;
 use switchyard_routing::Route;
@@ -34,7 +35,7 @@ pub struct Unanswered {
     /// What the client is told.
     pub error: ApiError,
     /// The target of the last error.
-    pub target: usize,
+    pub target: TargetId,
     /// Every call made.
     pub attempts: Vec<Attempt>,
 }
@@ -44,9 +45,9 @@ pub struct Answer {
     /// The answer sent (usage: the sum over every call made).
     pub completion: Completion,
     /// Target that gave it.
-    pub target: usize,
+    pub target: TargetId,
     /// Targets whose answers agreed (consensus), in config order.
-    pub agreed: Vec<usize>,
+    pub agreed: Vec<TargetId>,
     /// Each call: target and outcome.
     pub tried: Vec<Attempt>,
     /// Cost of every call, USD.
@@ -79,7 +80,7 @@ struct Spent {
 
 impl Spent {
     /// Counts a call to `ti` that answered with `u`, recorded as `outcome`.
-    fn answered(&mut self, ask: &Ask<'_>, ti: usize, u: &Usage, outcome: AttemptOutcome) {
+    fn answered(&mut self, ask: &Ask<'_>, ti: TargetId, u: &Usage, outcome: AttemptOutcome) {
         self.total.add(u);
         let t = &ask.live.table.targets[ti];
         self.cost += crate::pipeline::account(&ask.live.table, Some(ask.route.baseline), t, u);
@@ -87,7 +88,7 @@ impl Spent {
     }
 
     /// The answer sent: `completion` from `target`, carrying the usage of every call.
-    fn answer(self, mut completion: Completion, target: usize, agreed: Vec<usize>) -> Answer {
+    fn answer(self, mut completion: Completion, target: TargetId, agreed: Vec<TargetId>) -> Answer {
         completion.usage = self.total;
         Answer { completion, target, agreed, tried: self.tried, cost: self.cost }
     }
@@ -102,7 +103,7 @@ pub async fn cascade(ask: Ask<'_>) -> Result<Answer, Unanswered> {
     counters.requests.fetch_add(1, Relaxed);
     let deadline = ask.ready + Duration::from_millis(route.retry.budget_ms);
     let mut spent = Spent::default();
-    let mut last_err: Option<(ApiError, usize)> = None;
+    let mut last_err: Option<(ApiError, TargetId)> = None;
     let tiers = route.tiers.len();
     for (tier_i, tier) in route.tiers.iter().enumerate() {
         let last_tier = tier_i + 1 == tiers;
@@ -141,11 +142,11 @@ pub async fn cascade(ask: Ask<'_>) -> Result<Answer, Unanswered> {
 /// The first whole answer among a tier's targets, in balancer order.
 async fn tier_answer(
     ask: &Ask<'_>,
-    targets: &[usize],
+    targets: &[TargetId],
     deadline: Instant,
     spent: &mut Spent,
-    last_err: &mut Option<(ApiError, usize)>,
-) -> Option<(usize, Fetched)> {
+    last_err: &mut Option<(ApiError, TargetId)>,
+) -> Option<(TargetId, Fetched)> {
     let logprobs = ask.route.cascade.as_ref().is_some_and(|c| c.min_avg_logprob.is_some());
     let mut order = switchyard_routing::Plan::new();
     {
@@ -256,7 +257,7 @@ pub async fn consensus(ask: Ask<'_>) -> Result<Answer, Unanswered> {
 /// The reply a consensus judge picks among those that answered (index into `replies`).
 async fn judge_replies(
     ask: &Ask<'_>,
-    judge: usize,
+    judge: TargetId,
     replies: &[Result<Fetched, ApiError>],
     spent: &mut Spent,
 ) -> Option<usize> {

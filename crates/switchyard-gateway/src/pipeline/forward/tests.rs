@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use switchyard_config::{RetryConfig, RetryOn};
+use switchyard_routing::TargetId;
 use switchyard_wire::ApiError;
 
 use super::*;
@@ -13,20 +14,21 @@ use crate::downstream::Outcome;
 /// Answers each attempt with the next scripted result, and notes what it was asked.
 struct Scripted {
     results: VecDeque<Tried>,
-    calls: Vec<(usize, usize, bool)>,
+    calls: Vec<(u16, usize, bool)>,
     /// Time each attempt takes.
     takes: Duration,
 }
 
 impl Attempter for Scripted {
-    async fn attempt(&mut self, target: usize, at: AttemptAt<'_>) -> Tried {
-        self.calls.push((target, at.n, at.last));
+    async fn attempt(&mut self, target: TargetId, at: AttemptAt<'_>) -> Tried {
+        self.calls.push((target.0, at.n, at.last));
         std::thread::sleep(self.takes);
         self.results.pop_front().expect("an attempt the script did not expect")
     }
 }
 
-fn served(target: usize, status: u16) -> Tried {
+fn served(target: u16, status: u16) -> Tried {
+    let target = TargetId(target);
     let by = ServedBy::Ensemble;
     let s = Served { outcome: Outcome::KeepOpen, target, status, usage: None, cost: None, by };
     Tried::Served(s, AttemptOutcome::of_status(status))
@@ -40,16 +42,17 @@ fn retry(attempts: u32, on: &[RetryOn], budget_ms: u64) -> RetryConfig {
     RetryConfig { attempts, on: on.to_vec(), budget_ms }
 }
 
-fn run(script: Vec<Tried>, plan: &[usize], retry: &RetryConfig) -> (Result<Served, Reject>, Scripted, Ledger) {
+fn run(script: Vec<Tried>, plan: &[u16], retry: &RetryConfig) -> (Result<Served, Reject>, Scripted, Ledger) {
     let mut s = Scripted { results: script.into(), calls: Vec::new(), takes: Duration::ZERO };
     let mut ledger = Ledger::new(true);
     let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new().build().unwrap();
-    let r = rt.block_on(forward(&mut s, plan, retry, Instant::now(), &mut ledger));
+    let plan: Vec<TargetId> = plan.iter().map(|&t| TargetId(t)).collect();
+    let r = rt.block_on(forward(&mut s, &plan, retry, Instant::now(), &mut ledger));
     (r, s, ledger)
 }
 
-fn labels(l: &Ledger) -> Vec<(usize, &'static str)> {
-    l.attempts().iter().map(|a| (a.target, a.outcome.as_str())).collect()
+fn labels(l: &Ledger) -> Vec<(u16, &'static str)> {
+    l.attempts().iter().map(|a| (a.target.0, a.outcome.as_str())).collect()
 }
 
 const ALL: [RetryOn; 4] = [RetryOn::Connect, RetryOn::Timeout, RetryOn::ServerError, RetryOn::RateLimited];
@@ -57,7 +60,7 @@ const ALL: [RetryOn; 4] = [RetryOn::Connect, RetryOn::Timeout, RetryOn::ServerEr
 #[test]
 fn the_first_answer_ends_the_loop() {
     let (r, s, l) = run(vec![served(4, 200)], &[4, 5, 6], &retry(3, &ALL, 10_000));
-    assert_eq!(r.unwrap().target, 4);
+    assert_eq!(r.unwrap().target, TargetId(4));
     assert_eq!(s.calls, [(4, 0, false)]);
     assert_eq!(labels(&l), [(4, "answered")]);
 }
@@ -70,7 +73,7 @@ fn failures_fall_back_in_plan_order_and_the_last_attempt_knows_it_is_last() {
         served(3, 200),
     ];
     let (r, s, l) = run(script, &[1, 2, 3], &retry(3, &ALL, 10_000));
-    assert_eq!(r.unwrap().target, 3);
+    assert_eq!(r.unwrap().target, TargetId(3));
     assert_eq!(s.calls, [(1, 0, false), (2, 1, false), (3, 2, true)]);
     assert_eq!(labels(&l), [(1, "connect_error"), (2, "untranslatable"), (3, "answered")]);
 }
@@ -80,7 +83,7 @@ fn a_failure_class_the_route_does_not_retry_stops_with_its_error() {
     let script = vec![failed(504, AttemptOutcome::Timeout, Next::If(RetryOn::Timeout))];
     let (r, s, _) = run(script, &[1, 2], &retry(3, &[RetryOn::Connect], 10_000));
     let e = r.err().unwrap();
-    assert_eq!((e.error.status, e.target), (504, Some(1)));
+    assert_eq!((e.error.status, e.target), (504, Some(TargetId(1))));
     assert_eq!(s.calls.len(), 1, "the second target is never called");
 }
 
@@ -88,7 +91,7 @@ fn a_failure_class_the_route_does_not_retry_stops_with_its_error() {
 fn an_untranslatable_target_is_skipped_even_without_retries() {
     let script = vec![failed(400, AttemptOutcome::Untranslatable, Next::Always), served(2, 200)];
     let (r, _, _) = run(script, &[1, 2], &retry(2, &[], 10_000));
-    assert_eq!(r.unwrap().target, 2);
+    assert_eq!(r.unwrap().target, TargetId(2));
 }
 
 #[test]
@@ -99,7 +102,7 @@ fn the_attempt_count_caps_the_plan_and_the_last_error_is_the_answer() {
     ];
     let (r, s, l) = run(script, &[1, 2, 3, 4], &retry(2, &ALL, 10_000));
     let e = r.err().unwrap();
-    assert_eq!((e.error.status, e.target), (503, Some(2)));
+    assert_eq!((e.error.status, e.target), (503, Some(TargetId(2))));
     assert_eq!(s.calls, [(1, 0, false), (2, 1, true)]);
     assert_eq!(labels(&l), [(1, "upstream_error"), (2, "invalid_answer")]);
 }
@@ -113,14 +116,14 @@ fn the_budget_stops_retries_and_an_empty_budget_is_a_504() {
     };
     let mut ledger = Ledger::new(false);
     let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new().build().unwrap();
-    let r = rt.block_on(forward(&mut s, &[1, 2], &retry(2, &ALL, 20), Instant::now(), &mut ledger));
+    let r = rt.block_on(forward(&mut s, &[TargetId(1), TargetId(2)], &retry(2, &ALL, 20), Instant::now(), &mut ledger));
     assert_eq!(r.err().unwrap().error.status, 502, "the first attempt's error, not a budget error");
     assert_eq!(s.calls.len(), 1, "no second attempt after the budget ran out");
     assert!(ledger.attempts().is_empty(), "nothing kept without a decision log");
 
     let (r, s, _) = run(vec![], &[7], &retry(2, &ALL, 0));
     let e = r.err().unwrap();
-    assert_eq!((e.error.status, e.target), (504, Some(7)));
+    assert_eq!((e.error.status, e.target), (504, Some(TargetId(7))));
     assert!(s.calls.is_empty());
 }
 
