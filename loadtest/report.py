@@ -208,7 +208,7 @@ def find_added(proxy, body, rate):
 
 
 def target_rows():
-    """Issue #5's targets, judged from this run's numbers (None: the run did not measure it)."""
+    """The speed targets (docs/benchmarks.md), judged from this run's numbers (None: the run did not measure it)."""
     rows = []
     sy, ng = find_added("switchyard", "1k", 5000), find_added("nginx", "1k", 5000)
     # Judged from the paired slices (the rounds' medians differ by ±50 µs from noise alone).
@@ -278,7 +278,7 @@ result = {"fixed_rate": fixed, "added_over_direct": added, "saturation": sat, "s
 json.dump(result, open(f"{out}/results.json", "w"), indent=2)
 
 md = ["# Load test results", "", "`loadtest/run.sh`; gateway and nginx pinned to CPU 0, mock and load generators to CPU 1.", "",
-      "## Targets (issue #5), judged from this run", "", "| target | measured | met |", "|---|---|---|"]
+      "## Targets, judged from this run", "", "| target | measured | met |", "|---|---|---|"]
 for t in targets:
     met = {None: "not measured", "noise": "not resolvable here", "parity": "parity (the interval includes 0)",
            "undecided": "undecided (the interval includes the limit)",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak run (issue #7): SOAK_SECONDS (default 600) at SOAK_RATE (default 200) requests/s with
+# Soak run: SOAK_SECONDS (default 600) at SOAK_RATE (default 200) requests/s with
 # faults injected at the mock providers; see loadtest/soak.py for the mix and the checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."

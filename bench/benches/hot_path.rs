@@ -155,7 +155,7 @@ fn cache_hit(c: &mut Criterion) {
 
 /// What every whole (non-streamed) same-dialect answer gets before it is relayed: a JSON check
 /// (so a broken answer can still fall back) and its usage read. Before: the check, a scan for
-/// the `usage` span and a `Value` parse of it; then one serde_json pass (0.36 µs, session 3);
+/// the `usage` span and a `Value` parse of it; then one serde_json pass (0.36 µs);
 /// now a simd-json tape in the worker's reused buffers (`JsonScratch`, the request view's).
 fn answer_check(c: &mut Criterion) {
     let answer = format!(
