@@ -27,15 +27,13 @@ pub const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
 
 /// Why an upstream stream cannot be relayed further.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.as_str())]
 pub enum StreamFault {
     /// An event's data is not what the upstream's dialect sends.
-    #[error("the upstream sent an invalid stream event")]
     InvalidEvent,
     /// An event grew past `MAX_EVENT_BYTES` without ending.
-    #[error("the upstream sent an oversized stream event")]
     OversizedEvent,
     /// The body ended before the dialect's last event.
-    #[error("the upstream stream ended without finishing")]
     Unfinished,
 }
 
