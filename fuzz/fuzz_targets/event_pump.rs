@@ -9,7 +9,8 @@ use switchyard_wire::Dialect;
 const DIALECTS: [Dialect; 3] = [Dialect::OpenAi, Dialect::Anthropic, Dialect::Gemini];
 
 fn run(spec: PumpSpec<'_>, pieces: &[&[u8]]) -> (Vec<u8>, Option<String>, Option<(u64, u64)>) {
-    let mut p = EventPump::new(spec);
+    // A fixed clock: two runs a second apart would otherwise differ in `created`.
+    let mut p = EventPump::new(spec).created_at(1_700_000_000);
     let mut out = Vec::new();
     for piece in pieces {
         if let Err(e) = p.feed(piece, &mut out) {

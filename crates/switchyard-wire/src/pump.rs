@@ -94,6 +94,13 @@ impl EventPump {
         }
     }
 
+    /// The same pump with the translated events' `created` time fixed (see
+    /// [`StreamEncoder::created_at`]).
+    pub fn created_at(mut self, secs: u64) -> EventPump {
+        self.enc = self.enc.created_at(secs);
+        self
+    }
+
     /// Feeds one piece of the upstream body; appends the client's events to `events`. On a
     /// fault, the events of the piece before the bad one are in `events`.
     pub fn feed(&mut self, piece: &[u8], events: &mut Vec<u8>) -> Result<(), StreamFault> {

@@ -315,6 +315,13 @@ impl StreamEncoder {
         }
     }
 
+    /// The same encoder with its `created` time fixed, so two runs over the same events give
+    /// the same bytes (the fuzz targets compare runs that may straddle a second).
+    pub fn created_at(mut self, secs: u64) -> Self {
+        self.created = secs;
+        self
+    }
+
     fn openai_chunk(&self, out: &mut Vec<u8>, choices: Value, usage: Option<Value>) {
         let mut c = json!({
             "id": self.id,
