@@ -32,6 +32,8 @@ RATE = int(os.environ.get("SOAK_RATE", "200"))
 OUT = os.environ.get("OUT", os.path.join(ROOT, "loadtest", "results"))
 KEY = "sk-soak-0123456789abcdef"
 TIGHT = "sk-soak-tight-0123456789"
+# /metrics names the keys, so with keys configured it needs the admin key.
+ADMIN = "sk-soak-admin-0123456789"
 
 
 def free_port():
@@ -99,6 +101,9 @@ key_hash = "{key_hash(KEY)}"
 [keys.tight]
 key_hash = "{key_hash(TIGHT)}"
 rpm = 60
+[admin]
+listen = "127.0.0.1:0"
+key_hash = "{key_hash(ADMIN)}"
 [log]
 decisions = "{log_path}"
 """
@@ -218,7 +223,7 @@ def main():
     rss, fds = proc_stats(gw.pid)
     idle_after = {"t": round(time.monotonic() - start, 1), "rss_kib": rss, "fds": fds, "done": len(results)}
     metrics = http.client.HTTPConnection("127.0.0.1", gport, timeout=5)
-    metrics.request("GET", "/metrics")
+    metrics.request("GET", "/metrics", headers={"authorization": f"Bearer {ADMIN}"})
     metrics_text = metrics.getresponse().read().decode()
     gw.terminate()
     gw.wait(30)

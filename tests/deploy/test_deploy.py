@@ -50,13 +50,17 @@ class Deploy(unittest.TestCase):
         d = tempfile.mkdtemp()
         path = os.path.join(d, "switchyard.toml")
         open(path, "w").write(cm["data"]["switchyard.toml"])
+        hashes = {"SWITCHYARD_ADMIN_KEY_HASH": "sha256:" + "a" * 64, "TEAM_A_KEY_HASH": "sha256:" + "b" * 64}
         r = subprocess.run([os.path.join(BIN, "switchyard"), "--check", "--config", path],
-                           capture_output=True, text=True, env={**os.environ, "OPENAI_API_KEY": "x"})
+                           capture_output=True, text=True, env={**os.environ, "OPENAI_API_KEY": "x", **hashes})
         self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_prometheus_scrape_parses(self):
         cfg = yaml.safe_load(open(os.path.join(DEPLOY, "prometheus", "scrape.yml")))
         self.assertEqual(cfg["scrape_configs"][0]["metrics_path"], "/metrics")
+        # /metrics needs the admin key when client keys exist: every job sends it.
+        for job in cfg["scrape_configs"]:
+            self.assertEqual(job["authorization"]["type"], "Bearer", job["job_name"])
 
     def test_dashboard_queries_name_metrics_that_exist(self):
         dash = json.load(open(os.path.join(DEPLOY, "grafana", "switchyard-dashboard.json")))

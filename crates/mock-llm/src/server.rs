@@ -285,7 +285,15 @@ async fn respond<S: AsyncWriteRent>(
                 send_error(s, dialect, 400, "API key not valid. Please pass a valid API key. (API_KEY_INVALID)", &[])
                     .await
             }
-            _ => send_error(s, dialect, 401, "Incorrect API key provided.", &[]).await,
+            // Like OpenAI's and Anthropic's, the 401 echoes the key it was sent and sets the
+            // account's cookie and organisation: what a gateway must not hand its clients.
+            _ => {
+                let sent = seen.header("authorization").and_then(|a| a.strip_prefix("Bearer "));
+                let sent = sent.or(seen.header("x-api-key")).unwrap_or("none");
+                let msg = format!("Incorrect API key provided: {sent}.");
+                let extra = [("set-cookie", "__cf_bm=mock-session; path=/"), ("openai-organization", "org-mock")];
+                send_error(s, dialect, 401, &msg, &extra).await
+            }
         };
     }
     if dialect == Dialect::Anthropic && seen.header("anthropic-version").is_none() {

@@ -21,6 +21,10 @@ pub struct KeyConfig {
     pub budget_daily_usd: Option<f64>,
     /// USD per UTC calendar month.
     pub budget_monthly_usd: Option<f64>,
+    /// Honour this key's routing headers (`x-switchyard-tier`, `x-switchyard-min-tier` and the
+    /// headers rules read). Off by default: any other key's routing headers are ignored.
+    #[serde(default)]
+    pub routing_headers: bool,
 }
 
 /// Parses `sha256:<64 hex>` into the digest bytes.

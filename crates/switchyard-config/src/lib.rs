@@ -61,6 +61,20 @@ pub struct Config {
     /// The response cache shared by routes that turn it on.
     #[serde(default)]
     pub cache: CacheConfig,
+    /// Who may read `GET /metrics` on the client port.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` on the client port to anyone. Off by default when client keys are
+    /// configured (the metrics name every key and its spend): the admin key is then needed, or
+    /// the admin listener serves them.
+    #[serde(default)]
+    pub public: bool,
 }
 
 /// `[cache]`: the one response cache all routes with `cache = {...}` share.
@@ -69,11 +83,14 @@ pub struct Config {
 pub struct CacheConfig {
     /// Memory bound: keys, answers and bookkeeping, bytes.
     pub max_bytes: usize,
+    /// Let one client key's stored answers serve another's requests. Off by default: each key
+    /// has its own entries, so a hit tells no tenant what another asked.
+    pub share_across_keys: bool,
 }
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        CacheConfig { max_bytes: 64 * 1024 * 1024 }
+        CacheConfig { max_bytes: 64 * 1024 * 1024, share_across_keys: false }
     }
 }
 
@@ -130,6 +147,9 @@ pub struct ServerConfig {
     pub max_head_bytes: usize,
     /// Largest request body, bytes (413 above).
     pub max_body_bytes: usize,
+    /// Output tokens a request of a key with limits reserves when it sets no `max_tokens`
+    /// (its budget and tokens-per-minute hold this much until the answer's real usage is known).
+    pub reserve_output_tokens: u64,
     /// Time allowed to receive a whole request head once its first byte arrived.
     pub head_timeout_ms: u64,
     /// Time allowed to receive a request body.
@@ -152,6 +172,7 @@ impl Default for ServerConfig {
             io: IoDriver::Auto,
             max_head_bytes: 16 * 1024,
             max_body_bytes: 8 * 1024 * 1024,
+            reserve_output_tokens: 4096,
             head_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
             idle_timeout_ms: 60_000,
@@ -190,6 +211,9 @@ pub struct UpstreamConfig {
     pub ca_file: Option<String>,
     /// How often host names are resolved again, off the workers.
     pub dns_refresh_ms: u64,
+    /// Upstream response fields passed to clients beyond the built-in list (content type,
+    /// request id, rate-limit and retry headers); a trailing `*` matches a prefix.
+    pub pass_headers: Vec<String>,
 }
 
 impl Default for UpstreamConfig {
@@ -202,6 +226,7 @@ impl Default for UpstreamConfig {
             pool_idle_timeout_ms: 30_000,
             ca_file: None,
             dns_refresh_ms: 30_000,
+            pass_headers: Vec::new(),
         }
     }
 }
@@ -261,6 +286,9 @@ pub struct ModelConfig {
     pub output_price: Option<f64>,
     /// Context window in tokens (default: the built-in table, else unlimited).
     pub context_window: Option<u32>,
+    /// Most output tokens the model writes per answer; a request of a key with limits that
+    /// sets no `max_tokens` reserves this many (default: `server.reserve_output_tokens`).
+    pub max_output_tokens: Option<u64>,
     /// Free-form capability tags.
     #[serde(default)]
     pub tags: Vec<String>,

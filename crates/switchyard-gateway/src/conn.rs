@@ -141,6 +141,14 @@ async fn dispatch(
             }
         }
         (Method::Get, b"/metrics") => {
+            let authorization = switchyard_http::header_value(buf, headers, "authorization");
+            if !live.metrics_public && !live.is_admin(authorization) {
+                let e = ApiError::status(
+                    401,
+                    "/metrics needs the admin key (`Authorization: Bearer <admin key>`), or `[metrics] public = true`",
+                );
+                return reply.error(client, &mut b.out, &e, keep).await;
+            }
             let body = crate::endpoints::metrics::render(&w.shared, live);
             reply.body(client, &mut b.out, "text/plain; version=0.0.4", &body, keep).await
         }

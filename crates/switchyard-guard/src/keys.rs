@@ -53,6 +53,10 @@ pub struct KeyUsage {
     pub tokens_total: AtomicU64,
     /// Spend charged, nano-USD.
     pub spend_nusd: AtomicU64,
+    /// Spend reserved by requests in flight, nano-USD (released when each one finishes).
+    pub reserved_nusd: AtomicU64,
+    /// Tokens reserved by requests in flight.
+    pub reserved_tokens: AtomicU64,
 }
 
 /// Usage by key name; only the control plane touches the lock (at compile time).
@@ -103,6 +107,8 @@ pub struct ClientKey {
     tpm: Option<u64>,
     daily_nusd: Option<u64>,
     monthly_nusd: Option<u64>,
+    /// The key's routing headers are honoured.
+    pub routing_headers: bool,
     /// Shared totals.
     pub usage: Arc<KeyUsage>,
 }
@@ -121,11 +127,27 @@ fn ns_to_retry_s(ns: u64) -> u64 {
 }
 
 impl ClientKey {
+    /// Whether the key's allow-list names `model` (a model or route name); an empty list or
+    /// `*` allows everything.
+    pub fn may_use(&self, model: &str) -> bool {
+        self.models.is_empty() || self.models.iter().any(|m| m == "*" || m == model)
+    }
+
+    /// Whether the key has a tokens-per-minute limit or a budget (its requests then reserve).
+    pub fn has_limits(&self) -> bool {
+        self.tpm.is_some() || self.daily_nusd.is_some() || self.monthly_nusd.is_some()
+    }
+
+    /// Whether the key has an allow-list at all.
+    pub fn is_restricted(&self) -> bool {
+        !self.models.is_empty() && !self.models.iter().any(|m| m == "*")
+    }
+
     /// Admits one request for `model` (route or model name) or says why not: 403, 429 with
     /// `retry-after`, or 402.
     pub fn admit(&self, model: &str, now: Now) -> Result<(), ApiError> {
         let u = &*self.usage;
-        if !self.models.is_empty() && !self.models.iter().any(|m| m == "*" || m == model) {
+        if !self.may_use(model) {
             u.forbidden.fetch_add(1, Relaxed);
             return Err(ApiError::status(403, format!("This API key may not use the model `{model}`.")));
         }
@@ -141,8 +163,8 @@ impl ClientKey {
                 let mut e = ApiError::status(
                     402,
                     format!(
-                        "This API key has used its {label} budget of ${:.2}; it resets in {}.",
-                        limit as f64 / 1e9,
+                        "This API key has used its {label} budget of {}; it resets in {}.",
+                        usd(limit),
                         human_duration(reset)
                     ),
                 );
@@ -172,6 +194,54 @@ impl ClientKey {
         Ok(())
     }
 
+    /// Reserves a request's most it can cost, `tokens` and `nusd`, against the key's tokens per
+    /// minute and budgets, or says why not (429, 402). Reservations are taken one at a time
+    /// (a compare-and-swap on the reserved amount), so concurrent requests cannot all pass a
+    /// check that only one of them fits. The reservation is released when dropped; the request
+    /// is charged what it really used through `charge`.
+    pub fn reserve(&self, tokens: u64, nusd: u64, now: Now) -> Result<Reservation, ApiError> {
+        let u = &*self.usage;
+        if let Some(tpm) = self.tpm
+            && let Err(wait) = u.tokens.acquire(now.mono_ns, tpm, tokens.min(tpm))
+        {
+            u.rate_limited.fetch_add(1, Relaxed);
+            return Err(ApiError::rate_limited(
+                format!(
+                    "Rate limit reached: this request may use up to {tokens} tokens, more than this API key's {tpm} tokens per minute leave now."
+                ),
+                ns_to_retry_s(wait),
+            ));
+        }
+        let limits = [
+            (self.daily_nusd, &u.daily, utc_day(now.unix_ms)),
+            (self.monthly_nusd, &u.monthly, utc_month(now.unix_ms)),
+        ];
+        let taken = u.reserved_nusd.fetch_update(Relaxed, Relaxed, |reserved| {
+            let fits = limits
+                .iter()
+                .all(|(limit, spend, period)| limit.is_none_or(|l| spend.spent(*period) + reserved + nusd <= l));
+            fits.then_some(reserved + nusd)
+        });
+        if taken.is_err() {
+            if let Some(tpm) = self.tpm {
+                u.tokens.refund(tpm, tokens.min(tpm));
+            }
+            u.over_budget.fetch_add(1, Relaxed);
+            let (to_day, _) = until_period_end(now.unix_ms);
+            let mut e = ApiError::status(
+                402,
+                format!(
+                    "This request could cost up to {}, more than is left of this API key's budget; lower max_tokens or wait for the budget to reset.",
+                    usd(nusd)
+                ),
+            );
+            e.retry_after_s = Some(to_day);
+            return Err(e);
+        }
+        u.reserved_tokens.fetch_add(tokens, Relaxed);
+        Ok(Reservation { usage: self.usage.clone(), tpm: self.tpm, tokens, nusd })
+    }
+
     /// Charges an answered request's tokens and cost.
     pub fn charge(&self, tokens: u64, cost_usd: f64, now: Now) {
         let u = &*self.usage;
@@ -189,6 +259,38 @@ impl ClientKey {
     pub fn spent_usd(&self, unix_ms: u64) -> (f64, f64) {
         let u = &*self.usage;
         (u.daily.spent(utc_day(unix_ms)) as f64 / 1e9, u.monthly.spent(utc_month(unix_ms)) as f64 / 1e9)
+    }
+}
+
+/// A request's reservation against its key's limits, released when dropped: every way a
+/// request ends (answer, error, disconnect, cache hit) drops its `Exchange`, so none leaks.
+#[derive(Debug)]
+pub struct Reservation {
+    usage: Arc<KeyUsage>,
+    tpm: Option<u64>,
+    tokens: u64,
+    nusd: u64,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.usage.reserved_nusd.fetch_sub(self.nusd, Relaxed);
+        self.usage.reserved_tokens.fetch_sub(self.tokens, Relaxed);
+        if let Some(tpm) = self.tpm {
+            // What was used is charged by `charge`; the hold comes back.
+            self.usage.tokens.refund(tpm, self.tokens.min(tpm));
+        }
+    }
+}
+
+/// An amount in USD with enough digits to tell small budgets apart ($0.001, not $0.00).
+pub fn usd(nusd: u64) -> String {
+    let v = nusd as f64 / 1e9;
+    if v >= 1.0 || v == 0.0 {
+        format!("${v:.2}")
+    } else {
+        let s = format!("${v:.9}");
+        s.trim_end_matches('0').to_string()
     }
 }
 
@@ -254,6 +356,7 @@ impl KeySet {
                 tpm: k.tpm,
                 daily_nusd: usd(k.budget_daily_usd),
                 monthly_nusd: usd(k.budget_monthly_usd),
+                routing_headers: k.routing_headers,
                 usage: registry.get(name),
             });
         }

@@ -42,6 +42,12 @@ impl Gcra {
     }
 
     /// Charges `cost` units unconditionally (tokens known only after the answer).
+    /// Gives back `cost` units taken earlier (a reservation larger than what was used).
+    pub fn refund(&self, limit: u64, cost: u64) {
+        let interval = MINUTE_NS / limit.max(1);
+        let _ = self.tat_ns.fetch_update(Relaxed, Relaxed, |cur| Some(cur.saturating_sub(interval * cost)));
+    }
+
     pub fn charge(&self, now_ns: u64, limit: u64, cost: u64) {
         let interval = MINUTE_NS / limit.max(1);
         let _ = self.tat_ns.fetch_update(Relaxed, Relaxed, |cur| Some(cur.max(now_ns) + interval * cost));

@@ -96,6 +96,7 @@ mod tests {
             input_price: price,
             output_price: price,
             context_window: None,
+            max_output_tokens: None,
             tags: Vec::new(),
             weight,
             fallbacks: Vec::new(),

@@ -167,6 +167,15 @@ pub struct Consensus {
 }
 
 impl Route {
+    /// Whether `t` is one of this route's own targets: a tier's, a route-level fallback, or a
+    /// cascade's or a vote's member or judge (a model-level fallback of one of them is not).
+    pub fn reaches(&self, t: TargetId) -> bool {
+        self.tiers.iter().any(|tier| tier.targets.contains(&t))
+            || self.fallbacks.contains(&t)
+            || self.cascade.as_ref().and_then(|c| c.judge.as_ref()).is_some_and(|(j, _)| *j == t)
+            || self.consensus.as_ref().is_some_and(|c| c.targets.contains(&t) || c.judge == Some(t))
+    }
+
     /// Compiles a validated route (loads learned weights and calibration samples).
     pub fn compile(
         name: &str,

@@ -72,6 +72,13 @@ impl RouteTable {
                 endpoint,
                 fixed_headers: fixed,
                 keys,
+                secrets: p
+                    .api_key
+                    .iter()
+                    .chain(p.api_keys.iter().map(|k| &k.key))
+                    .filter(|k| !k.is_empty())
+                    .cloned()
+                    .collect(),
                 connect_timeout_ms: p.connect_timeout_ms.unwrap_or(cfg.upstream.connect_timeout_ms),
                 request_timeout_ms: p.request_timeout_ms.unwrap_or(cfg.upstream.request_timeout_ms),
                 stream_idle_timeout_ms: p.stream_idle_timeout_ms.unwrap_or(cfg.upstream.stream_idle_timeout_ms),
@@ -107,6 +114,7 @@ impl RouteTable {
                 input_price,
                 output_price,
                 context_window: m.context_window.or(known.map(|p| p.2)),
+                max_output_tokens: m.max_output_tokens,
                 tags: m.tags.clone(),
                 weight: m.weight,
                 fallbacks: Vec::new(),

@@ -27,6 +27,8 @@ pub struct Provider {
     pub fixed_headers: Vec<u8>,
     /// Auth header lines, one per key, with weights; chosen per request.
     pub keys: Vec<(u32, Vec<u8>)>,
+    /// The raw keys, to strip from upstream error text before a client sees it.
+    pub secrets: Vec<String>,
     /// Connect timeout in ms.
     pub connect_timeout_ms: u64,
     /// Whole-exchange deadline in ms.
@@ -84,6 +86,8 @@ pub struct Target {
     pub output_price: f64,
     /// Context window in tokens, when known.
     pub context_window: Option<u32>,
+    /// Most output tokens per answer, when configured (`max_output_tokens`).
+    pub max_output_tokens: Option<u64>,
     /// Capability tags.
     pub tags: Vec<String>,
     /// Share for the weighted balancer.

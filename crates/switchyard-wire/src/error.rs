@@ -27,6 +27,9 @@ pub enum ErrorKind {
     Timeout,
     /// Anything else on the server side.
     Server,
+    /// The provider refused the gateway's own credentials (its 401 or 403): a gateway fault,
+    /// answered 502 `upstream_auth_failed`, since the client's key was fine.
+    UpstreamAuth,
 }
 
 /// An error reported by (or about) an upstream, ready to render in any dialect.
@@ -69,6 +72,7 @@ impl ErrorKind {
             (ErrorKind::Overloaded, _) => 503,
             (ErrorKind::Timeout, _) => 504,
             (ErrorKind::Server, _) => 500,
+            (ErrorKind::UpstreamAuth, _) => 502,
         }
     }
 }
@@ -96,6 +100,18 @@ impl UpstreamError {
         }
         .unwrap_or_else(|| format!("upstream answered {status}"));
         UpstreamError { kind, message }
+    }
+
+    /// The error as a client may see it: a provider's refusal of the gateway's credentials
+    /// becomes `UpstreamAuth`, and the message loses the provider's keys (`secrets`) and
+    /// anything else shaped like a key (providers echo the key they were sent).
+    pub fn for_client(mut self, secrets: &[String]) -> UpstreamError {
+        if matches!(self.kind, ErrorKind::Authentication | ErrorKind::Permission) {
+            self.kind = ErrorKind::UpstreamAuth;
+            self.message = format!("the provider refused the gateway's credentials: {}", self.message);
+        }
+        self.message = crate::redact::redact(&self.message, secrets);
+        self
     }
 
     /// The body a client of `dialect` gets.
@@ -126,6 +142,7 @@ impl UpstreamError {
                     ErrorKind::Overloaded => ("server_error", json!("overloaded")),
                     ErrorKind::Timeout => ("server_error", json!("timeout")),
                     ErrorKind::Server => ("server_error", Value::Null),
+                    ErrorKind::UpstreamAuth => ("server_error", json!("upstream_auth_failed")),
                 };
                 json!({"error": {"message": self.message, "type": t, "param": null, "code": code}})
             }

@@ -15,6 +15,7 @@ pub mod completion;
 pub mod error;
 pub mod json;
 pub mod pump;
+pub mod redact;
 pub mod render;
 pub mod replay;
 pub mod request;

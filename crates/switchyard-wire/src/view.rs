@@ -71,6 +71,8 @@ pub struct RequestView {
     pub has_tools: bool,
     /// `metadata` string pairs from the body.
     pub metadata: Vec<(String, String)>,
+    /// The output cap the client set (`max_completion_tokens`, else `max_tokens`).
+    pub max_tokens: Option<u64>,
 }
 
 impl RequestView {
@@ -131,6 +133,8 @@ impl RequestView {
         self.system.clear();
         self.text_bytes = 0;
         self.has_tools = v.get("tools").and_then(|t| t.as_array()).is_some_and(|t| !t.is_empty());
+        self.max_tokens =
+            ["max_completion_tokens", "max_tokens"].iter().find_map(|k| v.get(k).and_then(|t| t.as_u64()));
         self.metadata.clear();
         let want_texts = texts(&self.model);
         let mut last_user = None;
@@ -178,6 +182,7 @@ impl RequestView {
             text_bytes: prompt.len(),
             has_tools: false,
             metadata: Vec::new(),
+            max_tokens: None,
         }
     }
 

@@ -80,13 +80,24 @@ fn upstream_error_status_and_body_pass_through() {
 }
 
 #[test]
-fn provider_auth_failure_passes_through() {
+fn provider_auth_failure_is_a_502_without_the_provider_key() {
     let m = mock(MockConfig { require_key: Some("another-key".into()), ..Default::default() });
     let gw = Gateway::start(&basic_config(&m.base_url(), ""));
     let r = gw.client().post("/v1/chat/completions", &chat_body("m", false));
-    let v = assert_openai_error(&r, 401);
-    assert!(!r.text().contains("sk-test-provider-key"));
-    assert_eq!(v["error"]["code"], "invalid_api_key");
+    // The client's own key was fine: the provider refusing the gateway's is a 502, and the key
+    // the provider echoed, its cookie and its organisation stay with the gateway.
+    let v = assert_openai_error(&r, 502);
+    assert_eq!(v["error"]["code"], "upstream_auth_failed");
+    let text = r.text();
+    assert!(text.contains("Incorrect API key provided: [redacted]"), "{text}");
+    assert!(!text.contains("sk-test-provider-key"), "{text}");
+    for h in ["set-cookie", "openai-organization"] {
+        assert!(r.header(h).is_none(), "{h} passed to the client");
+    }
+    let a =
+        gw.client().post("/v1/messages", r#"{"model":"m","max_tokens":3,"messages":[{"role":"user","content":"x"}]}"#);
+    assert_eq!((a.status, a.json()["error"]["type"].as_str()), (502, Some("api_error")));
+    assert!(!a.text().contains("sk-test-provider-key"));
 }
 
 #[test]

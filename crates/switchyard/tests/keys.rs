@@ -33,10 +33,10 @@ models = ["m"]
 rpm = 3
 [keys.tokens]
 key_hash = "{}"
-tpm = 60
+tpm = 100
 [keys.budget]
 key_hash = "{}"
-budget_daily_usd = 0.000001
+budget_daily_usd = 0.00002
 [models.other]
 provider = "mock"
 model = "gpt-4o"
@@ -47,7 +47,7 @@ model = "gpt-4o"
         h(KEY_TOKENS),
         h(KEY_BUDGET)
     );
-    basic_config(base, server) + &keys
+    basic_config(base, server) + &keys + &admin_section()
 }
 
 fn bearer(k: &str) -> [(&'static str, String); 1] {
@@ -128,22 +128,32 @@ fn every_key_status_in_both_dialects() {
     assert_anthropic_error(&r, 429, "rate_limit_error");
     assert!(r.header("retry-after").is_some());
 
-    // Tokens per minute: each answer (~39 tokens at the mock) uses over half of the 60 allowed.
+    // Tokens per minute: each request reserves its body's ~23 tokens plus `max_tokens` = 16,
+    // and each answer uses ~40 at the mock: two fit in the 100 allowed, the third's
+    // reservation does not.
     let [(n, v)] = bearer(KEY_TOKENS);
-    assert_eq!(post(&gw, chat_path, &chat, &[(n, &v)]).status, 200);
-    assert_eq!(post(&gw, chat_path, &chat, &[(n, &v)]).status, 200);
-    let r = post(&gw, chat_path, &chat, &[(n, &v)]);
+    let small = chat_body_max("m", false, 16);
+    assert_eq!(post(&gw, chat_path, &small, &[(n, &v)]).status, 200);
+    assert_eq!(post(&gw, chat_path, &small, &[(n, &v)]).status, 200);
+    let r = post(&gw, chat_path, &small, &[(n, &v)]);
     let e = assert_openai_error(&r, 429);
     assert!(e["error"]["message"].as_str().unwrap().contains("tokens per minute"), "{e}");
     assert!(r.header("retry-after").is_some());
 
-    // Budget: the first answer spends past a one-micro-dollar day; then 402.
+    // Budget ($0.00002 a day): a request that could cost more than is left is refused before
+    // it reaches the provider, whatever it would really have used. Without `max_tokens` it
+    // reserves 4,096 output tokens ($0.0025); with 16 it fits, once.
     let [(n, v)] = bearer(KEY_BUDGET);
-    assert_eq!(post(&gw, chat_path, &chat, &[(n, &v)]).status, 200);
+    let before = m.request_count();
     let r = post(&gw, chat_path, &chat, &[(n, &v)]);
     let e = assert_openai_error(&r, 402);
+    assert!(e["error"]["message"].as_str().unwrap().contains("could cost up to $0.00246"), "{e}");
+    assert_eq!(m.request_count(), before, "the refused request never reached the provider");
+    assert_eq!(post(&gw, chat_path, &small, &[(n, &v)]).status, 200);
+    let r = post(&gw, chat_path, &small, &[(n, &v)]);
+    let e = assert_openai_error(&r, 402);
     assert_eq!(e["error"]["type"], "insufficient_quota");
-    assert!(e["error"]["message"].as_str().unwrap().contains("daily budget"), "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("budget"), "{e}");
     let r = post(
         &gw,
         "/v1/messages",
@@ -152,13 +162,14 @@ fn every_key_status_in_both_dialects() {
     );
     assert_anthropic_error(&r, 402, "billing_error");
 
-    // Streaming answers are charged too (usage arrives at the end of the stream).
-    let metrics = gw.client().get("/metrics").text();
+    let metrics = gw.metrics();
     for line in [
         "switchyard_key_requests_total{key=\"limited\",outcome=\"admitted\"} 3",
         "switchyard_key_requests_total{key=\"limited\",outcome=\"forbidden\"} 2",
         "switchyard_key_requests_total{key=\"limited\",outcome=\"rate_limited\"} 2",
-        "switchyard_key_requests_total{key=\"budget\",outcome=\"over_budget\"} 2",
+        "switchyard_key_requests_total{key=\"budget\",outcome=\"over_budget\"} 3",
+        "switchyard_key_reserved_usd{key=\"budget\"} 0.000000000",
+        "switchyard_key_reserved_tokens{key=\"tokens\"} 0",
         "switchyard_auth_failures_total 5",
     ] {
         assert!(metrics.contains(line), "missing `{line}` in\n{metrics}");
@@ -170,10 +181,10 @@ fn streamed_answers_are_charged_to_the_key() {
     let m = mock(MockConfig::default());
     let gw = Gateway::start(&keyed_config(&m.base_url(), ""));
     let [(n, v)] = bearer(KEY_TOKENS);
-    let r = post(&gw, "/v1/chat/completions", &chat_body("m", true), &[(n, &v)]);
+    let r = post(&gw, "/v1/chat/completions", &chat_body_max("m", true, 16), &[(n, &v)]);
     assert_eq!(r.status, 200);
     assert!(r.streamed_content().contains("t0"));
-    let metrics = gw.client().get("/metrics").text();
+    let metrics = gw.metrics();
     let tokens: u64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("switchyard_key_tokens_total{key=\"tokens\"} "))
@@ -187,7 +198,9 @@ fn streamed_answers_are_charged_to_the_key() {
 fn rate_limit_holds_within_5_percent_across_two_workers() {
     let m = mock(MockConfig { threads: 2, ..Default::default() });
     let rpm = 600u64;
-    let cfg = basic_config(&m.base_url(), "") + &format!("[keys.busy]\nkey_hash = \"{}\"\nrpm = {rpm}\n", h(KEY_A));
+    let cfg = basic_config(&m.base_url(), "")
+        + &format!("[keys.busy]\nkey_hash = \"{}\"\nrpm = {rpm}\n", h(KEY_A))
+        + &admin_section();
     let gw = Gateway::start(&cfg);
     let run_for = Duration::from_secs(3);
     let start = Instant::now();
@@ -224,7 +237,7 @@ fn rate_limit_holds_within_5_percent_across_two_workers() {
     let err = (ok as f64 - expected).abs() / expected;
     assert!(limited > 0, "the limit was reached ({ok} admitted)");
     assert!(err < 0.05, "admitted {ok}, expected {expected:.0} over {elapsed:.2} s ({:.1} % off)", err * 100.0);
-    let metrics = gw.client().get("/metrics").text();
+    let metrics = gw.metrics();
     assert!(metrics.contains(&format!("switchyard_key_requests_total{{key=\"busy\",outcome=\"admitted\"}} {ok}")));
 }
 
@@ -232,7 +245,7 @@ fn rate_limit_holds_within_5_percent_across_two_workers() {
 fn no_secret_in_logs_errors_or_metrics() {
     let m = mock(MockConfig { require_key: Some(PROVIDER_KEY.into()), ..Default::default() });
     let log = temp_path("decisions.jsonl");
-    let extra = format!("{}\n[log]\ndecisions = \"{}\"\n", admin_section(), log.display());
+    let extra = format!("[log]\ndecisions = \"{}\"\n", log.display());
     let gw = Gateway::start(&keyed_config(&m.base_url(), &extra));
     let mut bodies = Vec::new();
     let chat = chat_body("m", false);
@@ -265,18 +278,13 @@ fn no_secret_in_logs_errors_or_metrics() {
     ] {
         bodies.push(post(&gw, "/v1/chat/completions", &chat, &[(name, &v)]).text());
     }
-    let admin = gw
-        .log_text()
-        .lines()
-        .find_map(|l| l.split("admin listening on http://").nth(1).map(|a| a.trim().to_string()))
-        .expect("admin address");
-    let admin: std::net::SocketAddr = admin.parse().unwrap();
+    let admin = gw.admin_addr();
     bodies.push(Client::connect(admin).get_with("/admin/health", &admin_auth()).text());
     bodies.push(
         Client::connect(admin).post_with("/admin/reload", "", &[("authorization", &format!("Bearer {KEY_A}"))]).text(),
     );
     bodies.push(Client::connect(admin).post_with("/admin/reload", "", &admin_auth()).text());
-    let metrics = gw.client().get("/metrics").text();
+    let metrics = gw.metrics();
     assert!(metrics.contains("switchyard_key_requests_total{key=\"team-a\""), "{metrics}");
     gw.signal("TERM");
     let t = Instant::now();
@@ -329,8 +337,8 @@ fn spend_survives_a_restart_through_the_state_file() {
     let [(n, v)] = bearer(KEY_BUDGET);
     {
         let mut gw = Gateway::start(&cfg);
-        assert_eq!(post(&gw, "/v1/chat/completions", &chat_body("m", false), &[(n, &v)]).status, 200);
-        assert_eq!(post(&gw, "/v1/chat/completions", &chat_body("m", false), &[(n, &v)]).status, 402);
+        assert_eq!(post(&gw, "/v1/chat/completions", &chat_body_max("m", false, 16), &[(n, &v)]).status, 200);
+        assert_eq!(post(&gw, "/v1/chat/completions", &chat_body_max("m", false, 16), &[(n, &v)]).status, 402);
         gw.signal("TERM");
         let _ = gw.child.wait();
     }
@@ -338,7 +346,7 @@ fn spend_survives_a_restart_through_the_state_file() {
     assert!(saved.contains("\"budget\"") && !saved.contains(KEY_BUDGET), "{saved}");
     let gw = Gateway::start(&cfg);
     assert!(gw.log_text().contains("restored the spend of"), "{}", gw.log_text());
-    let r = post(&gw, "/v1/chat/completions", &chat_body("m", false), &[(n, &v)]);
+    let r = post(&gw, "/v1/chat/completions", &chat_body_max("m", false, 16), &[(n, &v)]);
     assert_eq!(r.status, 402, "today's spend came back: {}", r.text());
     let [(n, v)] = bearer(KEY_A);
     assert_eq!(post(&gw, "/v1/chat/completions", &chat_body("m", false), &[(n, &v)]).status, 200);

@@ -106,15 +106,17 @@ fn anthropic_endpoint_speaks_anthropic_on_the_wire() {
 }
 
 #[test]
-fn gemini_bad_key_is_a_401_for_the_client() {
+fn gemini_bad_key_is_a_502_upstream_auth_failed() {
     let m = mock(MockConfig { require_key: Some("the-right-key".into()), ..Default::default() });
     let gw = Gateway::start(&config(&m.base_url(), ""));
     let r = gw.client().post("/v1/chat/completions", &chat_body("g", false));
-    let v = assert_openai_error(&r, 401);
+    // Gemini's 400 API_KEY_INVALID is the provider refusing the gateway's key: a 502.
+    let v = assert_openai_error(&r, 502);
+    assert_eq!(v["error"]["code"], "upstream_auth_failed");
     assert!(v["error"]["message"].as_str().unwrap().contains("API key not valid"));
     let r =
         gw.client().post("/v1/messages", r#"{"model":"g","max_tokens":3,"messages":[{"role":"user","content":"x"}]}"#);
-    assert_eq!((r.status, r.json()["error"]["type"].as_str()), (401, Some("authentication_error")));
+    assert_eq!((r.status, r.json()["error"]["type"].as_str()), (502, Some("api_error")));
 }
 
 #[test]

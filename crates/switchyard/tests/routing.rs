@@ -286,7 +286,7 @@ fn bad_config_on_sighup_or_admin_keeps_the_old_table() {
     assert!(metrics.contains("switchyard_config_reloads_total{result=\"ok\"} 0"), "{metrics}");
 
     // The admin endpoint reports the same error, and applies a good file.
-    let admin = admin_addr(&gw);
+    let admin = gw.admin_addr();
     let r = Client::connect(admin).post("/admin/reload", "");
     assert_openai_error(&r, 401);
     let r = Client::connect(admin).post_with("/admin/reload", "", &[("authorization", "Bearer wrong")]);
@@ -301,12 +301,6 @@ fn bad_config_on_sighup_or_admin_keeps_the_old_table() {
     assert_eq!(gw.client().post("/v1/chat/completions", &chat_body("extra", false)).status, 200);
 }
 
-fn admin_addr(gw: &Gateway) -> std::net::SocketAddr {
-    let log = gw.log_text();
-    let line = log.lines().find(|l| l.contains("admin listening on http://")).expect("admin address logged");
-    line.split("http://").nth(1).unwrap().trim().parse().unwrap()
-}
-
 #[test]
 fn health_survives_reload_and_is_visible_on_admin() {
     let down = format!("http://127.0.0.1:{}", closed_port());
@@ -316,7 +310,7 @@ fn health_survives_reload_and_is_visible_on_admin() {
     assert_eq!(gw.client().post("/v1/chat/completions", &chat_body("auto", false)).status, 200);
     gw.signal("HUP");
     std::thread::sleep(Duration::from_millis(300));
-    let h = Client::connect(admin_addr(&gw)).get_with("/admin/health", &admin_auth()).json();
+    let h = Client::connect(gw.admin_addr()).get_with("/admin/health", &admin_auth()).json();
     let by = |name: &str| h.as_array().unwrap().iter().find(|t| t["model"] == name).unwrap().clone();
     assert_eq!(by("ma")["cooling"], true, "{h}");
     assert_eq!(by("mb")["cooling"], true, "{h}");

@@ -1,10 +1,13 @@
 //! The admin listener: control endpoints on their own (loopback by default) address, served
-//! by a plain blocking thread because nothing here is on the request path.
+//! by plain blocking threads because nothing here is on the request path: one thread per
+//! connection (at most `MAX_CONNECTIONS` at once), each request under a whole-request deadline,
+//! so a client trickling bytes cannot hold the others up.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use switchyard_http::head::{Limits, Method};
 use switchyard_http::{parse_request, write};
@@ -13,25 +16,52 @@ use switchyard_wire::json::quote;
 
 use crate::control::reload::Control;
 
-/// Binds `addr` and serves admin requests on a background thread.
+/// Admin connections served at once; more are closed at accept.
+const MAX_CONNECTIONS: usize = 64;
+/// Time for a whole admin request to arrive.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Binds `addr` and serves admin requests on background threads.
 pub fn spawn(addr: &str, control: Arc<Control>) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr)?;
     let bound = listener.local_addr()?;
+    let open = Arc::new(AtomicUsize::new(0));
     std::thread::Builder::new().name("switchyard-admin".into()).spawn(move || {
         for stream in listener.incoming().flatten() {
-            let _ = serve(stream, &control);
+            if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+                open.fetch_sub(1, Ordering::SeqCst);
+                continue;
+            }
+            let (control, open) = (control.clone(), open.clone());
+            let spawned = std::thread::Builder::new().name("switchyard-admin-conn".into()).spawn(move || {
+                let _ = serve(stream, &control);
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
+            if spawned.is_err() {
+                crate::warn!("admin: cannot start a connection thread");
+            }
         }
     })?;
     Ok(bound)
 }
 
 fn serve(mut s: TcpStream, control: &Control) -> std::io::Result<()> {
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let deadline = Instant::now() + REQUEST_DEADLINE;
     let mut buf = Vec::with_capacity(1024);
     let mut headers = Vec::new();
     let head = loop {
         let mut chunk = [0u8; 1024];
-        let n = s.read(&mut chunk)?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let e = ApiError::status(408, "timed out reading the admin request");
+            return respond(&mut s, 408, &e.to_openai_json());
+        }
+        s.set_read_timeout(Some(left))?;
+        let n = match s.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             return Ok(());
         }
@@ -43,14 +73,8 @@ fn serve(mut s: TcpStream, control: &Control) -> std::io::Result<()> {
         }
     };
     let path = String::from_utf8_lossy(&buf[head.path.clone()]).into_owned();
-    let presented = switchyard_http::header_value(&buf, &headers, "authorization")
-        .map(|v| v.trim_ascii())
-        .map(|v| if v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ") { v[7..].trim_ascii() } else { v });
-    let authorized = match (control.shared.live.load().admin_key, presented) {
-        (Some(expected), Some(p)) => switchyard_guard::keys::key_matches(p, &expected),
-        _ => false,
-    };
-    if !authorized {
+    let live = control.shared.live.load();
+    if !live.is_admin(switchyard_http::header_value(&buf, &headers, "authorization")) {
         let e = ApiError::status(401, "admin endpoints need `Authorization: Bearer <admin key>`");
         return respond(&mut s, 401, &e.to_openai_json());
     }
@@ -61,8 +85,11 @@ fn serve(mut s: TcpStream, control: &Control) -> std::io::Result<()> {
                 respond(&mut s, 400, &ApiError::bad_request(format!("reload failed: {e}"), None).to_openai_json())
             }
         },
+        (Method::Get, "/metrics") => {
+            let text = crate::endpoints::metrics::render(&control.shared, &live);
+            respond_as(&mut s, 200, "text/plain; version=0.0.4", &text)
+        }
         (Method::Get, "/admin/health") => {
-            let live = control.shared.live.load();
             let now = control.shared.now_ms();
             let items: Vec<String> = live
                 .table
@@ -87,7 +114,11 @@ fn serve(mut s: TcpStream, control: &Control) -> std::io::Result<()> {
 }
 
 fn respond(s: &mut TcpStream, status: u16, body: &[u8]) -> std::io::Result<()> {
+    respond_as(s, status, "application/json", body)
+}
+
+fn respond_as(s: &mut TcpStream, status: u16, content_type: &str, body: &[u8]) -> std::io::Result<()> {
     let mut out = Vec::with_capacity(body.len() + 128);
-    write::simple_response(&mut out, status, "application/json", &[], body, true);
+    write::simple_response(&mut out, status, content_type, &[], body, true);
     s.write_all(&out)
 }

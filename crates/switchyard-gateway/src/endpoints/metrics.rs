@@ -247,6 +247,22 @@ fn keys(s: &mut String, shared: &Shared, live: &Live) {
         let _ = writeln!(s, "switchyard_key_spend_usd{{key=\"{}\",period=\"day\"}} {day:.9}", esc(&k.name));
         let _ = writeln!(s, "switchyard_key_spend_usd{{key=\"{}\",period=\"month\"}} {month:.9}", esc(&k.name));
     }
+    s.push_str("# HELP switchyard_key_reserved_usd Spend held by requests in flight per client key (0 when idle).\n");
+    s.push_str("# TYPE switchyard_key_reserved_usd gauge\n");
+    for k in &set.keys {
+        let nusd = k.usage.reserved_nusd.load(Relaxed);
+        let _ = writeln!(s, "switchyard_key_reserved_usd{{key=\"{}\"}} {:.9}", esc(&k.name), nusd as f64 / 1e9);
+    }
+    s.push_str("# HELP switchyard_key_reserved_tokens Tokens held by requests in flight per client key.\n");
+    s.push_str("# TYPE switchyard_key_reserved_tokens gauge\n");
+    for k in &set.keys {
+        let _ = writeln!(
+            s,
+            "switchyard_key_reserved_tokens{{key=\"{}\"}} {}",
+            esc(&k.name),
+            k.usage.reserved_tokens.load(Relaxed)
+        );
+    }
 }
 
 /// The response cache, cascades and consensus votes.

@@ -5,6 +5,7 @@
 use serde_json::Value;
 use switchyard_guard::keys::ClientKey;
 use switchyard_http::head::HeaderRef;
+use switchyard_routing::{Decision, RouteTable, TargetId};
 use switchyard_wire::json::top_level_value_span;
 use switchyard_wire::{ApiError, Dialect, JsonScratch, RequestView, request as translate_request};
 
@@ -58,13 +59,90 @@ pub fn admit<'a>(
     if let Some(k) = x.client_key {
         k.admit(&view.model, w.shared.key_now()).map_err(Reject::refused_for_model)?;
     }
+    // Routing headers choose the model, and so the price: only keys allowed them (or an open
+    // gateway) are heard; what another key sent is noted for the decision log.
+    let honoured = x.client_key.is_none_or(|k| k.routing_headers);
+    let ignored = std::cell::Cell::new(false);
+    let header = |n: &str| {
+        let v = req.headers.get(n);
+        if honoured {
+            return v;
+        }
+        ignored.set(ignored.get() | v.is_some());
+        None
+    };
     let mut decide_scratch = w.decide_scratch.borrow_mut();
-    let decision = live
-        .table
-        .decide(view, &|n| req.headers.get(n), &mut decide_scratch, w.shared.ms_at(x.ready))
-        .map_err(Reject::refused_for_model)?;
+    let decided = live.table.decide(view, &header, &mut decide_scratch, w.shared.ms_at(x.ready));
+    x.routing_headers_ignored = ignored.get();
+    let decision = decided.map_err(Reject::refused_for_model)?;
+    let decision = restrict_to_key(x.client_key, &live.table, decision)?;
+    if let Some(k) = x.client_key.filter(|k| k.has_limits()) {
+        // The whole body's bytes / 4: above the provider's prompt count for text, since the
+        // JSON around the text counts too (an image's base64 is reserved as text).
+        let prompt = switchyard_wire::text::estimate_tokens(req.body.len()) as u64;
+        let (tokens, nusd) =
+            most_cost(&live.table, &decision, prompt, view.max_tokens, live.server.reserve_output_tokens);
+        x.reservation = Some(k.reserve(tokens, nusd, w.shared.key_now()).map_err(Reject::refused_for_model)?);
+    }
     x.decision = Some(decision);
     Ok(body)
+}
+
+/// The most a decided request can use, in tokens and nano-USD: the `prompt` estimate plus each
+/// target's output cap (`max_tokens`, held to the model's `max_output_tokens`; without
+/// `max_tokens`, that cap or else `server.reserve_output_tokens`) at the dearest target that
+/// could answer. A cascade may call every tier (and its judge each time), a vote every member
+/// and its judge.
+fn most_cost(table: &RouteTable, d: &Decision, prompt: u64, max_tokens: Option<u64>, default_out: u64) -> (u64, u64) {
+    let out = |t: TargetId| {
+        let cap = table.targets[t].max_output_tokens;
+        match (max_tokens, cap) {
+            (Some(m), Some(c)) => m.min(c),
+            (Some(m), None) => m,
+            (None, c) => c.unwrap_or(default_out),
+        }
+    };
+    // Prices are USD per million tokens: tokens × price / 1e6 USD = tokens × price × 1e3 nUSD.
+    let cost = |t: TargetId| {
+        let target = &table.targets[t];
+        (prompt as f64 * target.input_price + out(t) as f64 * target.output_price) * 1e3
+    };
+    let dearest = |ts: &[TargetId]| ts.iter().map(|&t| cost(t)).fold(0.0, f64::max);
+    let most_tokens = |ts: &[TargetId]| ts.iter().map(|&t| prompt + out(t)).max().unwrap_or(prompt);
+    let route = d.route.map(|r| &table.routes[r]);
+    let (tokens, nusd) = match route {
+        Some(r) if r.cascade.is_some() => {
+            let judge = r.cascade.as_ref().and_then(|c| c.judge.as_ref()).map(|(j, _)| *j);
+            let judged = |ts: &[TargetId]| {
+                let j = judge.map_or((0, 0.0), |j| (most_tokens(&[j]), cost(j)));
+                (most_tokens(ts) + j.0, dearest(ts) + j.1)
+            };
+            r.tiers.iter().map(|t| judged(&t.targets)).fold((0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1))
+        }
+        Some(r) if r.consensus.is_some() => {
+            let c = r.consensus.as_ref().expect("a consensus route");
+            let members = c.targets.iter().map(|&t| (most_tokens(&[t]), cost(t)));
+            let judge = c.judge.map(|j| (most_tokens(&[j]), cost(j)));
+            members.chain(judge).fold((0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1))
+        }
+        _ => (most_tokens(&d.plan), dearest(&d.plan)),
+    };
+    (tokens, nusd.ceil() as u64)
+}
+
+/// Keeps only the targets the client key may reach: one its allow-list names, or one of the
+/// requested route's own targets when the list names the route. Fallbacks, tier picks and
+/// their model-level fallbacks all go through here, so a key limited to one model never gets
+/// another model's answer.
+fn restrict_to_key(key: Option<&ClientKey>, table: &RouteTable, mut d: Decision) -> Result<Decision, Reject> {
+    let Some(key) = key.filter(|k| k.is_restricted()) else { return Ok(d) };
+    let route = d.route.map(|r| &table.routes[r]).filter(|r| key.may_use(&r.name));
+    d.plan.retain(|t| key.may_use(&table.targets[*t].name) || route.is_some_and(|r| r.reaches(*t)));
+    if d.plan.is_empty() {
+        let e = ApiError::status(403, "This API key may not use any model this request could be sent to.");
+        return Err(Reject::refused_for_model(e));
+    }
+    Ok(d)
 }
 
 /// The routing view of a client body, and the body in the forms attempts need.

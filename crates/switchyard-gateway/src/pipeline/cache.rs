@@ -33,7 +33,13 @@ pub struct CacheUse {
 pub const SEMANTIC_ENTRIES: usize = 4096;
 
 /// The cache use of a request to `route`; `body` is the request in OpenAI shape.
-pub fn cache_use(route: &Route, body: &[u8], cache_control: Option<&str>, scratch: &mut Vec<u8>) -> Option<CacheUse> {
+pub fn cache_use(
+    route: &Route,
+    scope: &str,
+    body: &[u8],
+    cache_control: Option<&str>,
+    scratch: &mut Vec<u8>,
+) -> Option<CacheUse> {
     let cfg = route.cache.as_ref()?;
     let cc = cache_control.unwrap_or("").to_ascii_lowercase();
     let no_store = cc.contains("no-store");
@@ -41,7 +47,7 @@ pub fn cache_use(route: &Route, body: &[u8], cache_control: Option<&str>, scratc
     if !lookup && no_store {
         return None;
     }
-    let key = canonical_key(&route.cache_scope, body, cfg.max_temperature, scratch).ok()?;
+    let key = canonical_key(scope, body, cfg.max_temperature, scratch).ok()?;
     Some(CacheUse { key, lookup, store: !no_store, ttl_ms: cfg.ttl_ms, semantic: None })
 }
 
@@ -52,6 +58,7 @@ pub fn lookup(
     w: &Worker,
     u: &mut CacheUse,
     route: &Route,
+    scope: &str,
     body: &[u8],
     scratch: &mut Vec<u8>,
 ) -> Option<(Arc<RenderedAnswer>, Option<f32>)> {
@@ -63,7 +70,7 @@ pub fn lookup(
     }
     let cfg = route.cache.as_ref()?;
     let threshold = cfg.similarity? as f32;
-    u.semantic = semantic_parts(&route.cache_scope, body, cfg.max_temperature, scratch)
+    u.semantic = semantic_parts(scope, body, cfg.max_temperature, scratch)
         .ok()
         .flatten()
         .and_then(|(context, text)| Some((context, PromptVector::of(&text)?)));
@@ -114,8 +121,13 @@ pub fn consult(
     let Some(route) = x.route().filter(|r| r.cache.is_some()) else { return (None, None) };
     let hub_bytes = body.hub.as_ref().map(|h| serde_json::to_vec(h).unwrap_or_default());
     let key_body = hub_bytes.as_deref().unwrap_or(body.raw);
-    let mut cache = cache_use(route, key_body, req.headers.get("cache-control").as_deref(), scratch);
-    let hit = cache.as_mut().and_then(|u| lookup(x.w, u, route, key_body, scratch));
+    // Entries are the client key's own (unless shared), and are kept apart by the tier the
+    // request was decided to: a routing header that picks another tier picks another entry.
+    let tenant = if x.live.cache_shared { "*" } else { x.key_name().unwrap_or("") };
+    let tier = x.decision.as_ref().and_then(|d| d.tier).map_or(-1, |t| t as i64);
+    let scope = format!("{}|key={tenant}|tier={tier}", route.cache_scope);
+    let mut cache = cache_use(route, &scope, key_body, req.headers.get("cache-control").as_deref(), scratch);
+    let hit = cache.as_mut().and_then(|u| lookup(x.w, u, route, &scope, key_body, scratch));
     if hit.is_none() {
         x.cache_tag = Some("miss");
     }

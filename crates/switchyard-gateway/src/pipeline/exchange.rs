@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchyard_routing::TargetId;
 
-use switchyard_guard::keys::ClientKey;
+use switchyard_guard::keys::{ClientKey, Reservation};
 use switchyard_routing::{Decision, Route};
 use switchyard_wire::render::RenderedAnswer;
 use switchyard_wire::{ApiError, Dialect, Usage};
@@ -39,6 +39,11 @@ pub struct Exchange<'a> {
     pub decision: Option<Decision>,
     /// Every call made to a target.
     pub ledger: Ledger,
+    /// The client key sent routing headers it is not allowed, and they were ignored.
+    pub routing_headers_ignored: bool,
+    /// What the request holds of its key's budget and tokens per minute until it ends
+    /// (released on drop, so on every path).
+    pub reservation: Option<Reservation>,
     /// `x-switchyard-cache`: `miss` once a caching route missed (a hit ends as `ServedBy::Cache`).
     pub cache_tag: Option<&'static str>,
 }
@@ -56,6 +61,8 @@ impl<'a> Exchange<'a> {
             client_key: None,
             decision: None,
             ledger: Ledger::new(w.shared.decisions.is_some()),
+            reservation: None,
+            routing_headers_ignored: false,
             cache_tag: None,
         }
     }

@@ -21,7 +21,6 @@ use crate::pipeline::cache::{CacheUse, store};
 use crate::pipeline::exchange::{Exchange, Reject, Served, ServedBy};
 use crate::pipeline::ledger::{AttemptOutcome, Ledger};
 use crate::relay::Relay;
-use crate::relay::passthrough::relay;
 use crate::relay::translated::{RelaySpec, relay_events, relay_json, relay_whole};
 use crate::runtime::pool::UpStream;
 use crate::upstream::body::Timing;
@@ -239,6 +238,8 @@ impl Live<'_, '_, '_, '_> {
             model: &t.upstream_model,
             store: if cache.borrow().is_some() { Some(&store_answer) } else { None },
             account: Some(&charge),
+            secrets: &p.secrets,
+            pass_headers: &x.live.upstream.pass_headers,
             relay_time: &w.meters.stream_relay_time,
         };
         let b = &mut *self.b;
@@ -258,11 +259,9 @@ impl Live<'_, '_, '_, '_> {
             relay_events(r, b, &spec).await.map_err(|f| f.as_str())?
         } else if up == dialect && ok {
             relay_json(r, b, &spec, &w.json_scratch).await?
-        } else if up == dialect {
-            // Errors pass through as they are.
-            let (o, reusable) = relay(r, b).await;
-            (o, reusable, None)
         } else {
+            // Errors of every dialect are re-rendered (secrets stripped, a provider's refusal
+            // of the gateway's key made a 502); answers of another dialect are translated.
             relay_whole(r, b, &spec).await
         };
         let first = b.first_write.get();

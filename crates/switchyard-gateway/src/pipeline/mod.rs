@@ -148,6 +148,7 @@ async fn finish(
         decision,
         route: x.route_name(),
         ready: x.ready,
+        routing_headers_ignored: x.routing_headers_ignored,
     };
     let ttft = b.first_write.get().map(|f| f.duration_since(x.ready));
     match result {

@@ -26,6 +26,8 @@ pub struct Common<'a> {
     pub route: &'a str,
     /// When the request was read.
     pub ready: Instant,
+    /// Routing headers were sent by a key not allowed them, and ignored.
+    pub routing_headers_ignored: bool,
 }
 
 /// Logs a request refused before routing (no key, limits, bad body, unknown model or tier).
@@ -152,6 +154,7 @@ fn common_fields(c: &Common<'_>) -> serde_json::Value {
         "prompt_hash": crate::observe::decision_log::prompt_hash(&c.view.system, &c.view.last_user),
         "stream": c.view.stream,
         "route": c.route,
+        "routing_headers_ignored": c.routing_headers_ignored,
     })
 }
 

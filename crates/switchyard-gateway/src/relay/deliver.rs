@@ -7,7 +7,7 @@ use switchyard_wire::Completion;
 use switchyard_wire::render::{Shape, render};
 
 use crate::downstream::{Buffers, Outcome, Tags};
-use crate::relay::passthrough::flush;
+use crate::relay::head::flush;
 
 /// Writes `c` to the client (head and body in one write); `extra` are more header lines.
 pub async fn send_completion(

@@ -1,9 +1,9 @@
-//! Relaying an upstream answer to the client: byte for byte (`passthrough`), event by event or
-//! whole with translation and usage read on the way (`translated`), and answers the gateway
-//! already holds (`deliver`).
+//! Relaying an upstream answer to the client: event by event or whole, translated when the
+//! dialects differ and with usage read on the way (`translated`); answers the gateway already
+//! holds (`deliver`); and the client head with the upstream fields allowed through (`head`).
 
 pub mod deliver;
-pub mod passthrough;
+pub mod head;
 pub mod translated;
 
 use monoio::net::TcpStream;

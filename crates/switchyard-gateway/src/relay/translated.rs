@@ -16,7 +16,7 @@ use switchyard_wire::{Completion, Dialect, UpstreamError, Usage};
 use super::Relay;
 use crate::downstream::{Buffers, Outcome, Tags};
 use crate::observe::histogram::Histogram;
-use crate::relay::passthrough::{flush, skip_header, upstream_head};
+use crate::relay::head::{client_head, flush, passed_headers};
 use crate::runtime::pool::UpStream;
 use crate::upstream::body::BodyReader;
 use crate::upstream::body::Timing;
@@ -43,6 +43,10 @@ pub struct RelaySpec<'a> {
     /// Called with the answer's usage before its last byte is written, so spend and limits are
     /// up to date when the client sends its next request.
     pub account: Option<&'a dyn Fn(Usage)>,
+    /// The provider's keys, stripped from any error text relayed.
+    pub secrets: &'a [String],
+    /// `upstream.pass_headers`: upstream fields passed to clients beyond the built-in list.
+    pub pass_headers: &'a [String],
     /// Where a stream's relay time per piece goes (this worker's histogram).
     pub relay_time: &'a Histogram,
 }
@@ -61,33 +65,10 @@ impl RelaySpec<'_> {
     }
 }
 
-/// Upstream header lines worth passing on to a client of another dialect.
-fn passed_headers(rbuf: &[u8], b: &Buffers) -> Vec<u8> {
-    let mut out = Vec::new();
-    for h in &b.up_headers {
-        let name = &rbuf[h.name.clone()];
-        // Rate-limit and retry headers are passed on; the rest describes the other dialect.
-        let pass = name.eq_ignore_ascii_case(b"retry-after")
-            || name.eq_ignore_ascii_case(b"retry-after-ms")
-            || (name.len() > 11 && name[..11].eq_ignore_ascii_case(b"x-ratelimit"))
-            || (name.len() > 20 && name[..20].eq_ignore_ascii_case(b"anthropic-ratelimit-"));
-        if pass && !skip_header(name) {
-            write::header(&mut out, name, &rbuf[h.value.clone()]);
-        }
-    }
-    out
-}
-
-/// Writes the client head for a translated or filtered response.
+/// The client head of a translated, filtered or re-framed response.
 fn head(out: &mut Vec<u8>, status: u16, content_type: &[u8], passed: &[u8], tags: &Tags<'_>, keep: Outcome) {
-    out.clear();
-    write::status_line(out, status);
+    client_head(out, status, passed, tags, keep);
     write::header(out, b"content-type", content_type);
-    out.extend_from_slice(passed);
-    tags.write(out);
-    if keep == Outcome::Close {
-        write::header(out, b"connection", b"close");
-    }
 }
 
 /// Relays an SSE stream event by event through the wire crate's `EventPump`; returns the
@@ -100,7 +81,7 @@ pub async fn relay_events(
     x: &RelaySpec<'_>,
 ) -> Result<(Outcome, bool, Option<Usage>), StreamFailure> {
     let mut out = std::mem::take(&mut b.out);
-    stream_head(&mut out, b, r.tags, r.keep);
+    stream_head(&mut out, b, x.pass_headers, r.tags, r.keep);
     let mut pump = EventPump::new(x.pump_spec());
     let mut reader = BodyReader::new(r.head);
     let mut piece = std::mem::take(&mut b.body);
@@ -175,8 +156,8 @@ pub async fn relay_events(
 }
 
 /// The client's head of a relayed stream (held until the first event is ready).
-fn stream_head(out: &mut Vec<u8>, b: &Buffers, tags: &Tags<'_>, keep: Outcome) {
-    head(out, 200, b"text/event-stream", &passed_headers(&b.up_resp, b), tags, keep);
+fn stream_head(out: &mut Vec<u8>, b: &Buffers, extra: &[String], tags: &Tags<'_>, keep: Outcome) {
+    head(out, 200, b"text/event-stream", &passed_headers(&b.up_resp, &b.up_headers, extra, false), tags, keep);
     write::header(out, b"cache-control", b"no-cache");
     write::header(out, b"transfer-encoding", b"chunked");
     out.extend_from_slice(b"\r\n");
@@ -223,10 +204,8 @@ pub async fn relay_json(
     let Relay { client, up, head: resp, tags, keep, timing: t } = r;
     let (dialect, store, account) = (x.upstream, x.store, x.account);
     let mut out = std::mem::take(&mut b.out);
-    upstream_head(&mut out, resp.status, &b.up_resp, &b.up_headers, tags);
-    if keep == Outcome::Close {
-        write::header(&mut out, b"connection", b"close");
-    }
+    let passed = passed_headers(&b.up_resp, &b.up_headers, x.pass_headers, true);
+    client_head(&mut out, resp.status, &passed, tags, keep);
     let mut body = std::mem::take(&mut b.body);
     body.clear();
     let read = read_whole(up, resp, b, &mut body, t).await;
@@ -282,7 +261,7 @@ async fn read_whole(
 pub async fn relay_whole(r: Relay<'_, '_>, b: &mut Buffers, x: &RelaySpec<'_>) -> (Outcome, bool, Option<Usage>) {
     let Relay { client, up, head: resp, tags, keep, timing: t } = r;
     // Captured before the body is read: reading reuses the buffer the header offsets point into.
-    let passed = passed_headers(&b.up_resp, b);
+    let passed = passed_headers(&b.up_resp, &b.up_headers, x.pass_headers, false);
     let mut body = Vec::new();
     let reusable = match read_whole(up, resp, b, &mut body, t).await {
         Ok(reusable) => reusable,
@@ -316,7 +295,7 @@ pub async fn relay_whole(r: Relay<'_, '_>, b: &mut Buffers, x: &RelaySpec<'_>) -
             }
         }
     } else {
-        let err = UpstreamError::parse(x.upstream, resp.status, &body);
+        let err = UpstreamError::parse(x.upstream, resp.status, &body).for_client(x.secrets);
         (err.kind.status(x.client), err.render(x.client), None)
     };
     let bytes = serde_json::to_vec(&json).unwrap_or_default();

@@ -33,9 +33,24 @@ pub struct Live {
     pub keys: Option<KeySet>,
     /// Hash of the admin key.
     pub admin_key: Option<[u8; 32]>,
+    /// `/metrics` on the client port needs no admin key (`[metrics] public`, or no client keys).
+    pub metrics_public: bool,
+    /// `[cache] share_across_keys`.
+    pub cache_shared: bool,
 }
 
 impl Live {
+    /// Whether `authorization` (a header value) carries the admin key.
+    pub fn is_admin(&self, authorization: Option<&[u8]>) -> bool {
+        let presented = authorization
+            .map(|v| v.trim_ascii())
+            .map(|v| if v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ") { v[7..].trim_ascii() } else { v });
+        match (self.admin_key, presented) {
+            (Some(expected), Some(p)) => switchyard_guard::keys::key_matches(p, &expected),
+            _ => false,
+        }
+    }
+
     /// Counters for a request answered by `target` through `route` (None = direct).
     pub fn counts(&self, route: Option<RouteId>, target: TargetId) -> &crate::observe::meters::Counts {
         &self.counts[route.map_or(0, |r| r.index() + 1) * self.table.targets.len() + target.index()]
@@ -71,6 +86,8 @@ impl Live {
             config_hash,
             keys: KeySet::compile(cfg, keys),
             admin_key: cfg.admin.as_ref().and_then(|a| parse_key_hash(&a.key_hash).ok()),
+            metrics_public: cfg.metrics.public || cfg.keys.is_empty(),
+            cache_shared: cfg.cache.share_across_keys,
         })
     }
 

@@ -35,6 +35,10 @@ const INJECT_USAGE: &[u8] = br#""stream_options":{"include_usage":true},"#;
 
 /// Writes the upstream request for `target` in its dialect. Returns whether the gateway asked
 /// for `include_usage` on the client's behalf (its extra chunk must then be dropped).
+///
+/// Usage is what a request is charged by, so an OpenAI-dialect stream always asks for it,
+/// whatever the client sent: no `stream_options`, `{}` or `{"include_usage": false}` (each of
+/// which used to stream free of charge), and on the re-serialising path too.
 pub fn build_request(
     req: &mut Vec<u8>,
     p: &Provider,
@@ -46,40 +50,52 @@ pub fn build_request(
 ) -> Result<bool, ApiError> {
     let up = p.dialect;
     req.clear();
+    let needs_usage = up == Dialect::OpenAi && view.stream && !view.include_usage;
+    let splice_usage = needs_usage && top_level_value_span(cb.raw, "stream_options").is_none();
     if up == cb.dialect
         && let Some(span) = &view.model_span
+        && (!needs_usage || splice_usage)
     {
         // Fast path: the client's bytes with the model spliced in, written straight after the
         // head (one copy of the body).
         let raw = cb.raw;
-        let inject = up == Dialect::OpenAi && view.stream && top_level_value_span(raw, "stream_options").is_none();
-        let len =
-            raw.len() - span.len() + target.upstream_model_json.len() + if inject { INJECT_USAGE.len() } else { 0 };
+        let extra = if splice_usage { INJECT_USAGE.len() } else { 0 };
+        let len = raw.len() - span.len() + target.upstream_model_json.len() + extra;
         write_head(req, p, up, key, target, view.stream, len);
         let start = req.len();
         rewrite_model(raw, view, &target.upstream_model_json, req);
-        if inject && let Some(brace) = req[start..].iter().position(|&c| c == b'{') {
+        if splice_usage && let Some(brace) = req[start..].iter().position(|&c| c == b'{') {
             let at = start + brace + 1;
             req.splice(at..at, INJECT_USAGE.iter().copied());
         }
-        return Ok(inject);
+        return Ok(splice_usage);
     }
     scratch.clear();
-    let mut injected = false;
-    if up == cb.dialect {
+    if up == cb.dialect && !needs_usage {
         // The model key was spelled with escapes: re-serialised by rewrite_model.
         rewrite_model(cb.raw, view, &target.upstream_model_json, scratch);
     } else {
         let mut body = upstream_body(up, cb.hub()?, &target.upstream_model)?;
-        if up == Dialect::OpenAi && view.stream && !view.include_usage {
-            body["stream_options"] = serde_json::json!({"include_usage": true});
-            injected = true;
+        if needs_usage {
+            ask_for_usage(&mut body);
         }
         serde_json::to_writer(&mut *scratch, &body).map_err(|e| ApiError::status(500, e.to_string()))?;
     }
     write_head(req, p, up, key, target, view.stream, scratch.len());
     req.extend_from_slice(scratch);
-    Ok(injected)
+    Ok(needs_usage)
+}
+
+/// Sets `stream_options.include_usage: true`, keeping the client's other stream options.
+fn ask_for_usage(body: &mut Value) {
+    let Some(request) = body.as_object_mut() else { return };
+    let options = request.entry("stream_options").or_insert_with(|| Value::Object(Default::default()));
+    if !options.is_object() {
+        *options = Value::Object(Default::default());
+    }
+    if let Some(o) = options.as_object_mut() {
+        o.insert("include_usage".into(), Value::Bool(true));
+    }
 }
 
 /// An OpenAI-shaped request (`hub`) as `up`'s request body for upstream model `model`.

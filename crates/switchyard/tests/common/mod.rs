@@ -99,6 +99,26 @@ impl Gateway {
         Client::connect(self.addr)
     }
 
+    /// The admin listener's address, from the start-up log line.
+    pub fn admin_addr(&self) -> SocketAddr {
+        let t = std::time::Instant::now();
+        loop {
+            let log = self.log_text();
+            if let Some(line) = log.lines().find(|l| l.contains("admin listening on http://")) {
+                return line.split("http://").nth(1).unwrap().trim().parse().unwrap();
+            }
+            assert!(t.elapsed() < Duration::from_secs(5), "admin address never logged:\n{log}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `GET /metrics` on the client port with the admin key (`admin_section` must be in the config).
+    pub fn metrics(&self) -> String {
+        let r = self.client().get_with("/metrics", &admin_auth());
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.text()
+    }
+
     /// Sends a signal to the gateway process.
     pub fn signal(&self, sig: &str) {
         let ok =
@@ -322,6 +342,13 @@ pub fn post_bytes(path: &str, body: &str) -> Vec<u8> {
 
 pub fn chat_body(model: &str, stream: bool) -> String {
     format!(r#"{{"model":"{model}","stream":{stream},"messages":[{{"role":"user","content":"hello"}}]}}"#)
+}
+
+/// `chat_body` with `max_tokens` (what a key with limits reserves for the answer).
+pub fn chat_body_max(model: &str, stream: bool, max_tokens: u64) -> String {
+    format!(
+        r#"{{"model":"{model}","stream":{stream},"max_tokens":{max_tokens},"messages":[{{"role":"user","content":"hello"}}]}}"#
+    )
 }
 
 /// A port nothing listens on.

@@ -98,7 +98,7 @@ fn read_answer(
 ) -> Result<Fetched, ApiError> {
     let up = p.dialect;
     if !(200..300).contains(&status) {
-        let err = UpstreamError::parse(up, status, answer);
+        let err = UpstreamError::parse(up, status, answer).for_client(&p.secrets);
         let f = match status {
             429 => Failure::RateLimited(None),
             500..=599 => Failure::ServerError,
