@@ -158,6 +158,12 @@ pub struct ServerConfig {
     pub idle_timeout_ms: u64,
     /// Open client connections across all workers; more are answered 503 and closed.
     pub max_connections: usize,
+    /// Open client connections from one IP address; more are answered 503 and closed.
+    /// Counted per worker (each allows its share, rounded up), so no lock is taken at accept.
+    pub max_connections_per_address: usize,
+    /// Longest a write to a client may wait for it to read: a client that reads nothing for
+    /// this long is dropped and its upstream connection released.
+    pub write_timeout_ms: u64,
     /// Where client-key spend is saved (every few seconds and at exit) and restored from at
     /// start, so budgets survive restarts. Off when unset.
     pub state_file: Option<String>,
@@ -177,6 +183,8 @@ impl Default for ServerConfig {
             body_timeout_ms: 30_000,
             idle_timeout_ms: 60_000,
             max_connections: 16_384,
+            max_connections_per_address: 256,
+            write_timeout_ms: 30_000,
             state_file: None,
         }
     }
@@ -342,6 +350,9 @@ impl Config {
         if s.max_connections == 0 {
             return Err(ConfigError::new("server.max_connections", "must be at least 1"));
         }
+        if s.max_connections_per_address == 0 {
+            return Err(ConfigError::new("server.max_connections_per_address", "must be at least 1"));
+        }
         if s.max_body_bytes == 0 {
             return Err(ConfigError::new("server.max_body_bytes", "must be positive"));
         }
@@ -349,6 +360,7 @@ impl Config {
             ("server.head_timeout_ms", s.head_timeout_ms),
             ("server.body_timeout_ms", s.body_timeout_ms),
             ("server.idle_timeout_ms", s.idle_timeout_ms),
+            ("server.write_timeout_ms", s.write_timeout_ms),
             ("upstream.connect_timeout_ms", self.upstream.connect_timeout_ms),
             ("upstream.request_timeout_ms", self.upstream.request_timeout_ms),
             ("upstream.stream_idle_timeout_ms", self.upstream.stream_idle_timeout_ms),

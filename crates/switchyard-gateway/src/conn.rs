@@ -28,9 +28,9 @@ use crate::runtime::core::Worker;
 use crate::runtime::live::Live;
 
 /// Serves one accepted connection until it closes.
-pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
+pub async fn serve(mut client: TcpStream, peer: std::net::IpAddr, w: Rc<Worker>) {
     let _ = client.set_nodelay(true);
-    let _open = OpenConnection::new(&w);
+    let _open = OpenConnection::new(&w, peer);
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
     let mut headers: Vec<HeaderRef> = Vec::new();
     let mut b = Buffers::default();
@@ -40,8 +40,9 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
     // head arrived, so a keep-alive connection that sat idle through a reload does not run
     // its next request on the old table. One table load per request.
     let mut wait = HeadWait::of(&w.shared.live.load().server);
+    let mut accepted = Some(std::time::Instant::now());
     loop {
-        let head = match read_head(&mut client, &mut buf, &mut headers, wait).await {
+        let head = match read_head(&mut client, &mut buf, &mut headers, wait, accepted.take()).await {
             HeadRead::Head(h) => h,
             HeadRead::Closed => return,
             HeadRead::Fail(e) => {
@@ -51,6 +52,7 @@ pub async fn serve(mut client: TcpStream, w: Rc<Worker>) {
         };
         let live = w.live();
         wait = HeadWait::of(&live.server);
+        b.first_write.timeout.set(Duration::from_millis(live.server.write_timeout_ms));
         let _inflight = w.begin();
         let (body, consumed) = match read_body(&mut client, &mut buf, &head, &live, &mut b).await {
             Ok(v) => v,
@@ -206,12 +208,12 @@ fn client_key<'l>(
 }
 
 /// Counts a client connection as open while it lives.
-struct OpenConnection(Rc<Worker>);
+struct OpenConnection(Rc<Worker>, std::net::IpAddr);
 
 impl OpenConnection {
-    fn new(w: &Rc<Worker>) -> Self {
+    fn new(w: &Rc<Worker>, peer: std::net::IpAddr) -> Self {
         crate::observe::meters::Gauges::bump(&w.meters.gauges.open, 1);
-        OpenConnection(w.clone())
+        OpenConnection(w.clone(), peer)
     }
 }
 
@@ -219,13 +221,14 @@ impl Drop for OpenConnection {
     fn drop(&mut self) {
         crate::observe::meters::Gauges::bump(&self.0.meters.gauges.open, -1);
         self.0.shared.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.closed_from(self.1);
     }
 }
 
-/// Answers a connection over `server.max_connections` with a 503 and closes it.
-pub async fn refuse(mut client: TcpStream) {
+/// Answers a connection over a connection cap with a 503 that says which, and closes it.
+pub async fn refuse(mut client: TcpStream, why: &'static str) {
     let mut out = Vec::new();
-    let mut e = ApiError::status(503, "too many open connections to this gateway; retry shortly");
+    let mut e = ApiError::status(503, why);
     e.retry_after_s = Some(1);
     let _ = monoio::time::timeout(Duration::from_secs(1), send_error(&mut client, &mut out, &e, None, Outcome::Close))
         .await;

@@ -76,6 +76,8 @@ pub struct EventPump {
     deltas: Vec<Delta>,
     usage: Option<Usage>,
     collected: Option<CompletionBuilder>,
+    /// Bytes of answer text and tool arguments relayed so far: what an early end is charged by.
+    text_bytes: usize,
 }
 
 impl EventPump {
@@ -91,6 +93,7 @@ impl EventPump {
             deltas: Vec::new(),
             usage: None,
             collected: spec.collect.then(CompletionBuilder::new),
+            text_bytes: 0,
         }
     }
 
@@ -123,9 +126,12 @@ impl EventPump {
             if decode {
                 self.deltas.clear();
                 self.dec.event(name, &data, &mut self.deltas).map_err(|_| StreamFault::InvalidEvent)?;
+                self.text_bytes += self.deltas.iter().map(delta_text_bytes).sum::<usize>();
                 absorb(&self.deltas, &mut self.usage, &mut self.collected, self.translate, &mut self.enc, events);
             } else if !braced(&data) {
                 return Err(StreamFault::InvalidEvent);
+            } else {
+                self.text_bytes += text_value_bytes(&data);
             }
             if !self.translate {
                 // Same dialect: pass the event on untouched, except the usage chunk the
@@ -161,6 +167,19 @@ impl EventPump {
         self.usage
     }
 
+    /// What a stream that ended early is charged: the upstream's own figures where it sent
+    /// them (Anthropic reports the prompt at the start), else `prompt_estimate`; and for the
+    /// output, the larger of what it reported and the relayed text at four bytes a token.
+    pub fn usage_so_far(&self, prompt_estimate: u64) -> Usage {
+        let relayed = crate::text::estimate_tokens(self.text_bytes) as u64;
+        let mut u = self.usage.unwrap_or_else(|| self.dec.usage_so_far());
+        if u.prompt == 0 {
+            u.prompt = prompt_estimate;
+        }
+        u.completion = u.completion.max(relayed);
+        u
+    }
+
     /// The whole answer, when collected and complete.
     pub fn into_completion(self) -> Option<Completion> {
         self.collected.and_then(CompletionBuilder::finish)
@@ -193,6 +212,48 @@ fn absorb(
             enc.push(d, events);
         }
     }
+}
+
+fn delta_text_bytes(d: &Delta) -> usize {
+    match d {
+        Delta::Text(t) => t.len(),
+        Delta::ToolArgs { fragment, .. } => fragment.len(),
+        _ => 0,
+    }
+}
+
+/// Bytes of the answer text in a pass-through event, found without parsing it: the string
+/// values of the fields that carry text or tool arguments in the three dialects (`content`,
+/// `text`, `arguments`, `partial_json`, `thinking`), escapes counted as written.
+pub fn text_value_bytes(data: &[u8]) -> usize {
+    const FIELDS: [&[u8]; 5] =
+        [b"\"content\":", b"\"text\":", b"\"arguments\":", b"\"partial_json\":", b"\"thinking\":"];
+    let mut total = 0;
+    for field in FIELDS {
+        let mut at = 0;
+        while let Some(i) = memmem::find(&data[at..], field) {
+            at += i + field.len();
+            total += string_len_at(&data[at..]);
+        }
+    }
+    total
+}
+
+/// The length of the JSON string that starts `s` (after spaces), 0 when none does.
+fn string_len_at(s: &[u8]) -> usize {
+    let s = s.trim_ascii_start();
+    if s.first() != Some(&b'"') {
+        return 0;
+    }
+    let mut i = 1;
+    while i < s.len() {
+        match s[i] {
+            b'\\' => i += 2,
+            b'"' => return i - 1,
+            _ => i += 1,
+        }
+    }
+    0
 }
 
 /// Whether event data is framed like a JSON object (cheap check for the pass-through path).

@@ -67,6 +67,12 @@ pub struct StreamDecoder {
 }
 
 impl StreamDecoder {
+    /// The usage read so far, before the stream reports its final figures (Anthropic sends the
+    /// prompt's count in `message_start`).
+    pub fn usage_so_far(&self) -> Usage {
+        self.usage
+    }
+
     /// A decoder for `dialect`; `model` names the answer until the upstream says otherwise.
     pub fn new(dialect: Dialect, model: &str) -> Self {
         StreamDecoder {

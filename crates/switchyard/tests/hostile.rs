@@ -47,7 +47,8 @@ fn open_fds(pid: u32) -> usize {
 fn five_thousand_idle_slow_connections_do_not_stop_a_normal_client() {
     raise_fd_limit(6_000);
     let m = mock(MockConfig::default());
-    let gw = Gateway::start(&basic_config(&m.base_url(), "head_timeout_ms = 60000"));
+    let gw =
+        Gateway::start(&basic_config(&m.base_url(), "head_timeout_ms = 60000\nmax_connections_per_address = 10000"));
     let mut idle = Vec::with_capacity(5_000);
     for i in 0..5_000 {
         let mut s = TcpStream::connect(gw.addr).expect("connect");
@@ -145,7 +146,101 @@ fn connections_over_the_cap_get_503_and_the_rest_are_served() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let metrics = gw.client().get("/metrics").text();
-    assert!(!metrics.contains("switchyard_connections_refused_total 0\n"), "{metrics}");
+    assert!(metrics.contains("switchyard_connections_refused_total{cap=\"gateway\"} "), "{metrics}");
+    assert!(!metrics.contains("switchyard_connections_refused_total{cap=\"gateway\"} 0\n"), "{metrics}");
+}
+
+/// A connection to `to` from the loopback address `from` (all of 127/8 is local).
+fn connect_from(from: &str, to: std::net::SocketAddr) -> TcpStream {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.bind(&format!("{from}:0").parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+    s.connect(&to.into()).unwrap();
+    s.into()
+}
+
+#[test]
+fn one_address_holding_its_share_does_not_lock_out_another() {
+    let m = mock(MockConfig::default());
+    // Two workers: each allows an address 4 of the 8.
+    let gw = Gateway::start(&basic_config(&m.base_url(), "max_connections = 64\nmax_connections_per_address = 8"));
+    // One address opens sockets and sends nothing (until refused: at most its 8, spread by
+    // SO_REUSEPORT, so up to 4 per worker).
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..40 {
+        let mut s = connect_from("127.0.0.3", gw.addr);
+        s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        let mut b = [0u8; 512];
+        match s.read(&mut b) {
+            Ok(n) if n > 0 => {
+                let text = String::from_utf8_lossy(&b[..n]);
+                assert!(text.starts_with("HTTP/1.1 503") && text.contains("this address"), "{text}");
+                refused += 1;
+            }
+            _ => held.push(s),
+        }
+    }
+    assert!(held.len() <= 8 && refused >= 32, "one address held {} sockets, {refused} refused", held.len());
+    // Another address is served at once.
+    let mut other = connect_from("127.0.0.4", gw.addr);
+    other.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    let mut b = [0u8; 256];
+    other.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let n = other.read(&mut b).unwrap();
+    assert!(b[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&b[..n]));
+    let metrics = gw.client().get("/metrics").text();
+    assert!(
+        metrics.contains(&format!("switchyard_connections_refused_total{{cap=\"per_address\"}} {refused}\n")),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_silent_socket_is_closed_at_the_head_deadline_counted_from_accept() {
+    let m = mock(MockConfig::default());
+    let gw = Gateway::start(&basic_config(&m.base_url(), "head_timeout_ms = 500"));
+    let mut s = TcpStream::connect(gw.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let t = Instant::now();
+    let mut reply = Vec::new();
+    let _ = s.read_to_end(&mut reply);
+    let waited = t.elapsed();
+    assert!(waited >= Duration::from_millis(400) && waited < Duration::from_millis(2000), "closed after {waited:?}");
+    assert!(String::from_utf8_lossy(&reply).starts_with("HTTP/1.1 408"), "{}", String::from_utf8_lossy(&reply));
+    // Keep-alive waits between requests are still `idle_timeout_ms`.
+    let mut c = gw.client();
+    assert_eq!(c.get("/healthz").status, 200);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(c.get("/healthz").status, 200, "an idle keep-alive connection outlives the head deadline");
+}
+
+#[test]
+fn a_stream_client_that_reads_nothing_is_dropped_and_frees_its_upstream() {
+    // ~40 MB of events: far more than the socket buffers hold.
+    let m = mock(MockConfig { tokens: 250_000, ..Default::default() });
+    let gw = Gateway::start(&basic_config(&m.base_url(), "write_timeout_ms = 1000"));
+    let mut s = TcpStream::connect(gw.addr).unwrap();
+    s.write_all(&post_bytes("/v1/chat/completions", &chat_body("m", true))).unwrap();
+    let mut first = [0u8; 256];
+    let n = s.read(&mut first).unwrap();
+    assert!(first[..n].starts_with(b"HTTP/1.1 200"));
+    // Read nothing more: within the write deadline (and a margin) the request ends and its
+    // upstream connection is closed.
+    let t = Instant::now();
+    let inflight = |gw: &Gateway| {
+        let metrics = gw.client().get("/metrics").text();
+        metrics.lines().find_map(|l| l.strip_prefix("switchyard_inflight_requests ")?.parse::<i64>().ok()).unwrap()
+    };
+    // (The /metrics request counts itself.)
+    while inflight(&gw) > 1 {
+        assert!(t.elapsed() < Duration::from_secs(5), "the stream is still in flight after {:?}", t.elapsed());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(t.elapsed() >= Duration::from_millis(500), "dropped before the deadline: {:?}", t.elapsed());
+    let metrics = gw.client().get("/metrics").text();
+    let upstream = metrics.lines().find(|l| l.starts_with("switchyard_upstream_inflight{")).unwrap();
+    assert!(upstream.ends_with(" 0"), "{upstream}");
+    drop(s);
 }
 
 #[test]

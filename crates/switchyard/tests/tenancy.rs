@@ -277,3 +277,49 @@ fn the_admin_api_answers_while_a_client_trickles() {
     assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
     assert!(t.elapsed() < Duration::from_millis(6500), "closed after {:?}", t.elapsed());
 }
+
+#[test]
+fn a_client_that_leaves_before_the_usage_is_charged_in_every_dialect() {
+    // 40 tokens 50 ms apart: the client leaves after its third event, long before the usage
+    // (the last event in all three upstream dialects) is sent.
+    let m = mock(MockConfig { tokens: 40, token_interval_ms: 50, ..Default::default() });
+    let providers = format!(
+        "[providers.anth]\ndialect = \"anthropic\"\nbase_url = \"{b}/v1\"\napi_key = \"k\"\n\
+         [providers.gem]\ndialect = \"gemini\"\nbase_url = \"{b}/v1beta\"\napi_key = \"k\"\n\
+         [models.a]\nprovider = \"anth\"\nmodel = \"claude-haiku-4-5\"\n\
+         [models.g]\nprovider = \"gem\"\nmodel = \"gemini-2.5-flash\"\n",
+        b = m.base_url()
+    );
+    let gw = Gateway::start(&tenants(&m.base_url(), "", "", &providers));
+    for (model, k, name) in [("m", KEY_A, "a"), ("a", KEY_B, "b"), ("g", KEY_A, "a")] {
+        let tokens = || metric_value(&gw.metrics(), &format!("switchyard_key_tokens_total{{key=\"{name}\"}}"));
+        let spend =
+            || metric_value(&gw.metrics(), &format!("switchyard_key_spend_usd{{key=\"{name}\",period=\"day\"}}"));
+        let (t0, s0) = (tokens(), spend());
+        let body = chat_body(model, true);
+        let mut s = std::net::TcpStream::connect(gw.addr).unwrap();
+        let req = format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {k}\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while seen.windows(6).filter(|w| w == b"data: ").count() < 3 {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "{model}: stream ended early: {}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&buf[..n]);
+        }
+        drop(s);
+        let t = Instant::now();
+        while tokens() == t0 && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let charged = tokens() - t0;
+        // The prompt (~20 tokens) and a few relayed tokens: charged, and short of the whole
+        // answer's 40 output tokens.
+        assert!(charged >= 10.0, "{model}: {charged} tokens charged for a stream left early");
+        assert!(charged < 60.0, "{model}: {charged} tokens: charged as if read to the end");
+        assert!(spend() > s0, "{model}: no spend charged");
+    }
+}

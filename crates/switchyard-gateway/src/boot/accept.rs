@@ -8,6 +8,25 @@ use std::time::{Duration, Instant};
 
 use crate::runtime::core::{DRAIN_TIMEOUT, Worker};
 
+/// Serves `stream` from `ip`, or answers it 503 when the gateway holds `server.max_connections`
+/// or the address its share of `server.max_connections_per_address`.
+fn admit(w: &Rc<Worker>, stream: monoio::net::TcpStream, ip: std::net::IpAddr) {
+    let live = w.shared.live.load();
+    let max = live.server.max_connections;
+    // One shared counter for the cap: an atomic add per connection, not per request.
+    if w.shared.connections.fetch_add(1, Ordering::Relaxed) >= max {
+        w.shared.connections.fetch_sub(1, Ordering::Relaxed);
+        w.shared.connections_refused.fetch_add(1, Ordering::Relaxed);
+        monoio::spawn(crate::conn::refuse(stream, "too many open connections to this gateway; retry shortly"));
+    } else if !w.open_from(ip, live.server.max_connections_per_address) {
+        w.shared.connections.fetch_sub(1, Ordering::Relaxed);
+        w.shared.connections_refused_per_address.fetch_add(1, Ordering::Relaxed);
+        monoio::spawn(crate::conn::refuse(stream, "too many open connections from this address; retry shortly"));
+    } else {
+        monoio::spawn(crate::conn::serve(stream, ip, w.clone()));
+    }
+}
+
 /// Serves connections from `listener` until shutdown, then waits for in-flight requests.
 pub async fn run(listener: StdListener, w: Rc<Worker>) {
     let listener = match monoio::net::TcpListener::from_std(listener) {
@@ -22,17 +41,7 @@ pub async fn run(listener: StdListener, w: Rc<Worker>) {
         monoio::spawn(async move {
             loop {
                 match listener.accept().await {
-                    Ok((stream, _)) => {
-                        let max = w.shared.live.load().server.max_connections;
-                        // One shared counter for the cap: an atomic add per connection, not per request.
-                        if w.shared.connections.fetch_add(1, Ordering::Relaxed) >= max {
-                            w.shared.connections.fetch_sub(1, Ordering::Relaxed);
-                            w.shared.connections_refused.fetch_add(1, Ordering::Relaxed);
-                            monoio::spawn(crate::conn::refuse(stream));
-                        } else {
-                            monoio::spawn(crate::conn::serve(stream, w.clone()));
-                        }
-                    }
+                    Ok((stream, peer)) => admit(&w, stream, peer.ip()),
                     Err(e) => {
                         if w.draining() {
                             break;

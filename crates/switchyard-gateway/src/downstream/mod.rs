@@ -36,10 +36,38 @@ pub struct Buffers {
     pub up_resp: Vec<u8>,
     /// Header offsets of the upstream response.
     pub up_headers: Vec<HeaderRef>,
-    /// When the first byte of the current response was written to the client.
-    pub first_write: std::cell::Cell<Option<Instant>>,
+    /// When the first byte of the current response was written to the client, and how long a
+    /// write may wait for the client to take it.
+    pub first_write: WriteClock,
     /// Why a response that had started could not finish (for the decision log).
     pub broken: std::cell::Cell<Option<&'static str>>,
+}
+
+/// The clock of a response's writes: when the first was issued, and the write deadline
+/// (`server.write_timeout_ms`) after which a client that reads nothing is dropped.
+#[derive(Debug)]
+pub struct WriteClock {
+    first: std::cell::Cell<Option<Instant>>,
+    /// The longest one write may wait for the client to make room.
+    pub timeout: std::cell::Cell<std::time::Duration>,
+}
+
+impl Default for WriteClock {
+    fn default() -> Self {
+        WriteClock { first: Default::default(), timeout: std::cell::Cell::new(std::time::Duration::from_secs(30)) }
+    }
+}
+
+impl WriteClock {
+    /// When the current response's first write was issued.
+    pub fn get(&self) -> Option<Instant> {
+        self.first.get()
+    }
+
+    /// Sets (or, with `None`, clears) the first write's time.
+    pub fn set(&self, at: Option<Instant>) {
+        self.first.set(at);
+    }
 }
 
 impl Buffers {

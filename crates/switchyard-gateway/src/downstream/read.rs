@@ -44,14 +44,18 @@ impl HeadWait {
     }
 }
 
+/// Reads a request head. The head deadline runs from `accepted` for a connection's first
+/// request (a socket that sends nothing is not held for the idle timeout, like nginx's
+/// `client_header_timeout`), and from the head's first byte on a kept-alive connection.
 pub async fn read_head(
     client: &mut TcpStream,
     buf: &mut Vec<u8>,
     headers: &mut Vec<HeaderRef>,
     wait: HeadWait,
+    accepted: Option<Instant>,
 ) -> HeadRead {
     let limits = Limits { max_head_bytes: wait.max_head_bytes };
-    let mut deadline: Option<Instant> = None;
+    let mut deadline = accepted.map(|t| t + Duration::from_millis(wait.head_timeout_ms));
     loop {
         if !buf.is_empty() {
             match parse_request(buf, limits, headers) {

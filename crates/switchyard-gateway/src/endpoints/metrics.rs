@@ -72,9 +72,18 @@ fn gauges_and_latency(s: &mut String, shared: &Shared, live: &Live) {
         "# HELP switchyard_open_connections Open client connections.\n# TYPE switchyard_open_connections gauge\n",
     );
     let _ = writeln!(s, "switchyard_open_connections {}", sum(&|g| g.open.load(Relaxed)));
-    s.push_str("# HELP switchyard_connections_refused_total Connections answered 503 at server.max_connections.\n");
+    s.push_str("# HELP switchyard_connections_refused_total Connections answered 503 at a connection cap.\n");
     s.push_str("# TYPE switchyard_connections_refused_total counter\n");
-    let _ = writeln!(s, "switchyard_connections_refused_total {}", shared.connections_refused.load(Relaxed));
+    let _ = writeln!(
+        s,
+        "switchyard_connections_refused_total{{cap=\"gateway\"}} {}",
+        shared.connections_refused.load(Relaxed)
+    );
+    let _ = writeln!(
+        s,
+        "switchyard_connections_refused_total{{cap=\"per_address\"}} {}",
+        shared.connections_refused_per_address.load(Relaxed)
+    );
     s.push_str("# HELP switchyard_config_info The loaded configuration (hash of its text).\n# TYPE switchyard_config_info gauge\n");
     let _ = writeln!(s, "switchyard_config_info{{hash=\"{}\"}} 1", live.config_hash);
     histogram(

@@ -241,6 +241,7 @@ impl Live<'_, '_, '_, '_> {
             secrets: &p.secrets,
             pass_headers: &x.live.upstream.pass_headers,
             relay_time: &w.meters.stream_relay_time,
+            prompt_estimate: switchyard_wire::text::estimate_tokens(self.body.raw.len()) as u64,
         };
         let b = &mut *self.b;
         let ok = (200..300).contains(&a.head.status);

@@ -4,15 +4,14 @@
 //! Upstream fields pass on an allow-list, not a deny-list: a provider's `set-cookie`,
 //! `openai-organization` and the like describe the gateway's account with it, not the client's.
 
-use std::cell::Cell;
 use std::time::Instant;
 
 use monoio::net::TcpStream;
 use switchyard_http::head::HeaderRef;
 use switchyard_http::write;
 
-use crate::downstream::{Outcome, Tags};
-use crate::io::send_all;
+use crate::downstream::{Outcome, Tags, WriteClock};
+use crate::io::{send_all, until};
 
 /// Upstream fields every reply may carry: the provider's request id (for support tickets) and
 /// its rate-limit and retry hints.
@@ -61,15 +60,25 @@ pub fn client_head(out: &mut Vec<u8>, status: u16, passed: &[u8], tags: &Tags<'_
     }
 }
 
-/// Writes `out` to the client; the moment the first write of a response is issued goes in `mark`.
-pub async fn flush(client: &mut TcpStream, out: &mut Vec<u8>, mark: &Cell<Option<Instant>>) -> std::io::Result<()> {
-    if mark.get().is_none() {
-        mark.set(Some(Instant::now()));
+/// Writes `out` to the client; the moment the first write of a response is issued goes in
+/// `clock`. A client that takes none of it within the write deadline is given up on (the
+/// caller closes the connection and releases its upstream); the buffer then stays with the
+/// runtime until the cancelled write completes.
+pub async fn flush(client: &mut TcpStream, out: &mut Vec<u8>, clock: &WriteClock) -> std::io::Result<()> {
+    let now = Instant::now();
+    if clock.get().is_none() {
+        clock.set(Some(now));
     }
-    let (r, back) = send_all(client, std::mem::take(out)).await;
-    *out = back;
-    out.clear();
-    r
+    match until(now + clock.timeout.get(), send_all(client, std::mem::take(out))).await {
+        Ok((r, back)) => {
+            *out = back;
+            out.clear();
+            r
+        }
+        Err(_) => {
+            Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client read nothing within the write deadline"))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -49,6 +49,8 @@ pub struct RelaySpec<'a> {
     pub pass_headers: &'a [String],
     /// Where a stream's relay time per piece goes (this worker's histogram).
     pub relay_time: &'a Histogram,
+    /// The prompt's estimated tokens, charged when a stream ends before its usage arrives.
+    pub prompt_estimate: u64,
 }
 
 impl RelaySpec<'_> {
@@ -120,11 +122,7 @@ pub async fn relay_events(
         x.relay_time.record(read_at.elapsed().as_nanos() as u64);
         if flush(r.client, &mut out, &b.first_write).await.is_err() {
             (b.out, b.body, b.up_resp) = (out, piece, rbuf);
-            b.broken.set(Some("the client closed the connection mid-stream"));
-            if let (Some(f), Some(u)) = (x.account, pump.usage()) {
-                f(u);
-            }
-            return Ok((Outcome::Close, false, pump.usage()));
+            return Ok(client_gone(b, x, &pump));
         }
     };
     (b.body, b.up_resp) = (piece, rbuf);
@@ -136,7 +134,8 @@ pub async fn relay_events(
         }
         end_with_error(&mut out, &mut events, b, x, reason);
     }
-    let usage = pump.usage();
+    // A stream cut after its start is charged what it relayed, like a client gone.
+    let usage = if failure.is_some() { Some(pump.usage_so_far(x.prompt_estimate)) } else { pump.usage() };
     if failure.is_none()
         && let (Some(store), Some(answer)) = (x.store, pump.into_completion())
     {
@@ -153,6 +152,17 @@ pub async fn relay_events(
     let reusable = failure.is_none() && reader.reusable();
     b.out = out;
     Ok((outcome, reusable, usage))
+}
+
+/// The client left mid-stream. The usage would have come last: the prompt and the text
+/// relayed are charged.
+fn client_gone(b: &Buffers, x: &RelaySpec<'_>, pump: &EventPump) -> (Outcome, bool, Option<Usage>) {
+    b.broken.set(Some("the client closed the connection, or read nothing within the write deadline, mid-stream"));
+    let u = pump.usage_so_far(x.prompt_estimate);
+    if let Some(f) = x.account {
+        f(u);
+    }
+    (Outcome::Close, false, Some(u))
 }
 
 /// The client's head of a relayed stream (held until the first event is ready).

@@ -38,6 +38,10 @@ pub struct Worker {
     pub json_scratch: RefCell<JsonScratch>,
     /// This worker's handle on the live table (see `live`).
     live: RefCell<LiveHandle>,
+    /// Open connections per client address on this worker (entries leave at zero). Kept per
+    /// worker so accept takes no lock; SO_REUSEPORT spreads one address's connections over
+    /// the workers, each allowing its share of `server.max_connections_per_address`.
+    per_address: RefCell<std::collections::HashMap<std::net::IpAddr, u32>>,
 }
 
 /// Marks a request in flight for as long as it lives.
@@ -60,7 +64,35 @@ impl Worker {
             decide_scratch: RefCell::new(DecideScratch::new(0x9e37_79b9 ^ ((index as u64 + 1) << 20))),
             json_scratch: RefCell::new(JsonScratch::default()),
             live: RefCell::new(Rc::new(shared.live.load_full())),
+            per_address: RefCell::new(std::collections::HashMap::new()),
             shared,
+        }
+    }
+
+    /// Counts one more connection from `ip` unless the address already holds this worker's
+    /// share of `per_address` (the process-wide cap over the worker count, rounded up).
+    pub fn open_from(&self, ip: std::net::IpAddr, per_address: usize) -> bool {
+        let share = per_address.div_ceil(self.shared.stats.cores.len().max(1)) as u32;
+        let mut open = self.per_address.borrow_mut();
+        let n = open.entry(ip).or_insert(0);
+        if *n >= share {
+            if *n == 0 {
+                open.remove(&ip);
+            }
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    /// A connection from `ip` closed.
+    pub fn closed_from(&self, ip: std::net::IpAddr) {
+        let mut open = self.per_address.borrow_mut();
+        if let Some(n) = open.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&ip);
+            }
         }
     }
 

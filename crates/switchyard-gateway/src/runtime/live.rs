@@ -163,6 +163,8 @@ pub struct Shared {
     pub connections: std::sync::atomic::AtomicUsize,
     /// Connections refused at the cap.
     pub connections_refused: AtomicU64,
+    /// Connections refused at `server.max_connections_per_address`.
+    pub connections_refused_per_address: AtomicU64,
     /// Zero of the millisecond clock health cooldowns use.
     pub epoch: std::time::Instant,
     /// The response cache (sized at start; `[cache] max_bytes` changes need a restart).

@@ -131,3 +131,43 @@ fn error_event_ends_a_stream_in_the_client_s_dialect() {
     error_event(Dialect::OpenAi, "m", "boom", &mut out);
     assert!(String::from_utf8(out).unwrap().contains("boom"));
 }
+
+#[test]
+fn a_stream_cut_short_is_charged_its_prompt_and_the_text_relayed() {
+    // Each body cut just before its usage: OpenAI's usage chunk, Anthropic's message_delta.
+    let openai_cut = &OPENAI[..OPENAI
+        .find("data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[]")
+        .unwrap()];
+    let anthropic_cut = &ANTHROPIC[..ANTHROPIC.find("event: message_delta").unwrap()];
+    for (client, upstream, body, prompt) in [
+        (Dialect::OpenAi, Dialect::OpenAi, openai_cut, 30),
+        (Dialect::Anthropic, Dialect::OpenAi, openai_cut, 30),
+        // Anthropic sends the prompt's count first: it is used rather than the estimate.
+        (Dialect::Anthropic, Dialect::Anthropic, anthropic_cut, 9),
+        (Dialect::OpenAi, Dialect::Anthropic, anthropic_cut, 9),
+    ] {
+        for collect in [false, true] {
+            let mut p = EventPump::new(PumpSpec { collect, ..spec(client, upstream) });
+            let mut out = Vec::new();
+            p.feed(body.as_bytes(), &mut out).unwrap();
+            let u = p.usage_so_far(30);
+            // "Hello" is 5 bytes: 2 tokens at four bytes a token.
+            assert_eq!((u.prompt, u.completion), (prompt, 2), "{client:?} from {upstream:?}, collect {collect}");
+        }
+    }
+}
+
+#[test]
+fn text_values_are_measured_without_parsing() {
+    let cases: [(&[u8], usize); 6] = [
+        (br#"{"choices":[{"delta":{"content":"Hello"}}]}"#, 5),
+        (br#"{"choices":[{"delta":{"content": "a\"b"}}]}"#, 4),
+        (br#"{"delta":{"type":"text_delta","text":"abc"}}"#, 3),
+        (br#"{"delta":{"type":"input_json_delta","partial_json":"{\"x\":1}"}}"#, 9),
+        (br#"{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"{}"}}]}}]}"#, 2),
+        (br#"{"choices":[{"delta":{"content":null}}],"text":"unterminated"#, 0),
+    ];
+    for (data, want) in cases {
+        assert_eq!(text_value_bytes(data), want, "{}", String::from_utf8_lossy(data));
+    }
+}
