@@ -167,6 +167,21 @@ pub struct ServerConfig {
     /// Where client-key spend is saved (every few seconds and at exit) and restored from at
     /// start, so budgets survive restarts. Off when unset.
     pub state_file: Option<String>,
+    /// TLS on the client listener (plain HTTP without it).
+    pub tls: Option<ServerTls>,
+}
+
+/// `[server.tls]`: the client listener's certificate, key and optional client CA, as PEM
+/// files (read again on SIGHUP).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerTls {
+    /// Certificate chain, leaf first.
+    pub cert: String,
+    /// The leaf's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: String,
+    /// CA certificates a client certificate must chain to; clients without one are refused.
+    pub client_ca: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -186,6 +201,7 @@ impl Default for ServerConfig {
             max_connections_per_address: 256,
             write_timeout_ms: 30_000,
             state_file: None,
+            tls: None,
         }
     }
 }

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use monoio::net::TcpStream;
+
+use crate::downstream::ClientConn;
 use switchyard_guard::keys::ClientKey;
 use switchyard_http::head::{HeaderRef, Method};
 use switchyard_http::write;
@@ -28,9 +30,10 @@ use crate::runtime::core::Worker;
 use crate::runtime::live::Live;
 
 /// Serves one accepted connection until it closes.
-pub async fn serve(mut client: TcpStream, peer: std::net::IpAddr, w: Rc<Worker>) {
-    let _ = client.set_nodelay(true);
+pub async fn serve(stream: TcpStream, peer: std::net::IpAddr, w: Rc<Worker>) {
     let _open = OpenConnection::new(&w, peer);
+    let accepted = std::time::Instant::now();
+    let Some(mut client) = open(stream, &w, accepted).await else { return };
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
     let mut headers: Vec<HeaderRef> = Vec::new();
     let mut b = Buffers::default();
@@ -40,7 +43,7 @@ pub async fn serve(mut client: TcpStream, peer: std::net::IpAddr, w: Rc<Worker>)
     // head arrived, so a keep-alive connection that sat idle through a reload does not run
     // its next request on the old table. One table load per request.
     let mut wait = HeadWait::of(&w.shared.live.load().server);
-    let mut accepted = Some(std::time::Instant::now());
+    let mut accepted = Some(accepted);
     loop {
         let head = match read_head(&mut client, &mut buf, &mut headers, wait, accepted.take()).await {
             HeadRead::Head(h) => h,
@@ -114,7 +117,7 @@ struct Incoming<'a> {
 async fn dispatch(
     w: &Worker,
     live: &Arc<Live>,
-    client: &mut TcpStream,
+    client: &mut ClientConn,
     b: &mut Buffers,
     view: &mut RequestView,
     req: Incoming<'_>,
@@ -225,8 +228,31 @@ impl Drop for OpenConnection {
     }
 }
 
-/// Answers a connection over a connection cap with a 503 that says which, and closes it.
-pub async fn refuse(mut client: TcpStream, why: &'static str) {
+/// The client connection over `stream`: plain, or TLS after a handshake that must finish
+/// within the head deadline from accept (a handshake is a head, for slowloris purposes).
+async fn open(stream: TcpStream, w: &Worker, accepted: std::time::Instant) -> Option<ClientConn> {
+    let _ = stream.set_nodelay(true);
+    let live = w.shared.live.load();
+    let Some(acceptor) = live.client_tls.clone() else { return Some(ClientConn::Plain(stream)) };
+    let deadline = accepted + Duration::from_millis(live.server.head_timeout_ms);
+    drop(live);
+    match crate::io::until(deadline, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => Some(ClientConn::Tls(Box::new(s))),
+        // A failed or slow handshake: rustls has sent its alert where there was one.
+        _ => {
+            w.shared.tls_handshake_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+/// Answers a connection over a connection cap with a 503 that says which, and closes it (a
+/// TLS listener just closes: the handshake is the cost being shed).
+pub async fn refuse(stream: TcpStream, why: &'static str, tls: bool) {
+    if tls {
+        return;
+    }
+    let mut client = ClientConn::Plain(stream);
     let mut out = Vec::new();
     let mut e = ApiError::status(503, why);
     e.retry_after_s = Some(1);
@@ -249,7 +275,7 @@ struct Reply<'p> {
 impl Reply<'_> {
     async fn body(
         &self,
-        client: &mut TcpStream,
+        client: &mut ClientConn,
         out: &mut Vec<u8>,
         content_type: &str,
         body: &[u8],
@@ -260,13 +286,13 @@ impl Reply<'_> {
         self.send(client, out, body.len(), keep).await
     }
 
-    async fn error(&self, client: &mut TcpStream, out: &mut Vec<u8>, e: &ApiError, keep: Outcome) -> Outcome {
+    async fn error(&self, client: &mut ClientConn, out: &mut Vec<u8>, e: &ApiError, keep: Outcome) -> Outcome {
         let allow = allowed_methods(self.path).filter(|_| e.status == 405);
         let body_len = write_error(out, e, self.dialect, None, allow, keep);
         self.send(client, out, body_len, keep).await
     }
 
-    async fn send(&self, client: &mut TcpStream, out: &mut Vec<u8>, body_len: usize, keep: Outcome) -> Outcome {
+    async fn send(&self, client: &mut ClientConn, out: &mut Vec<u8>, body_len: usize, keep: Outcome) -> Outcome {
         if self.bare {
             out.truncate(out.len() - body_len);
         }

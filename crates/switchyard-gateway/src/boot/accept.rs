@@ -13,15 +13,16 @@ use crate::runtime::core::{DRAIN_TIMEOUT, Worker};
 fn admit(w: &Rc<Worker>, stream: monoio::net::TcpStream, ip: std::net::IpAddr) {
     let live = w.shared.live.load();
     let max = live.server.max_connections;
+    let tls = live.client_tls.is_some();
     // One shared counter for the cap: an atomic add per connection, not per request.
     if w.shared.connections.fetch_add(1, Ordering::Relaxed) >= max {
         w.shared.connections.fetch_sub(1, Ordering::Relaxed);
         w.shared.connections_refused.fetch_add(1, Ordering::Relaxed);
-        monoio::spawn(crate::conn::refuse(stream, "too many open connections to this gateway; retry shortly"));
+        monoio::spawn(crate::conn::refuse(stream, "too many open connections to this gateway; retry shortly", tls));
     } else if !w.open_from(ip, live.server.max_connections_per_address) {
         w.shared.connections.fetch_sub(1, Ordering::Relaxed);
         w.shared.connections_refused_per_address.fetch_add(1, Ordering::Relaxed);
-        monoio::spawn(crate::conn::refuse(stream, "too many open connections from this address; retry shortly"));
+        monoio::spawn(crate::conn::refuse(stream, "too many open connections from this address; retry shortly", tls));
     } else {
         monoio::spawn(crate::conn::serve(stream, ip, w.clone()));
     }

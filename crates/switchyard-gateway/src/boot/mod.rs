@@ -63,7 +63,8 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
         return Err("a worker runtime could not start".into());
     }
     crate::info!(
-        "switchyard listening on http://{bound} workers={workers} driver={} pinned={}",
+        "switchyard listening on {}://{bound} workers={workers} driver={} pinned={}",
+        if cfg.server.tls.is_some() { "https" } else { "http" },
         started.drivers.first().copied().unwrap_or("?"),
         cfg.server.pin_cpus
     );
@@ -143,6 +144,7 @@ fn process_state(cfg: &Config, source: &Source, workers: usize) -> Result<Arc<Sh
         connections: Default::default(),
         connections_refused: AtomicU64::new(0),
         connections_refused_per_address: AtomicU64::new(0),
+        tls_handshake_failures: AtomicU64::new(0),
         epoch: std::time::Instant::now(),
         id_prefix: std::process::id().rotate_left(16)
             ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos()),

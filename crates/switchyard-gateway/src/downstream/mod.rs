@@ -2,14 +2,15 @@
 //! the tags every proxied reply carries, and error replies in the client's dialect. Reading
 //! heads and bodies under the server's limits is in `read`.
 
+pub mod client;
 pub mod read;
 
-use monoio::net::TcpStream;
+pub use client::ClientConn;
+
 use switchyard_http::head::HeaderRef;
 use switchyard_http::write;
 use switchyard_wire::{ApiError, Dialect, ErrorKind, RequestView, UpstreamError};
 
-use crate::io::send_all;
 use std::time::Instant;
 
 /// Whether the connection may carry another request.
@@ -119,7 +120,7 @@ impl Tags<'_> {
 
 /// Writes an OpenAI-shaped error response.
 pub async fn send_error(
-    client: &mut TcpStream,
+    client: &mut ClientConn,
     out: &mut Vec<u8>,
     e: &ApiError,
     tags: Option<&Tags<'_>>,
@@ -130,8 +131,8 @@ pub async fn send_error(
 }
 
 /// Sends `out` whole, keeping its buffer; `keep` unless the write failed.
-pub async fn send_out(client: &mut TcpStream, out: &mut Vec<u8>, keep: Outcome) -> Outcome {
-    let (r, back) = send_all(client, std::mem::take(out)).await;
+pub async fn send_out(client: &mut ClientConn, out: &mut Vec<u8>, keep: Outcome) -> Outcome {
+    let (r, back) = client.send_all(std::mem::take(out)).await;
     *out = back;
     if r.is_err() { Outcome::Close } else { keep }
 }
@@ -173,10 +174,10 @@ pub fn write_error(
     out.extend_from_slice(&body);
     body.len()
 }
-pub async fn send_raw(client: &mut TcpStream, out: &mut Vec<u8>, bytes: &[u8]) -> std::io::Result<()> {
+pub async fn send_raw(client: &mut ClientConn, out: &mut Vec<u8>, bytes: &[u8]) -> std::io::Result<()> {
     out.clear();
     out.extend_from_slice(bytes);
-    let (r, back) = send_all(client, std::mem::take(out)).await;
+    let (r, back) = client.send_all(std::mem::take(out)).await;
     *out = back;
     r
 }

@@ -3,13 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use monoio::net::TcpStream;
+use super::ClientConn;
 use switchyard_http::head::{BodyFraming, HeaderRef, Limits, RequestHead};
 use switchyard_http::{ChunkedDecoder, parse_request, write};
 use switchyard_wire::ApiError;
 
 use super::{Buffers, send_raw};
-use crate::io::{read_append, until};
+use crate::io::until;
 use crate::runtime::live::Live;
 
 pub enum HeadRead {
@@ -48,7 +48,7 @@ impl HeadWait {
 /// request (a socket that sends nothing is not held for the idle timeout, like nginx's
 /// `client_header_timeout`), and from the head's first byte on a kept-alive connection.
 pub async fn read_head(
-    client: &mut TcpStream,
+    client: &mut ClientConn,
     buf: &mut Vec<u8>,
     headers: &mut Vec<HeaderRef>,
     wait: HeadWait,
@@ -66,8 +66,8 @@ pub async fn read_head(
             deadline.get_or_insert_with(|| Instant::now() + Duration::from_millis(wait.head_timeout_ms));
         }
         let read = match deadline {
-            None => monoio::time::timeout(Duration::from_millis(wait.idle_timeout_ms), read_append(client, buf)),
-            Some(d) => until(d, read_append(client, buf)),
+            None => monoio::time::timeout(Duration::from_millis(wait.idle_timeout_ms), client.read_append(buf)),
+            Some(d) => until(d, client.read_append(buf)),
         };
         match read.await {
             Ok(Ok(0)) | Ok(Err(_)) if buf.is_empty() => return HeadRead::Closed,
@@ -84,7 +84,7 @@ pub async fn read_head(
 
 /// Reads the body; `Err(Some)` answers and closes, `Err(None)` just closes.
 pub async fn read_body(
-    client: &mut TcpStream,
+    client: &mut ClientConn,
     buf: &mut Vec<u8>,
     head: &RequestHead,
     live: &Live,
@@ -162,8 +162,8 @@ fn push_bounded(body: &mut Vec<u8>, piece: &[u8], max: usize) {
     body.extend_from_slice(piece);
 }
 
-async fn read_more(client: &mut TcpStream, buf: &mut Vec<u8>, deadline: Instant) -> Result<(), Option<ApiError>> {
-    match until(deadline, read_append(client, buf)).await {
+async fn read_more(client: &mut ClientConn, buf: &mut Vec<u8>, deadline: Instant) -> Result<(), Option<ApiError>> {
+    match until(deadline, client.read_append(buf)).await {
         Ok(Ok(0)) => Err(Some(ApiError::status(400, "incomplete request body"))),
         Ok(Ok(_)) => Ok(()),
         Ok(Err(_)) => Err(None),

@@ -84,6 +84,9 @@ fn gauges_and_latency(s: &mut String, shared: &Shared, live: &Live) {
         "switchyard_connections_refused_total{{cap=\"per_address\"}} {}",
         shared.connections_refused_per_address.load(Relaxed)
     );
+    s.push_str("# HELP switchyard_tls_handshake_failures_total Client TLS handshakes that failed or missed the head deadline.\n");
+    s.push_str("# TYPE switchyard_tls_handshake_failures_total counter\n");
+    let _ = writeln!(s, "switchyard_tls_handshake_failures_total {}", shared.tls_handshake_failures.load(Relaxed));
     s.push_str("# HELP switchyard_config_info The loaded configuration (hash of its text).\n# TYPE switchyard_config_info gauge\n");
     let _ = writeln!(s, "switchyard_config_info{{hash=\"{}\"}} 1", live.config_hash);
     histogram(

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::time::{Duration, Instant};
 use switchyard_routing::TargetId;
 
-use monoio::net::TcpStream;
+use crate::downstream::ClientConn;
 use switchyard_config::{RetryConfig, RetryOn};
 use switchyard_http::head::HeaderRef;
 use switchyard_routing::balancer::next_random;
@@ -123,7 +123,7 @@ pub struct Live<'x, 'a, 'c, 'r> {
     /// The request.
     pub x: &'x Exchange<'a>,
     /// The client.
-    pub client: &'c mut TcpStream,
+    pub client: &'c mut ClientConn,
     /// The connection's buffers.
     pub b: &'c mut Buffers,
     /// The client's body.

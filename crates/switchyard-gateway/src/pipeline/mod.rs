@@ -25,7 +25,7 @@ pub mod record;
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use monoio::net::TcpStream;
+use crate::downstream::ClientConn;
 use switchyard_config::RetryConfig;
 use switchyard_routing::{RouteTable, Target, TargetId};
 use switchyard_wire::render::Shape;
@@ -46,7 +46,7 @@ use crate::upstream::request::ClientBody;
 pub async fn chat(
     w: &Worker,
     live: &Arc<Live>,
-    client: &mut TcpStream,
+    client: &mut ClientConn,
     req: ChatRequest<'_>,
     keep: Outcome,
     b: &mut Buffers,
@@ -66,7 +66,7 @@ async fn run(
     req: &ChatRequest<'_>,
     body: &mut ClientBody<'_>,
     view: &RequestView,
-    client: &mut TcpStream,
+    client: &mut ClientConn,
     b: &mut Buffers,
 ) -> Result<Served, Reject> {
     let (cache, hit) = cache::consult(x, req, body, &mut b.scratch);
@@ -102,7 +102,7 @@ async fn run(
 async fn serve_hit(
     x: &Exchange<'_>,
     view: &RequestView,
-    client: &mut TcpStream,
+    client: &mut ClientConn,
     b: &mut Buffers,
     (hit, similarity): cache::Hit,
 ) -> Served {
@@ -126,7 +126,7 @@ async fn serve_hit(
 async fn finish(
     x: &Exchange<'_>,
     view: &RequestView,
-    client: &mut TcpStream,
+    client: &mut ClientConn,
     b: &mut Buffers,
     result: Result<Served, Reject>,
 ) -> Outcome {

@@ -1,7 +1,7 @@
 //! Sends a whole answer the gateway holds (a cache hit, a cascade's passing answer, a vote's
 //! winner) in the client's dialect: a JSON body, or an SSE stream when the client asked for one.
 
-use monoio::net::TcpStream;
+use crate::downstream::ClientConn;
 use switchyard_http::write;
 use switchyard_wire::Completion;
 use switchyard_wire::render::{Shape, render};
@@ -11,7 +11,7 @@ use crate::relay::head::flush;
 
 /// Writes `c` to the client (head and body in one write); `extra` are more header lines.
 pub async fn send_completion(
-    client: &mut TcpStream,
+    client: &mut ClientConn,
     b: &mut Buffers,
     tags: &Tags<'_>,
     extra: &[(&str, &str)],
@@ -25,7 +25,7 @@ pub async fn send_completion(
 
 /// Writes a rendered answer (`render`'s output) with its head, in one write.
 pub async fn send_rendered(
-    client: &mut TcpStream,
+    client: &mut ClientConn,
     b: &mut Buffers,
     tags: &Tags<'_>,
     extra: &[(&str, &str)],

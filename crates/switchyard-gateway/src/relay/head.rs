@@ -6,12 +6,12 @@
 
 use std::time::Instant;
 
-use monoio::net::TcpStream;
+use crate::downstream::ClientConn;
 use switchyard_http::head::HeaderRef;
 use switchyard_http::write;
 
 use crate::downstream::{Outcome, Tags, WriteClock};
-use crate::io::{send_all, until};
+use crate::io::until;
 
 /// Upstream fields every reply may carry: the provider's request id (for support tickets) and
 /// its rate-limit and retry hints.
@@ -64,12 +64,12 @@ pub fn client_head(out: &mut Vec<u8>, status: u16, passed: &[u8], tags: &Tags<'_
 /// `clock`. A client that takes none of it within the write deadline is given up on (the
 /// caller closes the connection and releases its upstream); the buffer then stays with the
 /// runtime until the cancelled write completes.
-pub async fn flush(client: &mut TcpStream, out: &mut Vec<u8>, clock: &WriteClock) -> std::io::Result<()> {
+pub async fn flush(client: &mut ClientConn, out: &mut Vec<u8>, clock: &WriteClock) -> std::io::Result<()> {
     let now = Instant::now();
     if clock.get().is_none() {
         clock.set(Some(now));
     }
-    match until(now + clock.timeout.get(), send_all(client, std::mem::take(out))).await {
+    match until(now + clock.timeout.get(), client.send_all(std::mem::take(out))).await {
         Ok((r, back)) => {
             *out = back;
             out.clear();

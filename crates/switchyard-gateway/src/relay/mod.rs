@@ -6,7 +6,7 @@ pub mod deliver;
 pub mod head;
 pub mod translated;
 
-use monoio::net::TcpStream;
+use crate::downstream::ClientConn;
 use switchyard_http::head::ResponseHead;
 
 use crate::downstream::{Outcome, Tags};
@@ -18,7 +18,7 @@ use crate::upstream::body::Timing;
 /// takes one of these (with the connection's `Buffers`), instead of the same eight arguments.
 pub struct Relay<'a, 't> {
     /// The client.
-    pub client: &'a mut TcpStream,
+    pub client: &'a mut ClientConn,
     /// The provider connection the head was read from.
     pub up: &'a mut UpStream,
     /// The answer's head (offsets into `Buffers::up_resp`).

@@ -37,6 +37,9 @@ pub struct Live {
     pub metrics_public: bool,
     /// `[cache] share_across_keys`.
     pub cache_shared: bool,
+    /// TLS on the client listener (`[server.tls]`), read again on each reload: connections
+    /// already open keep the session they made.
+    pub client_tls: Option<monoio_rustls::TlsAcceptor>,
 }
 
 impl Live {
@@ -70,6 +73,7 @@ impl Live {
     ) -> Result<Live, String> {
         let tls = crate::runtime::tls::connector(cfg.upstream.ca_file.as_deref())
             .map_err(|e| format!("upstream.ca_file: {e}"))?;
+        let client_tls = cfg.server.tls.as_ref().map(crate::runtime::tls::acceptor).transpose()?;
         let table = RouteTable::compile(cfg, files, health).map_err(|e| e.to_string())?;
         let mut counts = Vec::with_capacity((table.routes.len() + 1) * table.targets.len());
         for route in std::iter::once("direct").chain(table.routes.iter().map(|r| r.name.as_str())) {
@@ -82,6 +86,7 @@ impl Live {
             server: cfg.server.clone(),
             upstream: cfg.upstream.clone(),
             tls,
+            client_tls,
             counts,
             config_hash,
             keys: KeySet::compile(cfg, keys),
@@ -165,6 +170,8 @@ pub struct Shared {
     pub connections_refused: AtomicU64,
     /// Connections refused at `server.max_connections_per_address`.
     pub connections_refused_per_address: AtomicU64,
+    /// TLS handshakes on the client listener that failed or missed the head deadline.
+    pub tls_handshake_failures: AtomicU64,
     /// Zero of the millisecond clock health cooldowns use.
     pub epoch: std::time::Instant,
     /// The response cache (sized at start; `[cache] max_bytes` changes need a restart).

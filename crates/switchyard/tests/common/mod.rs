@@ -75,8 +75,9 @@ impl Gateway {
                 let Ok(line) = line else { break };
                 // Logged before the address is announced, so callers see the line.
                 log2.lock().unwrap().push(line.clone());
-                if let Some(i) = line.find("listening on http://") {
-                    let addr = line[i + 20..].split_whitespace().next().unwrap().to_string();
+                if let Some(i) = line.find("switchyard listening on ") {
+                    let url = line[i + 24..].split_whitespace().next().unwrap();
+                    let addr = url.split("://").nth(1).unwrap().to_string();
                     let _ = tx.send(addr);
                 }
             }

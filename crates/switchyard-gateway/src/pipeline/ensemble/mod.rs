@@ -14,7 +14,7 @@ use switchyard_routing::consensus::{judge_pick, judge_prompt as judge_pick_promp
 use switchyard_wire::ApiError;
 use switchyard_wire::{Completion, Usage};
 
-use monoio::net::TcpStream;
+use crate::downstream::ClientConn;
 use switchyard_wire::RequestView;
 use switchyard_wire::render::Shape;
 
@@ -285,7 +285,7 @@ async fn judge_replies(
 pub async fn deliver(
     x: &mut Exchange<'_>,
     view: &RequestView,
-    client: &mut TcpStream,
+    client: &mut ClientConn,
     b: &mut Buffers,
     cache: Option<CacheUse>,
     answered: Result<Answer, Unanswered>,
