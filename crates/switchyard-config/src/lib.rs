@@ -238,6 +238,12 @@ pub struct UpstreamConfig {
     /// Upstream response fields passed to clients beyond the built-in list (content type,
     /// request id, rate-limit and retry headers); a trailing `*` matches a prefix.
     pub pass_headers: Vec<String>,
+    /// Largest whole (non-streamed) answer held, bytes: a larger one is a 502
+    /// `upstream_answer_too_large`, charged for what was received.
+    pub max_answer_bytes: usize,
+    /// Try the next model after an answer over `max_answer_bytes` (a second paid attempt);
+    /// off by default.
+    pub retry_too_large: bool,
 }
 
 impl Default for UpstreamConfig {
@@ -251,6 +257,8 @@ impl Default for UpstreamConfig {
             ca_file: None,
             dns_refresh_ms: 30_000,
             pass_headers: Vec::new(),
+            max_answer_bytes: 32 * 1024 * 1024,
+            retry_too_large: false,
         }
     }
 }
@@ -328,19 +336,62 @@ fn one() -> u32 {
     1
 }
 
+/// Whether a field's name says it holds a secret (key, secret, token, password).
+fn names_a_secret(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["key", "secret", "token", "password"].iter().any(|s| n.contains(s))
+}
+
+/// A TOML syntax error as line, column and message, with the offending line shown unless it
+/// sets a field named like a secret (an unquoted `api_key = sk-...` is a syntax error whose
+/// line is the secret); then only its key is shown.
+fn syntax_error(text: &str, e: &toml::de::Error) -> String {
+    let at = e.span().map_or(0, |s| s.start).min(text.len());
+    let line_no = text[..at].matches('\n').count() + 1;
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next().unwrap_or("");
+    let column = text[start..at].chars().count() + 1;
+    let shown = match line.split_once('=') {
+        Some((k, _)) if names_a_secret(k) => format!("{}= <value not shown>", k),
+        _ => line.to_string(),
+    };
+    format!("invalid TOML at line {line_no}, column {column}: {}\n  | {shown}", e.message().trim())
+}
+
+/// `message` with its quoted parts (`...`, "...") left out: serde quotes the value it refused.
+fn without_quoted_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quote = None;
+    for c in message.chars() {
+        match quote {
+            Some(q) if c == q => {
+                out.push_str("<value not shown>");
+                quote = None;
+            }
+            Some(_) => {}
+            None if c == '`' || c == '"' => quote = Some(c),
+            None => out.push(c),
+        }
+    }
+    out
+}
+
 impl Config {
     /// Parses TOML text, replacing `${VAR}` / `${VAR:-default}` in string values from `env`,
     /// then validates. `env` is a parameter so tests and callers control the environment.
     pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let mut value: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            ConfigError::new("<file>", format!("invalid TOML: {}", e.to_string().trim()))
-        })?;
+        let mut value: toml::Table =
+            text.parse().map_err(|e: toml::de::Error| ConfigError::new("<file>", syntax_error(text, &e)))?;
         expand_table(&mut value, "", env)?;
         let cfg: Config = serde_path_to_error::deserialize(toml::Value::Table(value)).map_err(|e| {
             let path = e.path().to_string();
             // An empty path (or one of empty table names) still has to point somewhere.
             let field = if path.trim_matches('.').is_empty() { "<root>".into() } else { path };
-            ConfigError::new(field, e.into_inner().to_string())
+            let message = e.into_inner().to_string();
+            // serde quotes the value it could not take: not for a secret.
+            let last = field.rsplit('.').next().unwrap_or("");
+            let message = if names_a_secret(last) { without_quoted_values(&message) } else { message };
+            ConfigError::new(field, message)
         })?;
         cfg.validate()?;
         Ok(cfg)
@@ -368,6 +419,9 @@ impl Config {
         }
         if s.max_connections_per_address == 0 {
             return Err(ConfigError::new("server.max_connections_per_address", "must be at least 1"));
+        }
+        if self.upstream.max_answer_bytes == 0 {
+            return Err(ConfigError::new("upstream.max_answer_bytes", "must be positive"));
         }
         if s.max_body_bytes == 0 {
             return Err(ConfigError::new("server.max_body_bytes", "must be positive"));

@@ -102,3 +102,34 @@ fn errors_under_empty_table_names_still_name_a_field() {
     let e = Config::parse("[\"\"]\nx = 1\n", &env).unwrap_err();
     assert!(!e.field.is_empty(), "{e:?}");
 }
+
+#[test]
+fn config_errors_never_show_a_secret_value() {
+    let secret = "sk-live-Zx81Qw7Ty6Ui5Op4";
+    let cases = [
+        // An unquoted key is a TOML syntax error on the secret's own line.
+        format!("[providers.p]\nbase_url = \"https://x/v1\"\napi_key = {secret}\n[models.m]\nprovider = \"p\"\n"),
+        // A value of the wrong type is quoted back by serde.
+        format!(
+            "[providers.p]\nbase_url = \"https://x/v1\"\napi_key = \"x\"\napi_keys = \"{secret}\"\n[models.m]\nprovider = \"p\"\n"
+        ),
+        format!(
+            "[admin]\nkey_hash = [\"{secret}\"]\n[providers.p]\nbase_url = \"https://x/v1\"\n[models.m]\nprovider = \"p\"\n"
+        ),
+    ];
+    for text in &cases {
+        let e = Config::parse(text, &env).expect_err("an invalid config");
+        let shown = e.to_string();
+        assert!(!shown.contains(secret), "the secret reached the error: {shown}");
+        assert!(shown.contains("api_key") || shown.contains("key_hash"), "the field is still named: {shown}");
+    }
+    // Other fields still show what was wrong with them.
+    let e = Config::parse(
+        "[server]\nworkers = \"many\"\n[providers.p]\nbase_url = \"https://x/v1\"\n[models.m]\nprovider = \"p\"\n",
+        &env,
+    )
+    .expect_err("a string for a number");
+    assert!(e.to_string().contains("many"), "{e}");
+    let e = Config::parse("[server]\nlisten = 127.0.0.1:8080\n", &env).expect_err("unquoted");
+    assert!(e.to_string().contains("listen = 127.0.0.1:8080") && e.to_string().contains("line 2"), "{e}");
+}

@@ -17,6 +17,7 @@ use switchyard_wire::Dialect;
 
 use crate::downstream::Buffers;
 use crate::downstream::Outcome;
+use crate::downstream::StreamFraming;
 use crate::downstream::read::BodyRead;
 use crate::downstream::read::HeadRead;
 use crate::downstream::read::HeadWait;
@@ -56,6 +57,7 @@ pub async fn serve(stream: TcpStream, peer: std::net::IpAddr, w: Rc<Worker>) {
         let live = w.live();
         wait = HeadWait::of(&live.server);
         b.first_write.timeout.set(Duration::from_millis(live.server.write_timeout_ms));
+        b.framing = StreamFraming::for_version(head.minor_version);
         let _inflight = w.begin();
         let (body, consumed) = match read_body(&mut client, &mut buf, &head, &live, &mut b).await {
             Ok(v) => v,
@@ -167,7 +169,7 @@ async fn dispatch(
         }
         (Method::Post, b"/v1/feedback") => {
             match client_key(w, live, buf, headers, Dialect::OpenAi)
-                .and_then(|_| crate::endpoints::feedback::feedback(w, body_bytes))
+                .and_then(|key| crate::endpoints::feedback::feedback(w, key, body_bytes))
             {
                 Ok(()) => reply.body(client, &mut b.out, "application/json", br#"{"status":"recorded"}"#, keep).await,
                 Err(e) => reply.error(client, &mut b.out, &e, keep).await,

@@ -194,6 +194,22 @@ impl ClientKey {
         Ok(())
     }
 
+    /// Admits one feedback record under the key's requests per minute (feedback is rate
+    /// limited like chat, so a key refused chat cannot flood the decision log instead).
+    pub fn admit_feedback(&self, now: Now) -> Result<(), ApiError> {
+        let u = &*self.usage;
+        if let Some(rpm) = self.rpm
+            && let Err(wait) = u.requests.acquire(now.mono_ns, rpm, 1)
+        {
+            u.rate_limited.fetch_add(1, Relaxed);
+            return Err(ApiError::rate_limited(
+                format!("Rate limit reached: {rpm} requests per minute for this API key."),
+                ns_to_retry_s(wait),
+            ));
+        }
+        Ok(())
+    }
+
     /// Reserves a request's most it can cost, `tokens` and `nusd`, against the key's tokens per
     /// minute and budgets, or says why not (429, 402). Reservations are taken one at a time
     /// (a compare-and-swap on the reserved amount), so concurrent requests cannot all pass a

@@ -30,6 +30,9 @@ pub enum ErrorKind {
     /// The provider refused the gateway's own credentials (its 401 or 403): a gateway fault,
     /// answered 502 `upstream_auth_failed`, since the client's key was fine.
     UpstreamAuth,
+    /// A whole answer larger than the gateway holds (`upstream.max_answer_bytes`): 502
+    /// `upstream_answer_too_large`.
+    AnswerTooLarge,
 }
 
 /// An error reported by (or about) an upstream, ready to render in any dialect.
@@ -72,7 +75,7 @@ impl ErrorKind {
             (ErrorKind::Overloaded, _) => 503,
             (ErrorKind::Timeout, _) => 504,
             (ErrorKind::Server, _) => 500,
-            (ErrorKind::UpstreamAuth, _) => 502,
+            (ErrorKind::UpstreamAuth, _) | (ErrorKind::AnswerTooLarge, _) => 502,
         }
     }
 }
@@ -143,6 +146,7 @@ impl UpstreamError {
                     ErrorKind::Timeout => ("server_error", json!("timeout")),
                     ErrorKind::Server => ("server_error", Value::Null),
                     ErrorKind::UpstreamAuth => ("server_error", json!("upstream_auth_failed")),
+                    ErrorKind::AnswerTooLarge => ("server_error", json!("upstream_answer_too_large")),
                 };
                 json!({"error": {"message": self.message, "type": t, "param": null, "code": code}})
             }

@@ -470,3 +470,25 @@ fn one_byte_chunks_hold_no_more_than_the_decoded_body() {
     assert!(peak - before < limit, "RSS grew from {before} KiB to {peak} KiB under 8 attackers (limit {limit} KiB)");
     assert_eq!(gw.client().get("/healthz").status, 200, "still serving");
 }
+
+#[test]
+fn an_http_1_0_client_gets_a_close_delimited_stream() {
+    let m = mock(MockConfig { tokens: 5, ..Default::default() });
+    let gw = Gateway::start(&basic_config(&m.base_url(), ""));
+    let body = chat_body("m", true);
+    let mut s = TcpStream::connect(gw.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let req = format!("POST /v1/chat/completions HTTP/1.0\r\nhost: x\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+    s.write_all(req.as_bytes()).unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).expect("the gateway closes to end the body");
+    let text = String::from_utf8_lossy(&reply);
+    let (head, events) = text.split_once("\r\n\r\n").unwrap();
+    let head = head.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(!head.contains("transfer-encoding"), "HTTP/1.0 has no chunked coding: {head}");
+    assert!(head.contains("connection: close"), "{head}");
+    // The events themselves, unframed, to the end.
+    assert!(events.starts_with("data: {"), "{events}");
+    assert!(events.ends_with("data: [DONE]\n\n"), "{events}");
+}

@@ -244,12 +244,17 @@ fn routing_headers_are_heard_only_from_keys_allowed_them() {
         text = std::fs::read_to_string(&log).unwrap_or_default();
         std::thread::sleep(Duration::from_millis(50));
     }
-    let ignored: Vec<bool> = text
+    // Two workers write records in their own order: judge them by key.
+    let mut ignored: Vec<(String, bool)> = text
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .map(|v| v["routing_headers_ignored"].as_bool().unwrap())
+        .map(|v| (v["key"].as_str().unwrap().to_string(), v["routing_headers_ignored"].as_bool().unwrap()))
         .collect();
-    assert_eq!(ignored, [false, true, false, true, false, true], "{text}");
+    ignored.sort();
+    let want: Vec<(String, bool)> = [("a", false), ("a", false), ("a", false), ("b", true), ("b", true), ("b", true)]
+        .map(|(k, i)| (k.into(), i))
+        .into();
+    assert_eq!(ignored, want, "{text}");
     let _ = std::fs::remove_file(&log);
 }
 
@@ -322,4 +327,80 @@ fn a_client_that_leaves_before_the_usage_is_charged_in_every_dialect() {
         assert!(charged < 60.0, "{model}: {charged} tokens: charged as if read to the end");
         assert!(spend() > s0, "{model}: no spend charged");
     }
+}
+
+#[test]
+fn only_the_key_that_made_a_request_may_rate_it_and_feedback_is_rate_limited() {
+    let m = mock(MockConfig::default());
+    let log = temp_path("feedback-owner.jsonl");
+    let gw =
+        Gateway::start(&tenants(&m.base_url(), "", "rpm = 3", &format!("[log]\ndecisions = \"{}\"\n", log.display())));
+    let (a, b) = (auth(KEY_A), auth(KEY_B));
+    let r = gw.client().post_with("/v1/chat/completions", &chat_body("m", false), &[("authorization", &a)]);
+    let id = r.header("x-switchyard-request-id").unwrap().to_string();
+    let rate = |key: &str, id: &str| {
+        let body = format!(r#"{{"request_id":"{id}","rating":"up"}}"#);
+        gw.client().post_with("/v1/feedback", &body, &[("authorization", key)])
+    };
+    // Another key, a neighbouring id and an id this gateway never made: 404, like an unknown id.
+    assert_openai_error(&rate(&b, &id), 404);
+    let mut neighbour = id.clone();
+    neighbour.replace_range(19..20, if &id[19..20] == "0" { "1" } else { "0" });
+    assert_openai_error(&rate(&a, &neighbour), 404);
+    assert_openai_error(&rate(&a, "00000000000000000000000000000000beef"), 404);
+    assert_eq!(rate(&a, &id).status, 200);
+    // Feedback spends the key's requests per minute, like chat: b has 3 and used 1 above.
+    let rb = gw.client().post_with("/v1/chat/completions", &chat_body("m", false), &[("authorization", &b)]);
+    let id_b = rb.header("x-switchyard-request-id").unwrap().to_string();
+    assert_eq!(rate(&b, &id_b).status, 200);
+    let r = rate(&b, &id_b);
+    assert_openai_error(&r, 429);
+    assert!(r.header("retry-after").is_some());
+    gw.signal("TERM");
+    let t = Instant::now();
+    let mut feedback = Vec::new();
+    while t.elapsed() < Duration::from_secs(5) && feedback.len() < 2 {
+        feedback = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["type"] == "feedback")
+            .collect();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let keys: Vec<_> = feedback.iter().map(|f| f["key"].as_str().unwrap().to_string()).collect();
+    assert_eq!(keys, ["a", "b"], "each record names its key: {feedback:?}");
+    let _ = std::fs::remove_file(&log);
+}
+
+#[test]
+fn an_oversized_answer_is_a_502_charged_and_not_retried() {
+    let big = mock(MockConfig { tokens: 3000, ..Default::default() });
+    let small = mock(MockConfig { tokens: 2, ..Default::default() });
+    let config = |extra: &str| {
+        let models = format!(
+            "[providers.small]\nbase_url = \"{}/v1\"\napi_key = \"k\"\n[models.s]\nprovider = \"small\"\nmodel = \"gpt-4o-mini\"\n\
+             [models.b]\nprovider = \"mock\"\nmodel = \"gpt-4o-mini\"\nfallbacks = [\"s\"]\n[upstream]\nmax_answer_bytes = 4096\n{extra}",
+            small.base_url()
+        );
+        tenants(&big.base_url(), "", "", &models)
+    };
+    let gw = Gateway::start(&config(""));
+    let a = auth(KEY_A);
+    let spend = || metric_value(&gw.metrics(), "switchyard_key_spend_usd{key=\"a\",period=\"day\"}");
+    let r = gw.client().post_with("/v1/chat/completions", &chat_body("b", false), &[("authorization", &a)]);
+    let e = assert_openai_error(&r, 502);
+    assert_eq!(e["error"]["code"], "upstream_answer_too_large", "{e}");
+    // The translated path (an Anthropic client) says the same in its own dialect.
+    let body = r#"{"model":"b","max_tokens":5000,"messages":[{"role":"user","content":"hello"}]}"#;
+    let r = gw.client().post_with("/v1/messages", body, &[("x-api-key", KEY_A), ("anthropic-version", "2023-06-01")]);
+    assert_eq!((r.status, r.json()["error"]["type"].as_str()), (502, Some("api_error")), "{}", r.text());
+    assert!(r.text().contains("max_answer_bytes"));
+    assert_eq!(small.request_count(), 0, "a second paid attempt was made");
+    assert!(spend() > 0.0, "what the provider sent was charged");
+    // Retried on the next model only when configured.
+    let gw = Gateway::start(&config("retry_too_large = true\n"));
+    let r = gw.client().post_with("/v1/chat/completions", &chat_body("b", false), &[("authorization", &a)]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(small.request_count(), 1);
 }

@@ -146,6 +146,7 @@ fn process_state(cfg: &Config, source: &Source, workers: usize) -> Result<Arc<Sh
         connections_refused_per_address: AtomicU64::new(0),
         tls_handshake_failures: AtomicU64::new(0),
         epoch: std::time::Instant::now(),
+        id_seal: std::collections::hash_map::RandomState::new(),
         id_prefix: std::process::id().rotate_left(16)
             ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos()),
     }))

@@ -22,9 +22,57 @@ pub enum Outcome {
     Close,
 }
 
+/// How a streamed body is framed for this request's client: chunked, or, for an HTTP/1.0
+/// client (which has no chunked coding), delimited by closing the connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StreamFraming {
+    /// `transfer-encoding: chunked` (HTTP/1.1).
+    #[default]
+    Chunked,
+    /// The body ends when the connection closes (HTTP/1.0).
+    UntilClose,
+}
+
+impl StreamFraming {
+    /// The framing for a request of HTTP/1.`minor`.
+    pub fn for_version(minor: u8) -> StreamFraming {
+        if minor == 0 { StreamFraming::UntilClose } else { StreamFraming::Chunked }
+    }
+
+    /// The head field that announces the framing (none for close-delimited bodies: the
+    /// `connection: close` that `keep` asks for says it).
+    pub fn header(self, out: &mut Vec<u8>) {
+        if self == StreamFraming::Chunked {
+            write::header(out, b"transfer-encoding", b"chunked");
+        }
+    }
+
+    /// Appends one piece of the body.
+    pub fn piece(self, out: &mut Vec<u8>, data: &[u8]) {
+        match self {
+            StreamFraming::Chunked => write::chunk(out, data),
+            StreamFraming::UntilClose => out.extend_from_slice(data),
+        }
+    }
+
+    /// Appends the end of the body.
+    pub fn end(self, out: &mut Vec<u8>) {
+        if self == StreamFraming::Chunked {
+            out.extend_from_slice(write::LAST_CHUNK);
+        }
+    }
+
+    /// What becomes of the connection after the body: a close-delimited one must close.
+    pub fn keep(self, keep: Outcome) -> Outcome {
+        if self == StreamFraming::UntilClose { Outcome::Close } else { keep }
+    }
+}
+
 /// Buffers reused by every request of a connection.
 #[derive(Default)]
 pub struct Buffers {
+    /// How this request's streamed answers are framed.
+    pub framing: StreamFraming,
     /// Bytes to write to the client.
     pub out: Vec<u8>,
     /// A decoded chunked request body.

@@ -49,6 +49,10 @@ pub fn admit<'a>(
 ) -> Result<ClientBody<'a>, Reject> {
     let (w, live) = (x.w, x.live);
     x.client_key = req.key.clone().map_err(Reject::refused)?;
+    if let Some(k) = x.client_key {
+        // Only this key may rate the request (feedback checks the seal).
+        x.request_id = x.request_id.sealed(&w.shared.id_seal, &k.name);
+    }
     // Attempt outcomes and prompt hashes only feed the decision log.
     let logging = w.shared.decisions.is_some();
     // Only routes and the decision log read the prompt's text: a named model skips copying it.

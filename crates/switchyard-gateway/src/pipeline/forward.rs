@@ -242,6 +242,8 @@ impl Live<'_, '_, '_, '_> {
             pass_headers: &x.live.upstream.pass_headers,
             relay_time: &w.meters.stream_relay_time,
             prompt_estimate: switchyard_wire::text::estimate_tokens(self.body.raw.len()) as u64,
+            max_answer_bytes: x.live.upstream.max_answer_bytes,
+            retry_too_large: x.live.upstream.retry_too_large,
         };
         let b = &mut *self.b;
         let ok = (200..300).contains(&a.head.status);
@@ -263,7 +265,7 @@ impl Live<'_, '_, '_, '_> {
         } else {
             // Errors of every dialect are re-rendered (secrets stripped, a provider's refusal
             // of the gateway's key made a 502); answers of another dialect are translated.
-            relay_whole(r, b, &spec).await
+            relay_whole(r, b, &spec).await?
         };
         let first = b.first_write.get();
         if reusable {

@@ -33,6 +33,7 @@ pub async fn send_rendered(
     stream: bool,
     body: &[u8],
 ) -> Outcome {
+    let keep = if stream { b.framing.keep(keep) } else { keep };
     let mut out = std::mem::take(&mut b.out);
     out.clear();
     write::status_line(&mut out, 200);
@@ -46,10 +47,10 @@ pub async fn send_rendered(
     if stream {
         write::header(&mut out, b"content-type", b"text/event-stream");
         write::header(&mut out, b"cache-control", b"no-cache");
-        write::header(&mut out, b"transfer-encoding", b"chunked");
+        b.framing.header(&mut out);
         out.extend_from_slice(b"\r\n");
-        write::chunk(&mut out, body);
-        out.extend_from_slice(write::LAST_CHUNK);
+        b.framing.piece(&mut out, body);
+        b.framing.end(&mut out);
     } else {
         write::header(&mut out, b"content-type", b"application/json");
         write::content_length(&mut out, body.len() as u64);

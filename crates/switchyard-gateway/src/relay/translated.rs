@@ -14,15 +14,12 @@ use switchyard_wire::pump::{EventPump, PumpSpec, StreamFault, error_event};
 use switchyard_wire::{Completion, Dialect, UpstreamError, Usage};
 
 use super::Relay;
-use crate::downstream::{Buffers, Outcome, Tags};
+use crate::downstream::{Buffers, ClientConn, Outcome, Tags};
 use crate::observe::histogram::Histogram;
 use crate::relay::head::{client_head, flush, passed_headers};
 use crate::runtime::pool::UpStream;
 use crate::upstream::body::BodyReader;
 use crate::upstream::body::Timing;
-
-/// Largest non-streamed upstream body read whole for translation.
-const MAX_WHOLE_BODY: usize = 32 * 1024 * 1024;
 
 /// What the client asked for, and of whom.
 pub struct RelaySpec<'a> {
@@ -51,6 +48,10 @@ pub struct RelaySpec<'a> {
     pub relay_time: &'a Histogram,
     /// The prompt's estimated tokens, charged when a stream ends before its usage arrives.
     pub prompt_estimate: u64,
+    /// `upstream.max_answer_bytes` and `upstream.retry_too_large`.
+    pub max_answer_bytes: usize,
+    /// See `max_answer_bytes`.
+    pub retry_too_large: bool,
 }
 
 impl RelaySpec<'_> {
@@ -83,7 +84,8 @@ pub async fn relay_events(
     x: &RelaySpec<'_>,
 ) -> Result<(Outcome, bool, Option<Usage>), StreamFailure> {
     let mut out = std::mem::take(&mut b.out);
-    stream_head(&mut out, b, x.pass_headers, r.tags, r.keep);
+    let keep = b.framing.keep(r.keep);
+    stream_head(&mut out, b, x.pass_headers, r.tags, keep);
     let mut pump = EventPump::new(x.pump_spec());
     let mut reader = BodyReader::new(r.head);
     let mut piece = std::mem::take(&mut b.body);
@@ -109,15 +111,15 @@ pub async fn relay_events(
             if let Err(f) = pump.end(&mut events) {
                 break Some(StreamFailure::Fault(f));
             }
-            write::chunk(&mut out, &events);
-            out.extend_from_slice(write::LAST_CHUNK);
+            b.framing.piece(&mut out, &events);
+            b.framing.end(&mut out);
             last_read = Some(read_at);
             break None;
         }
         if events.is_empty() {
             continue;
         }
-        write::chunk(&mut out, &events);
+        b.framing.piece(&mut out, &events);
         started = true;
         x.relay_time.record(read_at.elapsed().as_nanos() as u64);
         if flush(r.client, &mut out, &b.first_write).await.is_err() {
@@ -148,7 +150,7 @@ pub async fn relay_events(
     if let Some(at) = last_read {
         x.relay_time.record(at.elapsed().as_nanos() as u64);
     }
-    let outcome = flush(r.client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| r.keep);
+    let outcome = flush(r.client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
     let reusable = failure.is_none() && reader.reusable();
     b.out = out;
     Ok((outcome, reusable, usage))
@@ -169,7 +171,7 @@ fn client_gone(b: &Buffers, x: &RelaySpec<'_>, pump: &EventPump) -> (Outcome, bo
 fn stream_head(out: &mut Vec<u8>, b: &Buffers, extra: &[String], tags: &Tags<'_>, keep: Outcome) {
     head(out, 200, b"text/event-stream", &passed_headers(&b.up_resp, &b.up_headers, extra, false), tags, keep);
     write::header(out, b"cache-control", b"no-cache");
-    write::header(out, b"transfer-encoding", b"chunked");
+    b.framing.header(out);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -178,8 +180,8 @@ fn stream_head(out: &mut Vec<u8>, b: &Buffers, extra: &[String], tags: &Tags<'_>
 fn end_with_error(out: &mut Vec<u8>, events: &mut Vec<u8>, b: &Buffers, x: &RelaySpec<'_>, reason: StreamFailure) {
     b.broken.set(Some(reason.as_str()));
     error_event(x.client, x.model, reason.as_str(), events);
-    write::chunk(out, events);
-    out.extend_from_slice(write::LAST_CHUNK);
+    b.framing.piece(out, events);
+    b.framing.end(out);
 }
 
 /// Why a stream failed: the upstream body could not be read, or what it sent is not a stream
@@ -218,7 +220,11 @@ pub async fn relay_json(
     client_head(&mut out, resp.status, &passed, tags, keep);
     let mut body = std::mem::take(&mut b.body);
     body.clear();
-    let read = read_whole(up, resp, b, &mut body, t).await;
+    let read = read_whole(up, resp, b, &mut body, t, x.max_answer_bytes).await;
+    if read == Err(TOO_LARGE) && !x.retry_too_large {
+        b.out = out;
+        return Ok(too_large(client, b, x, tags, body).await);
+    }
     // One pass: the answer must be JSON (else it falls back), and its usage is read on the way.
     // Parsed into the worker's simd-json buffers (the request view's: warm, no allocation).
     let checked = read.and_then(|reusable| {
@@ -260,21 +266,28 @@ async fn read_whole(
     b: &mut Buffers,
     body: &mut Vec<u8>,
     t: Timing,
+    max: usize,
 ) -> Result<bool, &'static str> {
     let mut rbuf = std::mem::take(&mut b.up_resp);
-    let result = BodyReader::new(resp).read_all(up, &mut rbuf, body, t, MAX_WHOLE_BODY).await;
+    let result = BodyReader::new(resp).read_all(up, &mut rbuf, body, t, max).await;
     b.up_resp = rbuf;
     result
 }
 
 /// Translates a whole (non-streamed) answer or error into the client's dialect.
-pub async fn relay_whole(r: Relay<'_, '_>, b: &mut Buffers, x: &RelaySpec<'_>) -> (Outcome, bool, Option<Usage>) {
+pub async fn relay_whole(
+    r: Relay<'_, '_>,
+    b: &mut Buffers,
+    x: &RelaySpec<'_>,
+) -> Result<(Outcome, bool, Option<Usage>), &'static str> {
     let Relay { client, up, head: resp, tags, keep, timing: t } = r;
     // Captured before the body is read: reading reuses the buffer the header offsets point into.
     let passed = passed_headers(&b.up_resp, &b.up_headers, x.pass_headers, false);
     let mut body = Vec::new();
-    let reusable = match read_whole(up, resp, b, &mut body, t).await {
+    let reusable = match read_whole(up, resp, b, &mut body, t, x.max_answer_bytes).await {
         Ok(reusable) => reusable,
+        Err(TOO_LARGE) if x.retry_too_large => return Err(TOO_LARGE),
+        Err(TOO_LARGE) => return Ok(too_large(client, b, x, tags, body).await),
         Err(e) => {
             body = Vec::from(e.as_bytes());
             false
@@ -319,5 +332,42 @@ pub async fn relay_whole(r: Relay<'_, '_>, b: &mut Buffers, x: &RelaySpec<'_>) -
     }
     let outcome = flush(client, &mut out, &b.first_write).await.map_or(Outcome::Close, |_| keep);
     b.out = out;
-    (outcome, reusable, usage)
+    Ok((outcome, reusable, usage))
+}
+
+/// What `BodyReader::read_all` says of an answer over its limit.
+const TOO_LARGE: &str = crate::upstream::body::TOO_LARGE;
+
+/// An answer over `upstream.max_answer_bytes`: a 502 `upstream_answer_too_large` in the
+/// client's dialect, and the connection closed (the rest of the answer is not read). The
+/// provider has billed what it sent, so the prompt estimate and the received bytes (at four a
+/// token) are charged.
+async fn too_large(
+    client: &mut ClientConn,
+    b: &mut Buffers,
+    x: &RelaySpec<'_>,
+    tags: &Tags<'_>,
+    received: Vec<u8>,
+) -> (Outcome, bool, Option<Usage>) {
+    let message =
+        format!("the upstream answer is larger than upstream.max_answer_bytes ({} bytes)", x.max_answer_bytes);
+    let err = UpstreamError { kind: switchyard_wire::ErrorKind::AnswerTooLarge, message };
+    let bytes = serde_json::to_vec(&err.render(x.client)).unwrap_or_default();
+    let usage = Usage {
+        prompt: x.prompt_estimate,
+        completion: switchyard_wire::text::estimate_tokens(received.len()) as u64,
+        ..Usage::default()
+    };
+    b.broken.set(Some("the upstream answer was too large"));
+    let mut out = std::mem::take(&mut b.out);
+    head(&mut out, 502, b"application/json", &[], tags, Outcome::Close);
+    write::content_length(&mut out, bytes.len() as u64);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&bytes);
+    if let Some(f) = x.account {
+        f(usage);
+    }
+    let _ = flush(client, &mut out, &b.first_write).await;
+    b.out = out;
+    (Outcome::Close, false, Some(usage))
 }

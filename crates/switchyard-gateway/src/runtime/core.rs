@@ -1,6 +1,8 @@
 //! Per-core worker state and the accept loop.
 
 use std::cell::{Cell, RefCell};
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -116,7 +118,7 @@ impl Worker {
     pub fn request_id(&self) -> RequestId {
         let n = self.next_request.get();
         self.next_request.set(n + 1);
-        RequestId::new(self.shared.id_prefix, self.core.0 as u8, n)
+        RequestId::new(self.shared.id_prefix, self.core.0 as u8, n, &self.shared.id_seal)
     }
 
     /// Counts a request as in flight until the guard drops.
@@ -131,26 +133,54 @@ impl Worker {
     }
 }
 
-/// A request id: 20 lowercase hex digits (8 of process prefix, 2 of worker, 10 of counter),
-/// built on the stack (`format!` allocated once per request).
+/// A request id: 36 lowercase hex digits. The first 20 say where it was made (8 of process
+/// prefix, 2 of worker, 10 of counter); the last 16 seal it to the client key that made it (a
+/// keyed SipHash of the first 20 and the key's name under a secret drawn at start), so
+/// feedback can check who may rate a request without a table of past requests, and an id
+/// cannot be guessed from another. Built on the stack.
 #[derive(Clone, Copy)]
-pub struct RequestId([u8; 20]);
+pub struct RequestId([u8; 36]);
+
+/// Hex digits, most significant first.
+fn hex(out: &mut [u8], mut v: u64) {
+    for b in out.iter_mut().rev() {
+        *b = b"0123456789abcdef"[(v & 15) as usize];
+        v >>= 4;
+    }
+}
 
 impl RequestId {
-    /// The id of request `n` of `worker` in the process with `prefix`.
-    pub fn new(prefix: u32, worker: u8, n: u64) -> RequestId {
-        fn hex(out: &mut [u8], mut v: u64) {
-            for b in out.iter_mut().rev() {
-                *b = b"0123456789abcdef"[(v & 15) as usize];
-                v >>= 4;
-            }
-        }
-        let mut id = [0u8; 20];
+    /// The id of request `n` of `worker` in the process with `prefix`, sealed to no key.
+    pub fn new(prefix: u32, worker: u8, n: u64, seal: &RandomState) -> RequestId {
+        let mut id = [0u8; 36];
         hex(&mut id[..8], prefix as u64);
         hex(&mut id[8..10], worker as u64);
-        hex(&mut id[10..], n);
-        RequestId(id)
+        hex(&mut id[10..20], n);
+        RequestId(id).sealed(seal, "")
     }
+
+    /// The same id sealed to the key named `key` ("" for none).
+    pub fn sealed(mut self, seal: &RandomState, key: &str) -> RequestId {
+        let t = tag(seal, &self.0[..20], key);
+        hex(&mut self.0[20..], t);
+        self
+    }
+
+    /// Whether `id` is one this process made for the key named `key`.
+    pub fn verify(id: &str, seal: &RandomState, key: &str) -> bool {
+        let id = id.as_bytes();
+        if id.len() != 36 || !id.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b)) {
+            return false;
+        }
+        let mut want = [0u8; 16];
+        hex(&mut want, tag(seal, &id[..20], key));
+        // Not secret-dependent timing worth guarding: a wrong tag only learns "no".
+        want[..] == id[20..]
+    }
+}
+
+fn tag(seal: &RandomState, place: &[u8], key: &str) -> u64 {
+    seal.hash_one((place, key))
 }
 
 impl std::ops::Deref for RequestId {
@@ -169,12 +199,25 @@ impl std::fmt::Display for RequestId {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::hash_map::RandomState;
+
     use super::RequestId;
 
     #[test]
-    fn request_id_matches_the_old_format() {
+    fn request_ids_say_where_they_were_made_and_are_sealed_to_their_key() {
+        let seal = RandomState::new();
         for (p, w, n) in [(0u32, 0u8, 0u64), (0xdeadbeef, 3, 0x12_3456_789a), (u32::MAX, 255, (1 << 40) - 1)] {
-            assert_eq!(&*RequestId::new(p, w, n), format!("{p:08x}{w:02x}{n:010x}"));
+            let id = RequestId::new(p, w, n, &seal);
+            assert_eq!(&id[..20], format!("{p:08x}{w:02x}{n:010x}"));
+            assert!(RequestId::verify(&id, &seal, ""));
+            let a = id.sealed(&seal, "team-a");
+            assert!(RequestId::verify(&a, &seal, "team-a"));
+            assert!(!RequestId::verify(&a, &seal, "team-b"), "another key's id");
+            assert!(!RequestId::verify(&a, &RandomState::new(), "team-a"), "another process's id");
+            let mut forged = a.to_string();
+            forged.replace_range(19..20, if &forged[19..20] == "0" { "1" } else { "0" });
+            assert!(!RequestId::verify(&forged, &seal, "team-a"), "a neighbour's id guessed from this one");
         }
+        assert!(!RequestId::verify("short", &seal, ""));
     }
 }

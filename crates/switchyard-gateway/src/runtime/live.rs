@@ -158,6 +158,8 @@ pub struct Shared {
     pub reloads_failed: AtomicU64,
     /// Random per-process prefix of request ids.
     pub id_prefix: u32,
+    /// The secret request ids are sealed with (drawn at start).
+    pub id_seal: std::collections::hash_map::RandomState,
     /// Target health, kept across reloads.
     pub health: Arc<HealthRegistry>,
     /// Client key usage (rates, spend), kept across reloads.

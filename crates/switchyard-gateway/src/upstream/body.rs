@@ -105,7 +105,7 @@ impl BodyReader {
     ) -> Result<bool, &'static str> {
         while self.next(up, rbuf, out, t).await? {
             if out.len() > max {
-                return Err("the upstream answer is too large");
+                return Err(TOO_LARGE);
             }
         }
         Ok(self.reusable())
@@ -120,6 +120,9 @@ impl BodyReader {
         }
     }
 }
+
+/// `read_all`'s error for a body over its limit.
+pub const TOO_LARGE: &str = "the upstream answer is too large";
 
 /// Time limits while reading an upstream body: the exchange deadline, and the longest
 /// silence allowed between two reads (a stalled stream).
