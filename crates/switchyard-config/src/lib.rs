@@ -169,6 +169,10 @@ pub struct ServerConfig {
     pub state_file: Option<String>,
     /// TLS on the client listener (plain HTTP without it).
     pub tls: Option<ServerTls>,
+    /// Process memory ceiling, bytes of resident memory: above it new chat requests are
+    /// answered 503 with `retry-after` until it falls again (Envoy's overload manager). Off
+    /// when unset.
+    pub max_memory_bytes: Option<u64>,
 }
 
 /// `[server.tls]`: the client listener's certificate, key and optional client CA, as PEM
@@ -202,6 +206,7 @@ impl Default for ServerConfig {
             write_timeout_ms: 30_000,
             state_file: None,
             tls: None,
+            max_memory_bytes: None,
         }
     }
 }

@@ -492,3 +492,37 @@ fn an_http_1_0_client_gets_a_close_delimited_stream() {
     assert!(events.starts_with("data: {"), "{events}");
     assert!(events.ends_with("data: [DONE]\n\n"), "{events}");
 }
+
+#[test]
+fn above_the_memory_ceiling_new_requests_get_503_with_retry_after() {
+    let m = mock(MockConfig::default());
+    // A ceiling below any process's resident memory: every new chat request is shed.
+    let gw = Gateway::start(&basic_config(&m.base_url(), "max_memory_bytes = 1048576"));
+    let t = Instant::now();
+    let r = loop {
+        let r = gw.client().post("/v1/chat/completions", &chat_body("m", false));
+        if r.status == 503 || t.elapsed() > Duration::from_secs(3) {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_openai_error(&r, 503);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert!(r.text().contains("memory ceiling"), "{}", r.text());
+    let a = gw.client().post_with(
+        "/v1/messages",
+        r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#,
+        &[("anthropic-version", "2023-06-01")],
+    );
+    assert_eq!((a.status, a.json()["type"].as_str()), (503, Some("error")));
+    // Health and metrics still answer, and say why.
+    assert_eq!(gw.client().get("/healthz").status, 200);
+    let metrics = gw.client().get("/metrics").text();
+    let resident: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("switchyard_process_resident_bytes ")?.parse().ok())
+        .expect("resident bytes");
+    assert!(resident > 1_048_576, "{resident}");
+    assert!(!metrics.contains("switchyard_requests_shed_total{reason=\"memory\"} 0\n"), "{metrics}");
+    assert_eq!(m.request_count(), 0, "nothing shed reached the provider");
+}

@@ -404,3 +404,84 @@ fn an_oversized_answer_is_a_502_charged_and_not_retried() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(small.request_count(), 1);
 }
+
+#[test]
+fn after_ten_thousand_mixed_requests_nothing_stays_reserved() {
+    let ok = mock(MockConfig { tokens: 8, threads: 2, ..Default::default() });
+    let flaky = mock(MockConfig { tokens: 8, fail_rate: 0.3, fail_status: 500, ..Default::default() });
+    let slow = mock(MockConfig { tokens: 20, token_interval_ms: 3, ..Default::default() });
+    let extra = format!(
+        "[providers.flaky]\nbase_url = \"{}/v1\"\napi_key = \"k\"\n[providers.slow]\nbase_url = \"{}/v1\"\napi_key = \"k\"\n\
+         [models.f]\nprovider = \"flaky\"\nmodel = \"gpt-4o-mini\"\nfallbacks = [\"m\"]\n\
+         [models.s]\nprovider = \"slow\"\nmodel = \"gpt-4o-mini\"\n\
+         [models.big]\nprovider = \"mock\"\nmodel = \"gpt-4o\"\n\
+         [routes.cached]\ntiers = [{{ name = \"t\", models = [\"m\"] }}]\ncache = {{ ttl_ms = 60000 }}\n\
+         [routes.careful]\ntiers = [{{ name = \"cheap\", models = [\"f\"] }}, {{ name = \"strong\", models = [\"big\"] }}]\n\
+         cascade = {{ min_length = 30 }}\n",
+        flaky.base_url(),
+        slow.base_url()
+    );
+    // Limits generous enough that most requests pass, tight enough that some are refused.
+    let gw =
+        Gateway::start(&tenants(&ok.base_url(), "budget_daily_usd = 1000.0\ntpm = 100000000", "tpm = 20000", &extra));
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let addr = gw.addr;
+            std::thread::spawn(move || {
+                let mut c = Client::connect(addr);
+                for i in 0..1250 {
+                    let key = if (t + i) % 3 == 0 { KEY_B } else { KEY_A };
+                    let (model, stream) = match i % 6 {
+                        0 => ("m", false),
+                        1 => ("f", i % 12 == 1),
+                        2 => ("cached", false),
+                        3 => ("careful", false),
+                        4 => ("no-such-model", false),
+                        _ => ("s", true),
+                    };
+                    let body = chat_body_max(model, stream, 64);
+                    if model == "s" && i % 4 == 1 {
+                        // Leave mid-stream.
+                        let mut s = std::net::TcpStream::connect(addr).unwrap();
+                        let req = format!(
+                            "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        s.write_all(req.as_bytes()).unwrap();
+                        let _ = s.read(&mut [0u8; 256]);
+                        continue;
+                    }
+                    let r = c.post_with("/v1/chat/completions", &body, &[("authorization", &auth(key))]);
+                    assert!(matches!(r.status, 200 | 404 | 429 | 502), "{}: {}", r.status, r.text());
+                    if r.status != 200 {
+                        c = Client::connect(addr);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Streams left mid-way end at their next write: give them a moment.
+    let t = Instant::now();
+    loop {
+        let metrics = gw.metrics();
+        let held: Vec<f64> = ["a", "b"]
+            .iter()
+            .flat_map(|k| {
+                [
+                    metric_value(&metrics, &format!("switchyard_key_reserved_usd{{key=\"{k}\"}}")),
+                    metric_value(&metrics, &format!("switchyard_key_reserved_tokens{{key=\"{k}\"}}")),
+                ]
+            })
+            .collect();
+        if held.iter().all(|&v| v == 0.0) {
+            let limited = metric_value(&metrics, "switchyard_key_requests_total{key=\"b\",outcome=\"rate_limited\"}");
+            assert!(limited > 0.0, "some reservations were refused: {metrics}");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "still reserved after the load: {held:?}\n{metrics}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -69,6 +69,7 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
         cfg.server.pin_cpus
     );
     spawn_dns_refresher(shared.clone());
+    spawn_memory_sampler(shared.clone());
     let state_file = cfg.server.state_file.clone();
     if let Some(path) = &state_file {
         crate::control::state_file::spawn_saver(shared.clone(), path.clone());
@@ -145,6 +146,8 @@ fn process_state(cfg: &Config, source: &Source, workers: usize) -> Result<Arc<Sh
         connections_refused: AtomicU64::new(0),
         connections_refused_per_address: AtomicU64::new(0),
         tls_handshake_failures: AtomicU64::new(0),
+        resident_bytes: AtomicU64::new(0),
+        shed_for_memory: AtomicU64::new(0),
         epoch: std::time::Instant::now(),
         id_seal: std::collections::hash_map::RandomState::new(),
         id_prefix: std::process::id().rotate_left(16)
@@ -163,6 +166,25 @@ fn bind_all(cfg: &Config, workers: usize) -> Result<(Vec<std::net::TcpListener>,
         listeners.push(bind(bound).map_err(|e| format!("cannot listen on {bound}: {e}"))?);
     }
     Ok((listeners, bound))
+}
+
+/// Samples the process's resident memory every 100 ms into `Shared::resident_bytes`, so the
+/// memory guard costs a worker one atomic load per request, not a read of /proc.
+fn spawn_memory_sampler(shared: Arc<Shared>) {
+    // SAFETY: sysconf only reads a system constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+    let _ = std::thread::Builder::new().name("switchyard-memory".into()).spawn(move || {
+        while !shared.shutdown.load(Ordering::Relaxed) {
+            // statm: size resident shared ... in pages.
+            if let Some(pages) = std::fs::read_to_string("/proc/self/statm")
+                .ok()
+                .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+            {
+                shared.resident_bytes.store(pages * page, Ordering::Relaxed);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
 }
 
 fn spawn_dns_refresher(shared: Arc<Shared>) {

@@ -60,18 +60,8 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
     s.into_bytes()
 }
 
-/// Open connections, requests in flight, the config hash and the latency histograms.
-fn gauges_and_latency(s: &mut String, shared: &Shared, live: &Live) {
-    let st = &shared.stats;
-    let sum = |f: &dyn Fn(&crate::observe::meters::Gauges) -> i64| st.cores.iter().map(|c| f(&c.gauges)).sum::<i64>();
-    s.push_str(
-        "# HELP switchyard_inflight_requests Requests being handled.\n# TYPE switchyard_inflight_requests gauge\n",
-    );
-    let _ = writeln!(s, "switchyard_inflight_requests {}", sum(&|g| g.inflight.load(Relaxed)));
-    s.push_str(
-        "# HELP switchyard_open_connections Open client connections.\n# TYPE switchyard_open_connections gauge\n",
-    );
-    let _ = writeln!(s, "switchyard_open_connections {}", sum(&|g| g.open.load(Relaxed)));
+/// What the edge limits refused or shed, and the memory the guard watches.
+fn edge(s: &mut String, shared: &Shared) {
     s.push_str("# HELP switchyard_connections_refused_total Connections answered 503 at a connection cap.\n");
     s.push_str("# TYPE switchyard_connections_refused_total counter\n");
     let _ = writeln!(
@@ -84,9 +74,30 @@ fn gauges_and_latency(s: &mut String, shared: &Shared, live: &Live) {
         "switchyard_connections_refused_total{{cap=\"per_address\"}} {}",
         shared.connections_refused_per_address.load(Relaxed)
     );
+    s.push_str("# HELP switchyard_process_resident_bytes Resident memory, sampled every 100 ms.\n");
+    s.push_str("# TYPE switchyard_process_resident_bytes gauge\n");
+    let _ = writeln!(s, "switchyard_process_resident_bytes {}", shared.resident_bytes.load(Relaxed));
+    s.push_str("# HELP switchyard_requests_shed_total Requests answered 503 above server.max_memory_bytes.\n");
+    s.push_str("# TYPE switchyard_requests_shed_total counter\n");
+    let _ = writeln!(s, "switchyard_requests_shed_total{{reason=\"memory\"}} {}", shared.shed_for_memory.load(Relaxed));
     s.push_str("# HELP switchyard_tls_handshake_failures_total Client TLS handshakes that failed or missed the head deadline.\n");
     s.push_str("# TYPE switchyard_tls_handshake_failures_total counter\n");
     let _ = writeln!(s, "switchyard_tls_handshake_failures_total {}", shared.tls_handshake_failures.load(Relaxed));
+}
+
+/// Open connections, requests in flight, the config hash and the latency histograms.
+fn gauges_and_latency(s: &mut String, shared: &Shared, live: &Live) {
+    let st = &shared.stats;
+    let sum = |f: &dyn Fn(&crate::observe::meters::Gauges) -> i64| st.cores.iter().map(|c| f(&c.gauges)).sum::<i64>();
+    s.push_str(
+        "# HELP switchyard_inflight_requests Requests being handled.\n# TYPE switchyard_inflight_requests gauge\n",
+    );
+    let _ = writeln!(s, "switchyard_inflight_requests {}", sum(&|g| g.inflight.load(Relaxed)));
+    s.push_str(
+        "# HELP switchyard_open_connections Open client connections.\n# TYPE switchyard_open_connections gauge\n",
+    );
+    let _ = writeln!(s, "switchyard_open_connections {}", sum(&|g| g.open.load(Relaxed)));
+    edge(s, shared);
     s.push_str("# HELP switchyard_config_info The loaded configuration (hash of its text).\n# TYPE switchyard_config_info gauge\n");
     let _ = writeln!(s, "switchyard_config_info{{hash=\"{}\"}} 1", live.config_hash);
     histogram(

@@ -48,6 +48,7 @@ pub fn admit<'a>(
     view: &mut RequestView,
 ) -> Result<ClientBody<'a>, Reject> {
     let (w, live) = (x.w, x.live);
+    shed_above_memory_ceiling(x)?;
     x.client_key = req.key.clone().map_err(Reject::refused)?;
     if let Some(k) = x.client_key {
         // Only this key may rate the request (feedback checks the seal).
@@ -90,6 +91,21 @@ pub fn admit<'a>(
     }
     x.decision = Some(decision);
     Ok(body)
+}
+
+/// Above `server.max_memory_bytes` of resident memory a new request is answered 503 with
+/// `retry-after`, before it holds anything more: requests in flight finish, and the gateway
+/// serves again once memory falls (the sample is at most 100 ms old).
+fn shed_above_memory_ceiling(x: &Exchange<'_>) -> Result<(), Reject> {
+    let Some(ceiling) = x.live.server.max_memory_bytes else { return Ok(()) };
+    let resident = x.w.shared.resident_bytes.load(std::sync::atomic::Ordering::Relaxed);
+    if resident <= ceiling {
+        return Ok(());
+    }
+    x.w.shared.shed_for_memory.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut e = ApiError::status(503, "the gateway is over its memory ceiling; retry shortly");
+    e.retry_after_s = Some(1);
+    Err(Reject::refused(e))
 }
 
 /// The most a decided request can use, in tokens and nano-USD: the `prompt` estimate plus each

@@ -174,6 +174,10 @@ pub struct Shared {
     pub connections_refused_per_address: AtomicU64,
     /// TLS handshakes on the client listener that failed or missed the head deadline.
     pub tls_handshake_failures: AtomicU64,
+    /// The process's resident memory, bytes, sampled off the workers every 100 ms.
+    pub resident_bytes: AtomicU64,
+    /// Requests answered 503 above `server.max_memory_bytes`.
+    pub shed_for_memory: AtomicU64,
     /// Zero of the millisecond clock health cooldowns use.
     pub epoch: std::time::Instant,
     /// The response cache (sized at start; `[cache] max_bytes` changes need a restart).
