@@ -117,6 +117,8 @@ fn fifty_concurrent_requests_cannot_spend_past_a_budget() {
     let answered = threads.into_iter().map(|t| t.join().unwrap()).filter(|&s| s == 200).count();
     let metrics = gw.metrics();
     let spent = metric_value(&metrics, "switchyard_key_spend_usd{key=\"b\",period=\"day\"}");
+    // Printed for docs/security.md (`cargo nextest run --test tenancy fifty --no-capture`).
+    println!("answered {answered} of 50; spent ${spent:.9} of a ${budget:.9} budget; one request ${cost:.9}");
     assert!((8..=9).contains(&answered), "{answered} of 50 answered on a budget that fits 8");
     assert!(spent <= budget + cost, "spent {spent} on a budget of {budget} (one request costs {cost})");
     assert_eq!(metric_value(&metrics, "switchyard_key_reserved_usd{key=\"b\"}"), 0.0, "{metrics}");
