@@ -80,7 +80,8 @@ impl ChatRequest {
                     return bad("max_tokens: Field required");
                 }
                 let Some(msgs) = v["messages"].as_array() else { return bad("messages: Field required") };
-                if msgs.iter().any(|m| m["role"] != "user" && m["role"] != "assistant") {
+                // System turns inside `messages` are a beta (server.rs checks the header).
+                if msgs.iter().any(|m| m["role"] != "user" && m["role"] != "assistant" && m["role"] != "system") {
                     return bad("messages: roles must be user or assistant");
                 }
                 let last_is_result = msgs

@@ -299,6 +299,16 @@ async fn respond<S: AsyncWriteRent>(
     if dialect == Dialect::Anthropic && seen.header("anthropic-version").is_none() {
         return send_error(s, dialect, 400, "anthropic-version: header is required", &[]).await;
     }
+    // Like Anthropic's API: a system turn inside `messages` needs an `anthropic-beta` opt-in.
+    if dialect == Dialect::Anthropic
+        && seen.header("anthropic-beta").is_none()
+        && serde_json::from_slice::<serde_json::Value>(&seen.body)
+            .ok()
+            .and_then(|v| v["messages"].as_array().map(|m| m.iter().any(|m| m["role"] == "system")))
+            .unwrap_or(false)
+    {
+        return send_error(s, dialect, 400, "messages: roles must be user or assistant", &[]).await;
+    }
     if url_model.as_ref().is_some_and(|(_, stream)| *stream) && query_param(query, "alt") != Some("sse") {
         return send_error(s, dialect, 400, "mock-llm streams Gemini only with alt=sse", &[]).await;
     }

@@ -63,13 +63,17 @@ pub async fn serve(stream: TcpStream, peer: std::net::IpAddr, w: Rc<Worker>) {
             Ok(v) => v,
             Err(Some(e)) => {
                 send_error(&mut client, &mut b.out, &e, None, Outcome::Close).await;
+                client.linger(&mut buf).await;
                 return;
             }
             Err(None) => return,
         };
         let keep = if head.keep_alive && !w.draining() { Outcome::KeepOpen } else { Outcome::Close };
         let path = &buf[head.path.clone()];
-        let path = path.split(|&c| c == b'?').next().unwrap_or(path);
+        let (path, query) = match path.iter().position(|&c| c == b'?') {
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => (path, &path[path.len()..]),
+        };
         // A decoded body is moved out of `b` so `b` can be lent mutably to the handler; when
         // there is none, `b.body` keeps the memory the last answer grew.
         let decoded = match body {
@@ -80,7 +84,8 @@ pub async fn serve(stream: TcpStream, peer: std::net::IpAddr, w: Rc<Worker>) {
             BodyRead::InBuf(r) => &buf[r.clone()],
             BodyRead::Decoded => &decoded,
         };
-        let request = Incoming { buf: &buf, fields: &headers, method: head.method, path, body: body_bytes, keep };
+        let request =
+            Incoming { buf: &buf, fields: &headers, method: head.method, path, query, body: body_bytes, keep };
         let outcome = dispatch(&w, &live, &mut client, &mut b, &mut view, request).await;
         // Keep the larger body buffer: the decoded request's, or the one a relay grew for the
         // answer (dropping that one cost an allocation per request).
@@ -111,6 +116,8 @@ struct Incoming<'a> {
     method: Method,
     /// The path, query cut off.
     path: &'a [u8],
+    /// The query (after `?`), empty when none.
+    query: &'a [u8],
     body: &'a [u8],
     keep: Outcome,
 }
@@ -124,7 +131,7 @@ async fn dispatch(
     view: &mut RequestView,
     req: Incoming<'_>,
 ) -> Outcome {
-    let Incoming { buf, fields: headers, method, path, body: body_bytes, keep } = req;
+    let Incoming { buf, fields: headers, method, path, query, body: body_bytes, keep } = req;
     // HEAD is GET without the body (RFC 9110 asks every server for both; load balancers'
     // health checks use it): routed as GET, the body cut before sending.
     let bare = method == Method::Head;
@@ -135,7 +142,8 @@ async fn dispatch(
             let dialect = if path == b"/v1/chat/completions" { Dialect::OpenAi } else { Dialect::Anthropic };
             let key = client_key(w, live, buf, headers, dialect);
             let headers = pipeline::admit::ReqHeaders { buf, fields: headers };
-            let req = pipeline::admit::ChatRequest { body: body_bytes, headers, dialect, key };
+            let beta_query = dialect == Dialect::Anthropic && query.split(|&c| c == b'&').any(|kv| kv == b"beta=true");
+            let req = pipeline::admit::ChatRequest { body: body_bytes, headers, dialect, key, beta_query };
             pipeline::chat(w, live, client, req, keep, b, view).await
         }
         (Method::Get, p) if p == b"/v1/models" || p.starts_with(b"/v1/models/") => {

@@ -262,6 +262,12 @@ pub fn anthropic_to_openai(req: &Value) -> Result<Value, TranslateError> {
                 }
                 out.push(msg);
             }
+            // A system turn mid-conversation (Claude Code sends them, with an `anthropic-beta`
+            // flag): a system message where it stands.
+            "system" => {
+                let text = blocks.iter().filter_map(|b| b["text"].as_str()).collect::<Vec<_>>().join("\n");
+                out.push(json!({"role": "system", "content": text}));
+            }
             other => return Err(invalid(format!("unknown message role `{other}`"))),
         }
     }

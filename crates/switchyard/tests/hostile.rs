@@ -457,8 +457,8 @@ fn one_byte_chunks_hold_no_more_than_the_decoded_body() {
         // and the limit is passed: 413.
         let chunk = b"1\r\na\r\n".repeat(4096);
         let answer = pour(s, CHUNKED_HEALTHZ, &chunk, (4 << 20) * 6 + chunk.len());
-        // The answer can be lost to a reset while the client is still uploading (the lingering
-        // close that keeps it is a separate matter); the memory held is what this test is about.
+        // The memory held is what this test is about; the reply's arrival is
+        // `a_client_still_uploading_an_oversized_body_reads_its_413`'s.
         if let Some(a) = answer {
             assert!(a.starts_with("HTTP/1.1 413"), "{a}");
         }
@@ -525,4 +525,29 @@ fn above_the_memory_ceiling_new_requests_get_503_with_retry_after() {
     assert!(resident > 1_048_576, "{resident}");
     assert!(!metrics.contains("switchyard_requests_shed_total{reason=\"memory\"} 0\n"), "{metrics}");
     assert_eq!(m.request_count(), 0, "nothing shed reached the provider");
+}
+
+#[test]
+fn a_client_still_uploading_an_oversized_body_reads_its_413() {
+    let m = mock(MockConfig::default());
+    let gw = Gateway::start(&basic_config(&m.base_url(), "max_body_bytes = 1048576"));
+    // 9 MB announced and sent without waiting for an answer (no `expect: 100-continue`), as the
+    // Python SDKs do; the reply is read only once the upload is done.
+    let total = 9 << 20;
+    let mut s = TcpStream::connect(gw.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = format!("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: {total}\r\n\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0;
+    while sent < total {
+        match s.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(e) => panic!("the upload was cut after {sent} bytes: {e}"),
+        }
+    }
+    let mut reply = Vec::new();
+    let _ = s.read_to_end(&mut reply);
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 413"), "no 413 read: {:?}", &text[..text.len().min(200)]);
 }

@@ -186,3 +186,39 @@ fn gemini_through_its_openai_compatible_endpoint() {
     assert_eq!(seen[0].path, "/v1beta/openai/chat/completions");
     assert_eq!(seen[0].header("authorization"), Some("Bearer sk-gc"));
 }
+
+#[test]
+fn a_system_turn_mid_conversation_and_anthropic_betas_reach_every_dialect() {
+    let m = mock(MockConfig { tokens: 2, ..Default::default() });
+    let gw = Gateway::start(&config(&m.base_url(), ""));
+    // What Claude Code sends for a model id it does not know: a system turn inside `messages`,
+    // with a beta flag, to the beta endpoint.
+    let body = |model: &str| {
+        format!(
+            r#"{{"model":"{model}","max_tokens":50,"messages":[{{"role":"user","content":"hi"}},{{"role":"assistant","content":"hello"}},{{"role":"system","content":"Answer in French."}},{{"role":"user","content":"again"}}]}}"#
+        )
+    };
+    let headers = [("anthropic-version", "2023-06-01"), ("anthropic-beta", "mid-conversation-system-2025-01-01")];
+    for (i, model) in ["a", "o", "g"].into_iter().enumerate() {
+        let r = gw.client().post_with("/v1/messages?beta=true", &body(model), &headers);
+        assert_eq!(r.status, 200, "{model}: {}", r.text());
+        assert_eq!(r.json()["type"], "message", "{model}");
+        let seen = &m.seen()[i];
+        let sent: serde_json::Value = serde_json::from_slice(&seen.body).unwrap();
+        match model {
+            // Anthropic: the client's own body, its beta flag and the beta endpoint.
+            "a" => {
+                assert_eq!(seen.path, "/v1/messages?beta=true");
+                assert_eq!(seen.header("anthropic-beta"), Some("mid-conversation-system-2025-01-01"));
+                assert_eq!(sent["messages"][2]["role"], "system");
+            }
+            // OpenAI: a system message where the turn stood; no Anthropic header.
+            "o" => {
+                assert_eq!(seen.header("anthropic-beta"), None);
+                assert_eq!(sent["messages"][2], serde_json::json!({"role": "system", "content": "Answer in French."}));
+            }
+            // Gemini: the system instruction.
+            _ => assert!(sent["systemInstruction"].to_string().contains("Answer in French."), "{sent}"),
+        }
+    }
+}

@@ -10,7 +10,7 @@ use switchyard_wire::json::top_level_value_span;
 use switchyard_wire::{ApiError, Dialect, JsonScratch, RequestView, request as translate_request};
 
 use crate::pipeline::exchange::{Exchange, Reject};
-use crate::upstream::request::ClientBody;
+use crate::upstream::request::{Beta, ClientBody};
 
 /// The request's own header fields, for rules and tier headers.
 pub struct ReqHeaders<'a> {
@@ -37,6 +37,8 @@ pub struct ChatRequest<'a> {
     pub dialect: Dialect,
     /// The client key, or why it was refused (checked before the body is read).
     pub key: Result<Option<&'a ClientKey>, ApiError>,
+    /// The path's query asked for Anthropic's beta endpoint (`?beta=true`).
+    pub beta_query: bool,
 }
 
 /// Runs admission and the decision for `x`: on success `x.client_key` and `x.decision` are
@@ -59,8 +61,12 @@ pub fn admit<'a>(
     // Only routes and the decision log read the prompt's text: a named model skips copying it.
     let texts = |model: &str| logging || live.table.is_route(model);
     // The scratch borrow ends with this statement: never held across an await.
-    let body = client_view(req.body, req.dialect, scratch, &mut w.json_scratch.borrow_mut(), view, &texts)
+    let mut body = client_view(req.body, req.dialect, scratch, &mut w.json_scratch.borrow_mut(), view, &texts)
         .map_err(Reject::refused)?;
+    if req.dialect == Dialect::Anthropic {
+        let header = switchyard_http::header_value(req.headers.buf, req.headers.fields, "anthropic-beta");
+        body.beta = Beta { header, query: req.beta_query };
+    }
     if let Some(k) = x.client_key {
         k.admit(&view.model, w.shared.key_now()).map_err(Reject::refused_for_model)?;
     }
@@ -195,11 +201,11 @@ fn client_view<'a>(
             view.parse_from_if(&hub_bytes, json_scratch, texts)?;
             // The fast path splices the model into the client's own body.
             view.model_span = top_level_value_span(body, "model");
-            Ok(ClientBody { dialect, raw: body, hub: Some(hub) })
+            Ok(ClientBody { dialect, raw: body, hub: Some(hub), beta: Default::default() })
         }
         _ => {
             view.parse_from_if(body, json_scratch, texts)?;
-            Ok(ClientBody { dialect, raw: body, hub: None })
+            Ok(ClientBody { dialect, raw: body, hub: None, beta: Default::default() })
         }
     }
 }

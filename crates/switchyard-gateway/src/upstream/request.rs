@@ -17,6 +17,26 @@ pub struct ClientBody<'a> {
     pub raw: &'a [u8],
     /// The request in OpenAI shape (parsed lazily for OpenAI clients: only cross-dialect needs it).
     pub hub: Option<Value>,
+    /// What an Anthropic client asked of Anthropic's betas: its `anthropic-beta` field and
+    /// `?beta=true`, forwarded when the upstream is Anthropic and the body is the client's own.
+    pub beta: Beta<'a>,
+}
+
+/// An Anthropic client's beta opt-ins.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Beta<'a> {
+    /// The `anthropic-beta` header value.
+    pub header: Option<&'a [u8]>,
+    /// The path carried `?beta=true`.
+    pub query: bool,
+}
+
+/// The per-request lines of an upstream head: the auth line, and the client's betas.
+pub struct HeadLines<'a> {
+    /// The provider key's auth line.
+    pub auth: &'a [u8],
+    /// Betas to forward (an Anthropic upstream given the client's own body).
+    pub beta: Beta<'a>,
 }
 
 impl ClientBody<'_> {
@@ -61,7 +81,9 @@ pub fn build_request(
         let raw = cb.raw;
         let extra = if splice_usage { INJECT_USAGE.len() } else { 0 };
         let len = raw.len() - span.len() + target.upstream_model_json.len() + extra;
-        write_head(req, p, up, key, target, view.stream, len);
+        // The client's own body: its betas go with it to an Anthropic upstream.
+        let beta = if cb.dialect == Dialect::Anthropic { cb.beta } else { Beta::default() };
+        write_head(req, p, up, HeadLines { auth: key, beta }, target, view.stream, len);
         let start = req.len();
         rewrite_model(raw, view, &target.upstream_model_json, req);
         if splice_usage && let Some(brace) = req[start..].iter().position(|&c| c == b'{') {
@@ -81,7 +103,10 @@ pub fn build_request(
         }
         serde_json::to_writer(&mut *scratch, &body).map_err(|e| ApiError::status(500, e.to_string()))?;
     }
-    write_head(req, p, up, key, target, view.stream, scratch.len());
+    // Same dialect re-serialised keeps the client's fields (and betas); a translated body
+    // carries only fields the translation knows, so no beta applies.
+    let beta = if up == cb.dialect && cb.dialect == Dialect::Anthropic { cb.beta } else { Beta::default() };
+    write_head(req, p, up, HeadLines { auth: key, beta }, target, view.stream, scratch.len());
     req.extend_from_slice(scratch);
     Ok(needs_usage)
 }
@@ -113,11 +138,20 @@ pub fn upstream_body(up: Dialect, hub: &Value, model: &str) -> Result<Value, Api
 }
 
 /// Request line and headers for `up`'s endpoint.
-pub fn write_head(req: &mut Vec<u8>, p: &Provider, up: Dialect, key: &[u8], target: &Target, stream: bool, len: usize) {
+pub fn write_head(
+    req: &mut Vec<u8>,
+    p: &Provider,
+    up: Dialect,
+    lines: HeadLines<'_>,
+    target: &Target,
+    stream: bool,
+    len: usize,
+) {
     req.extend_from_slice(b"POST ");
     req.extend_from_slice(p.base_path.as_bytes());
     match up {
         Dialect::OpenAi => req.extend_from_slice(b"/chat/completions"),
+        Dialect::Anthropic if lines.beta.query => req.extend_from_slice(b"/messages?beta=true"),
         Dialect::Anthropic => req.extend_from_slice(b"/messages"),
         Dialect::Gemini => {
             req.extend_from_slice(b"/models/");
@@ -127,7 +161,10 @@ pub fn write_head(req: &mut Vec<u8>, p: &Provider, up: Dialect, key: &[u8], targ
     }
     req.extend_from_slice(b" HTTP/1.1\r\n");
     req.extend_from_slice(&p.fixed_headers);
-    req.extend_from_slice(key);
+    req.extend_from_slice(lines.auth);
+    if let Some(v) = lines.beta.header.filter(|_| up == Dialect::Anthropic) {
+        write::header(req, b"anthropic-beta", v);
+    }
     req.extend_from_slice(b"content-type: application/json\r\n");
     req.extend_from_slice(if stream { b"accept: text/event-stream\r\n" } else { b"accept: application/json\r\n" });
     write::content_length(req, len as u64);

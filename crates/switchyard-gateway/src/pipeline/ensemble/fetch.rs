@@ -56,7 +56,9 @@ pub async fn fetch_completion(
     let body = serde_json::to_vec(&body).map_err(|e| ApiError::status(500, e.to_string()))?;
     let key = p.pick_key(switchyard_routing::balancer::next_random(&mut w.decide_scratch.borrow_mut().rng));
     let mut req = Vec::with_capacity(body.len() + 512);
-    write_head(&mut req, p, up, key, target, false, body.len());
+    // Built from the OpenAI-shaped request: only fields the translation knows, so no betas.
+    let lines = crate::upstream::request::HeadLines { auth: key, beta: Default::default() };
+    write_head(&mut req, p, up, lines, target, false, body.len());
     req.extend_from_slice(&body);
     let deadline = deadline.min(Instant::now() + Duration::from_millis(p.request_timeout_ms));
     let started = Instant::now();
