@@ -136,7 +136,7 @@ async fn dispatch(
     // health checks use it): routed as GET, the body cut before sending.
     let bare = method == Method::Head;
     let method = if bare { Method::Get } else { method };
-    let reply = Reply { bare, path, dialect: Dialect::OpenAi };
+    let reply = Reply { bare, path, dialect: client_dialect(path, buf, headers) };
     match (method, path) {
         (Method::Post, b"/v1/chat/completions" | b"/v1/messages") => {
             let dialect = if path == b"/v1/chat/completions" { Dialect::OpenAi } else { Dialect::Anthropic };
@@ -307,6 +307,16 @@ impl Reply<'_> {
             out.truncate(out.len() - body_len);
         }
         send_out(client, out, keep).await
+    }
+}
+
+/// The dialect a client speaks, for errors outside the chat endpoints (404s and 405s
+/// included): Anthropic for its paths or when it sends `anthropic-version`, else OpenAI.
+fn client_dialect(path: &[u8], buf: &[u8], headers: &[HeaderRef]) -> Dialect {
+    if path.starts_with(b"/v1/messages") || switchyard_http::header_value(buf, headers, "anthropic-version").is_some() {
+        Dialect::Anthropic
+    } else {
+        Dialect::OpenAi
     }
 }
 

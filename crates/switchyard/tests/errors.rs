@@ -232,3 +232,23 @@ fn check_flag_validates_and_names_the_field() {
         let _ = std::fs::remove_file(p);
     }
 }
+
+#[test]
+fn unknown_endpoints_answer_in_the_clients_dialect() {
+    let m = mock(MockConfig::default());
+    let gw = Gateway::start(&basic_config(&m.base_url(), ""));
+    // An Anthropic client: its path or its version header.
+    let body = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+    let r = gw.client().post_with("/v1/messages/count_tokens", body, &[("anthropic-version", "2023-06-01")]);
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(
+        (r.json()["type"].as_str(), r.json()["error"]["type"].as_str()),
+        (Some("error"), Some("not_found_error"))
+    );
+    let r = gw.client().get_with("/v1/nowhere", &[("anthropic-version", "2023-06-01")]);
+    assert_eq!(r.json()["type"], "error", "{}", r.text());
+    let r = gw.client().get("/v1/messages");
+    assert_eq!((r.status, r.json()["type"].as_str()), (405, Some("error")), "{}", r.text());
+    // An OpenAI client.
+    assert_openai_error(&gw.client().get("/v1/nowhere"), 404);
+}
