@@ -81,6 +81,21 @@ pub struct ToolCall {
     pub arguments: String,
 }
 
+/// What a consensus vote compares for an answer that calls tools: each call's name and its
+/// arguments normalised (parsed and written back with sorted keys and no spaces), in order.
+/// None for an answer without tool calls.
+pub fn tool_signature(calls: &[ToolCall]) -> Option<String> {
+    if calls.is_empty() {
+        return None;
+    }
+    let one = |c: &ToolCall| {
+        let args = serde_json::from_str::<Value>(&c.arguments)
+            .map_or_else(|_| c.arguments.trim().to_string(), |v| v.to_string());
+        format!("{}({args})", c.name)
+    };
+    Some(calls.iter().map(one).collect::<Vec<_>>().join(";"))
+}
+
 /// A whole answer in dialect-neutral form.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Completion {

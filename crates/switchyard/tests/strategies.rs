@@ -358,3 +358,21 @@ fn a_reload_that_changes_the_route_does_not_serve_its_old_answers() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn consensus_votes_on_tool_calls_and_says_when_it_cannot_vote() {
+    let (a, b, c) = (mock(MockConfig::default()), mock(MockConfig::default()), mock(MockConfig::default()));
+    let gw = Gateway::start(&consensus_config(&[&a, &b, &c], ""));
+    let body = r#"{"model":"vote","messages":[{"role":"user","content":"weather in Paris?"}],
+        "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]}"#;
+    let r = gw.client().post("/v1/chat/completions", body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "get_weather");
+    assert_eq!(r.header("x-switchyard-consensus"), Some("m0,m1,m2"), "all three called the same tool");
+    // Answers without a number for `last_number`: a 400 that says why, not a 502.
+    let (x, y) = (mock(answer("no figures here")), mock(answer("nor here")));
+    let gw = Gateway::start(&consensus_config(&[&x, &y], ""));
+    let r = gw.client().post("/v1/chat/completions", &chat_body("vote", false));
+    let e = assert_openai_error(&r, 400);
+    assert!(e["error"]["message"].as_str().unwrap().contains("could not vote"), "{e}");
+}

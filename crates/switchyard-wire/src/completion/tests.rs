@@ -121,3 +121,14 @@ fn finish_reason_tables() {
         assert_eq!(FinishReason::from_openai(o).anthropic(), a);
     }
 }
+
+#[test]
+fn tool_signatures_ignore_key_order_spacing_and_call_ids() {
+    let call = |id: &str, args: &str| ToolCall { id: id.into(), name: "get_weather".into(), arguments: args.into() };
+    let a = tool_signature(&[call("call_1", r#"{"city": "Paris", "unit": "c"}"#)]);
+    let b = tool_signature(&[call("toolu_9", r#"{"unit":"c","city":"Paris"}"#)]);
+    assert_eq!(a, b);
+    assert_eq!(a.as_deref(), Some(r#"get_weather({"city":"Paris","unit":"c"})"#));
+    assert_ne!(a, tool_signature(&[call("call_1", r#"{"city":"Lyon","unit":"c"}"#)]));
+    assert_eq!(tool_signature(&[]), None);
+}

@@ -216,7 +216,10 @@ pub async fn consensus(ask: Ask<'_>) -> Result<Answer, Unanswered> {
         match r {
             Ok(f) => {
                 spent.answered(&ask, ti, &f.completion.usage, AttemptOutcome::Answered);
-                answers.push(c.extractor.extract(&f.completion.text));
+                // An answer that calls tools is voted on by its calls, not its text.
+                let answer = switchyard_wire::completion::tool_signature(&f.completion.tool_calls)
+                    .or_else(|| c.extractor.extract(&f.completion.text));
+                answers.push(answer);
             }
             Err(e) => {
                 answers.push(None);
@@ -228,8 +231,16 @@ pub async fn consensus(ask: Ask<'_>) -> Result<Answer, Unanswered> {
         }
     }
     let Some(v) = vote(&answers, c.tie_break) else {
-        let (error, target) =
-            last_err.unwrap_or_else(|| (ApiError::status(502, "no model gave an answer to vote on"), c.targets[0]));
+        // Every member that answered gave nothing the extractor could read: the route cannot
+        // vote on this request, which is not an upstream failure.
+        let unreadable = || {
+            let e = ApiError::bad_request(
+                "this consensus route could not vote: no member's answer held what its extractor looks for",
+                None,
+            );
+            (e, c.targets[0])
+        };
+        let (error, target) = last_err.filter(|_| replies.iter().all(|r| r.is_err())).unwrap_or_else(unreadable);
         return Err(Unanswered { error, target, attempts: spent.tried });
     };
     // The reply sent: the judge's pick when there is a judge (and it answers), else the
