@@ -169,7 +169,7 @@ fn one_address_holding_its_share_does_not_lock_out_another() {
     let mut refused = 0;
     for _ in 0..40 {
         let mut s = connect_from("127.0.0.3", gw.addr);
-        s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(1000))).unwrap();
         let mut b = [0u8; 512];
         match s.read(&mut b) {
             Ok(n) if n > 0 => {
@@ -496,16 +496,10 @@ fn an_http_1_0_client_gets_a_close_delimited_stream() {
 #[test]
 fn above_the_memory_ceiling_new_requests_get_503_with_retry_after() {
     let m = mock(MockConfig::default());
-    // A ceiling below any process's resident memory: every new chat request is shed.
+    // A ceiling below any process's resident memory: every new chat request is shed, from the
+    // first (memory is sampled before the workers start).
     let gw = Gateway::start(&basic_config(&m.base_url(), "max_memory_bytes = 1048576"));
-    let t = Instant::now();
-    let r = loop {
-        let r = gw.client().post("/v1/chat/completions", &chat_body("m", false));
-        if r.status == 503 || t.elapsed() > Duration::from_secs(3) {
-            break r;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let r = gw.client().post("/v1/chat/completions", &chat_body("m", false));
     assert_openai_error(&r, 503);
     assert_eq!(r.header("retry-after"), Some("1"));
     assert!(r.text().contains("memory ceiling"), "{}", r.text());

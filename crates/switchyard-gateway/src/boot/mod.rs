@@ -57,6 +57,8 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
             unsafe { libc::shutdown(l.as_raw_fd(), libc::SHUT_RDWR) };
         }
     };
+    // Sampled once before the workers start, so the guard holds from the first request.
+    spawn_memory_sampler(shared.clone());
     let started = threads::start(listeners, &shared, cfg.server.pin_cpus, cfg.server.io)?;
     if started.drivers.contains(&"failed") {
         stop("");
@@ -69,7 +71,6 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
         cfg.server.pin_cpus
     );
     spawn_dns_refresher(shared.clone());
-    spawn_memory_sampler(shared.clone());
     let state_file = cfg.server.state_file.clone();
     if let Some(path) = &state_file {
         crate::control::state_file::spawn_saver(shared.clone(), path.clone());
@@ -173,16 +174,20 @@ fn bind_all(cfg: &Config, workers: usize) -> Result<(Vec<std::net::TcpListener>,
 fn spawn_memory_sampler(shared: Arc<Shared>) {
     // SAFETY: sysconf only reads a system constant.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+    let sample = move |shared: &Shared| {
+        // statm: size resident shared ... in pages.
+        if let Some(pages) = std::fs::read_to_string("/proc/self/statm")
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        {
+            shared.resident_bytes.store(pages * page, Ordering::Relaxed);
+        }
+    };
+    sample(&shared);
     let _ = std::thread::Builder::new().name("switchyard-memory".into()).spawn(move || {
         while !shared.shutdown.load(Ordering::Relaxed) {
-            // statm: size resident shared ... in pages.
-            if let Some(pages) = std::fs::read_to_string("/proc/self/statm")
-                .ok()
-                .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
-            {
-                shared.resident_bytes.store(pages * page, Ordering::Relaxed);
-            }
             std::thread::sleep(Duration::from_millis(100));
+            sample(&shared);
         }
     });
 }
