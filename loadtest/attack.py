@@ -26,6 +26,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from soak import free_port, key_hash  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release")
 DUR = int(os.environ.get("DURATION", "20"))
@@ -33,19 +36,6 @@ RATE = int(os.environ.get("RATE", "1000"))
 OUT = os.environ.get("OUT", os.path.join(ROOT, "loadtest", "results"))
 ADMIN_KEY = "sk-attack-admin-0123456789"
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def key_hash(k):
-    out = subprocess.run([os.path.join(BIN, "switchyard"), "keys", "hash"], input=k + "\n",
-                         capture_output=True, text=True, check=True)
-    return out.stdout.strip()
 
 
 def wait_port(port, timeout=20):

@@ -54,3 +54,37 @@ pub async fn send_all(s: &mut TcpStream, data: Vec<u8>) -> (io::Result<()>, Vec<
 pub fn until<F: Future>(deadline: Instant, f: F) -> monoio::time::Timeout<F> {
     monoio::time::timeout_at(monoio::time::Instant::from_std(deadline), f)
 }
+
+/// A TCP connection, plain or TLS (`T` is the rustls stream of the side: client or server).
+/// Both the client's connection and the provider's are one of these.
+pub enum MaybeTls<T> {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS over TCP.
+    Tls(Box<T>),
+}
+
+impl<T: monoio::io::AsyncReadRent + AsyncWriteRent> MaybeTls<T> {
+    /// Reads once, appending to `buf` (decrypted bytes on TLS).
+    pub async fn read_append(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        match self {
+            MaybeTls::Plain(s) => read_append(s, buf).await,
+            MaybeTls::Tls(s) => read_append(s.as_mut(), buf).await,
+        }
+    }
+
+    /// Writes all of `data`, giving the buffer back; TLS records are flushed so each piece
+    /// (a stream's event) leaves at once.
+    pub async fn send_all(&mut self, data: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        match self {
+            MaybeTls::Plain(s) => send_all(s, data).await,
+            MaybeTls::Tls(s) => {
+                let (r, b) = write_all(s.as_mut(), data).await;
+                match r {
+                    Ok(()) => (s.flush().await, b),
+                    e => (e, b),
+                }
+            }
+        }
+    }
+}

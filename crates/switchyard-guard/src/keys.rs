@@ -181,15 +181,7 @@ impl ClientKey {
                 ns_to_retry_s(wait),
             ));
         }
-        if let Some(rpm) = self.rpm
-            && let Err(wait) = u.requests.acquire(now.mono_ns, rpm, 1)
-        {
-            u.rate_limited.fetch_add(1, Relaxed);
-            return Err(ApiError::rate_limited(
-                format!("Rate limit reached: {rpm} requests per minute for this API key."),
-                ns_to_retry_s(wait),
-            ));
-        }
+        self.take_request(now)?;
         u.admitted.fetch_add(1, Relaxed);
         Ok(())
     }
@@ -197,6 +189,11 @@ impl ClientKey {
     /// Admits one feedback record under the key's requests per minute (feedback is rate
     /// limited like chat, so a key refused chat cannot flood the decision log instead).
     pub fn admit_feedback(&self, now: Now) -> Result<(), ApiError> {
+        self.take_request(now)
+    }
+
+    /// Takes one request from the key's requests per minute, or says when one fits (429).
+    fn take_request(&self, now: Now) -> Result<(), ApiError> {
         let u = &*self.usage;
         if let Some(rpm) = self.rpm
             && let Err(wait) = u.requests.acquire(now.mono_ns, rpm, 1)

@@ -1,33 +1,17 @@
 //! The client's connection: plain TCP, or TLS when `[server.tls]` is set.
 
-use std::io;
-
-use monoio::io::AsyncWriteRent;
 use monoio::net::TcpStream;
 
-use crate::io::{read_append, send_all, until, write_all};
+use crate::io::{MaybeTls, until};
 
 /// How long a refused upload is read and dropped after its error reply (nginx's
 /// `lingering_time` is 30 s; a client uploading at loopback or LAN speed needs far less).
 pub const LINGER: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// A client connection as the request path reads and writes it.
-pub enum ClientConn {
-    /// Plain HTTP.
-    Plain(TcpStream),
-    /// HTTPS: rustls over TCP.
-    Tls(Box<monoio_rustls::ServerTlsStream<TcpStream>>),
-}
+/// A client connection as the request path reads and writes it: plain HTTP, or HTTPS.
+pub type ClientConn = MaybeTls<monoio_rustls::ServerTlsStream<TcpStream>>;
 
 impl ClientConn {
-    /// Reads once, appending to `buf` (decrypted bytes on TLS).
-    pub async fn read_append(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        match self {
-            ClientConn::Plain(s) => read_append(s, buf).await,
-            ClientConn::Tls(s) => read_append(s.as_mut(), buf).await,
-        }
-    }
-
     /// After an error reply sent before the request was read whole (413, 408, 400): stops
     /// writing (a FIN, so the client sees the end of the reply) and reads and drops what the
     /// client still sends, for at most `LINGER`, before the caller closes. Closing at once with
@@ -46,21 +30,6 @@ impl ClientConn {
             match until(deadline, self.read_append(buf)).await {
                 Ok(Ok(n)) if n > 0 => {}
                 _ => return,
-            }
-        }
-    }
-
-    /// Writes all of `data`, giving the buffer back; TLS records are flushed so each event of
-    /// a stream leaves at once.
-    pub async fn send_all(&mut self, data: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
-        match self {
-            ClientConn::Plain(s) => send_all(s, data).await,
-            ClientConn::Tls(s) => {
-                let (r, b) = write_all(s.as_mut(), data).await;
-                match r {
-                    Ok(()) => (s.flush().await, b),
-                    e => (e, b),
-                }
             }
         }
     }

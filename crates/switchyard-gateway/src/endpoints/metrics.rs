@@ -4,6 +4,8 @@
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 
+use switchyard_guard::keys::ClientKey;
+
 use crate::runtime::live::{Live, Shared};
 
 /// Renders the exposition text.
@@ -252,16 +254,9 @@ fn keys(s: &mut String, shared: &Shared, live: &Live) {
             );
         }
     }
-    s.push_str("# HELP switchyard_key_tokens_total Tokens charged per client key.\n");
-    s.push_str("# TYPE switchyard_key_tokens_total counter\n");
-    for k in &set.keys {
-        let _ = writeln!(
-            s,
-            "switchyard_key_tokens_total{{key=\"{}\"}} {}",
-            esc(&k.name),
-            k.usage.tokens_total.load(Relaxed)
-        );
-    }
+    per_key(s, "switchyard_key_tokens_total", "Tokens charged per client key.", "counter", &set.keys, &|k| {
+        k.usage.tokens_total.load(Relaxed).to_string()
+    });
     s.push_str("# HELP switchyard_key_spend_usd Spend per client key in the current UTC day and month.\n");
     s.push_str("# TYPE switchyard_key_spend_usd gauge\n");
     let now = shared.key_now().unix_ms;
@@ -270,21 +265,28 @@ fn keys(s: &mut String, shared: &Shared, live: &Live) {
         let _ = writeln!(s, "switchyard_key_spend_usd{{key=\"{}\",period=\"day\"}} {day:.9}", esc(&k.name));
         let _ = writeln!(s, "switchyard_key_spend_usd{{key=\"{}\",period=\"month\"}} {month:.9}", esc(&k.name));
     }
-    s.push_str("# HELP switchyard_key_reserved_usd Spend held by requests in flight per client key (0 when idle).\n");
-    s.push_str("# TYPE switchyard_key_reserved_usd gauge\n");
-    for k in &set.keys {
-        let nusd = k.usage.reserved_nusd.load(Relaxed);
-        let _ = writeln!(s, "switchyard_key_reserved_usd{{key=\"{}\"}} {:.9}", esc(&k.name), nusd as f64 / 1e9);
-    }
-    s.push_str("# HELP switchyard_key_reserved_tokens Tokens held by requests in flight per client key.\n");
-    s.push_str("# TYPE switchyard_key_reserved_tokens gauge\n");
-    for k in &set.keys {
-        let _ = writeln!(
-            s,
-            "switchyard_key_reserved_tokens{{key=\"{}\"}} {}",
-            esc(&k.name),
-            k.usage.reserved_tokens.load(Relaxed)
-        );
+    let help = "Spend held by requests in flight per client key (0 when idle).";
+    per_key(s, "switchyard_key_reserved_usd", help, "gauge", &set.keys, &|k| {
+        format!("{:.9}", k.usage.reserved_nusd.load(Relaxed) as f64 / 1e9)
+    });
+    let help = "Tokens held by requests in flight per client key.";
+    per_key(s, "switchyard_key_reserved_tokens", help, "gauge", &set.keys, &|k| {
+        k.usage.reserved_tokens.load(Relaxed).to_string()
+    });
+}
+
+/// One series per client key: `name{key="..."} value`.
+fn per_key(
+    s: &mut String,
+    name: &str,
+    help: &str,
+    kind: &str,
+    keys: &[ClientKey],
+    value: &dyn Fn(&ClientKey) -> String,
+) {
+    let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for k in keys {
+        let _ = writeln!(s, "{name}{{key=\"{}\"}} {}", esc(&k.name), value(k));
     }
 }
 

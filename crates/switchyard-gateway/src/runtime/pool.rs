@@ -3,45 +3,12 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io;
 use std::time::{Duration, Instant};
 
-use monoio::io::AsyncWriteRent;
 use monoio::net::TcpStream;
 
-use crate::io::{read_append, send_all, write_all};
-
 /// A connection to a provider.
-pub enum UpStream {
-    /// Plain TCP.
-    Plain(TcpStream),
-    /// TLS over TCP.
-    Tls(Box<monoio_rustls::ClientTlsStream<TcpStream>>),
-}
-
-impl UpStream {
-    /// Reads once, appending to `buf`.
-    pub async fn read_append(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        match self {
-            UpStream::Plain(s) => read_append(s, buf).await,
-            UpStream::Tls(s) => read_append(s.as_mut(), buf).await,
-        }
-    }
-
-    /// Writes all of `data` (and flushes TLS records).
-    pub async fn write_all(&mut self, data: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
-        match self {
-            UpStream::Plain(s) => send_all(s, data).await,
-            UpStream::Tls(s) => {
-                let (r, b) = write_all(s.as_mut(), data).await;
-                match r {
-                    Ok(()) => (s.flush().await, b),
-                    e => (e, b),
-                }
-            }
-        }
-    }
-}
+pub type UpStream = crate::io::MaybeTls<monoio_rustls::ClientTlsStream<TcpStream>>;
 
 /// Idle keep-alive connections of one worker, by pool key (`scheme://host:port`).
 #[derive(Default)]

@@ -50,7 +50,7 @@ pub async fn exchange(
         };
         // Own time stops when the write is issued: the kernel's send work is every proxy's cost.
         let sent = Instant::now();
-        let (r, back) = until(deadline, s.write_all(req)).await.map_err(|_| UpError::Timeout)?;
+        let (r, back) = until(deadline, s.send_all(req)).await.map_err(|_| UpError::Timeout)?;
         req = back;
         if let Err(e) = r {
             if reused {
