@@ -22,6 +22,10 @@ fn token_event(d: Dialect) -> (Option<&'static [u8]>, &'static [u8]) {
             None,
             br#"{"candidates":[{"content":{"parts":[{"text":" tok"}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":5,"totalTokenCount":5},"modelVersion":"gemini-2.5-flash","responseId":"abc"}"#,
         ),
+        Dialect::Responses => (
+            Some(b"response.output_text.delta"),
+            br#"{"type":"response.output_text.delta","item_id":"msg_1","output_index":0,"content_index":0,"delta":" tok","sequence_number":4}"#,
+        ),
     }
 }
 

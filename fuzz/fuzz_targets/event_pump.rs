@@ -5,8 +5,9 @@
 use libfuzzer_sys::fuzz_target;
 use switchyard_wire::pump::{EventPump, PumpSpec};
 use switchyard_wire::Dialect;
+use switchyard_wire::responses::ResponsesMeta;
 
-const DIALECTS: [Dialect; 3] = [Dialect::OpenAi, Dialect::Anthropic, Dialect::Gemini];
+const DIALECTS: [Dialect; 4] = [Dialect::OpenAi, Dialect::Anthropic, Dialect::Gemini, Dialect::Responses];
 
 fn run(spec: PumpSpec<'_>, pieces: &[&[u8]]) -> (Vec<u8>, Option<String>, Option<(u64, u64)>) {
     // A fixed clock: two runs a second apart would otherwise differ in `created`.
@@ -27,13 +28,15 @@ fuzz_target!(|data: &[u8]| {
     if data.len() < 2 {
         return;
     }
+    let meta = ResponsesMeta::of(&serde_json::Value::Null, "resp_fuzz".into());
     let spec = PumpSpec {
-        client: DIALECTS[usize::from(data[0] & 3) % 3],
-        upstream: DIALECTS[usize::from(data[0] >> 2 & 3) % 3],
+        client: DIALECTS[usize::from(data[0] & 3)],
+        upstream: DIALECTS[usize::from(data[0] >> 2 & 3)],
         include_usage: data[0] & 0x10 != 0,
         drop_usage_chunk: data[0] & 0x20 != 0,
         model: "m",
         collect: data[0] & 0x40 != 0,
+        responses: Some(&meta),
     };
     let body = &data[2..];
     let split = usize::from(data[1]).min(body.len());

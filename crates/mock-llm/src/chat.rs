@@ -1,7 +1,9 @@
 //! Answers in the three dialects: whole bodies and stream events, tool calls included.
 //!
 //! Every answer is the tokens "t0 t1 t2 ..."; when the request offers tools and its last turn
-//! is not a tool result, the answer is a call of the first tool with `{"query":"t0"}`.
+//! is not a tool result, the answer is a call of the first tool with arguments that fit its
+//! parameters (`{"query":"t0"}` when it declares none); when it asks for a JSON schema, the
+//! answer is a value of that schema.
 
 use serde_json::{Value, json};
 
@@ -27,6 +29,8 @@ pub struct ChatRequest {
     /// The request's own pace between streamed tokens (`"mock_token_interval_ms"` in the
     /// body), so one mock can serve load tests at several paces.
     pub token_interval_ms: Option<u64>,
+    /// Arguments of the tool call (JSON text).
+    pub tool_args: String,
 }
 
 impl ChatRequest {
@@ -54,6 +58,26 @@ impl ChatRequest {
         let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
         let prompt_tokens = body.len().div_ceil(4);
         let token_interval_ms = v["mock_token_interval_ms"].as_u64();
+        let mut r = ChatRequest::parse_dialect(dialect, &v, url_model)?;
+        r.prompt_tokens = prompt_tokens;
+        r.token_interval_ms = token_interval_ms;
+        let (params, schema) = match dialect {
+            Dialect::OpenAi => ("/tools/0/function/parameters", "/response_format/json_schema/schema"),
+            Dialect::Anthropic => ("/tools/0/input_schema", "/output_format/schema"),
+            Dialect::Gemini => ("/tools/0/functionDeclarations/0/parameters", "/generationConfig/responseSchema"),
+            Dialect::Responses => ("/tools/0/parameters", "/text/format/schema"),
+        };
+        if let Some(p) = v.pointer(params).filter(|p| p.get("properties").is_some()) {
+            r.tool_args = crate::schema::example(p).to_string();
+        }
+        if let Some(s) = v.pointer(schema).filter(|_| r.tool.is_none()) {
+            r.answer = Some(vec![crate::schema::example(s).to_string()]);
+        }
+        Ok(r)
+    }
+
+    fn parse_dialect(dialect: Dialect, v: &Value, url_model: Option<(&str, bool)>) -> Result<ChatRequest, String> {
+        let (prompt_tokens, token_interval_ms, tool_args) = (0, None, TOOL_ARGS.to_string());
         match dialect {
             Dialect::OpenAi => {
                 let Some(model) = v["model"].as_str() else { return bad("you must provide a model parameter") };
@@ -72,6 +96,7 @@ impl ChatRequest {
                     answer: None,
                     logprob: 0.0,
                     token_interval_ms,
+                    tool_args,
                 })
             }
             Dialect::Anthropic => {
@@ -101,6 +126,33 @@ impl ChatRequest {
                     answer: None,
                     logprob: 0.0,
                     token_interval_ms,
+                    tool_args,
+                })
+            }
+            Dialect::Responses => {
+                let Some(model) = v["model"].as_str() else { return bad("Missing required parameter: 'model'.") };
+                let items = match &v["input"] {
+                    Value::String(_) => &[][..],
+                    Value::Array(items) => items.as_slice(),
+                    _ => return bad("Missing required parameter: 'input'."),
+                };
+                let last_is_result = items.last().is_some_and(|i| i["type"] == "function_call_output");
+                let tool = v["tools"]
+                    .as_array()
+                    .and_then(|t| t.iter().find(|t| t["type"] == "function"))
+                    .and_then(|t| t["name"].as_str());
+                Ok(ChatRequest {
+                    dialect,
+                    model: model.to_string(),
+                    stream: v["stream"].as_bool().unwrap_or(false),
+                    include_usage: true,
+                    prompt_tokens,
+                    tool: tool.filter(|_| !last_is_result).map(str::to_string),
+                    logprobs: false,
+                    answer: None,
+                    logprob: 0.0,
+                    token_interval_ms,
+                    tool_args,
                 })
             }
             Dialect::Gemini => {
@@ -130,6 +182,7 @@ impl ChatRequest {
                     answer: None,
                     logprob: 0.0,
                     token_interval_ms,
+                    tool_args,
                 })
             }
         }
@@ -152,7 +205,7 @@ pub fn completion(req: &ChatRequest, id: &str, tokens: usize) -> String {
         Dialect::OpenAi => {
             let (message, finish) = match &req.tool {
                 Some(name) => (
-                    json!({"role":"assistant","content":null,"refusal":null,"tool_calls":[{"id":format!("call_{id}"),"type":"function","function":{"name":name,"arguments":TOOL_ARGS}}]}),
+                    json!({"role":"assistant","content":null,"refusal":null,"tool_calls":[{"id":format!("call_{id}"),"type":"function","function":{"name":name,"arguments":req.tool_args}}]}),
                     "tool_calls",
                 ),
                 None => (json!({"role":"assistant","content":text,"refusal":null}), "stop"),
@@ -169,10 +222,9 @@ pub fn completion(req: &ChatRequest, id: &str, tokens: usize) -> String {
         }
         Dialect::Anthropic => {
             let (content, stop) = match &req.tool {
-                Some(name) => (
-                    json!([{"type":"tool_use","id":format!("toolu_{id}"),"name":name,"input":{"query":"t0"}}]),
-                    "tool_use",
-                ),
+                Some(name) => {
+                    (json!([{"type":"tool_use","id":format!("toolu_{id}"),"name":name,"input":args(req)}]), "tool_use")
+                }
                 None => (json!([{"type":"text","text":text}]), "end_turn"),
             };
             json!({"id":format!("msg_{id}"),"type":"message","role":"assistant","model":req.model,"content":content,
@@ -180,9 +232,26 @@ pub fn completion(req: &ChatRequest, id: &str, tokens: usize) -> String {
                 "usage":{"input_tokens":p,"output_tokens":c,"cache_creation_input_tokens":0,"cache_read_input_tokens":0}})
             .to_string()
         }
+        Dialect::Responses => {
+            let item = match &req.tool {
+                Some(name) => json!({"type":"function_call","id":format!("fc_{id}"),"call_id":format!("call_{id}"),
+                    "name":name,"arguments":req.tool_args,"status":"completed"}),
+                None => json!({"type":"message","id":format!("msg_{id}"),"status":"completed","role":"assistant",
+                    "content":[{"type":"output_text","text":text,"annotations":[]}]}),
+            };
+            responses_object(
+                req,
+                id,
+                "completed",
+                json!([item]),
+                json!({"input_tokens":p,"output_tokens":c,"total_tokens":p+c,
+                "input_tokens_details":{"cached_tokens":0},"output_tokens_details":{"reasoning_tokens":0}}),
+            )
+            .to_string()
+        }
         Dialect::Gemini => {
             let parts = match &req.tool {
-                Some(name) => json!([{"functionCall":{"name":name,"args":{"query":"t0"}}}]),
+                Some(name) => json!([{"functionCall":{"name":name,"args":args(req)}}]),
                 None => json!([{"text":text}]),
             };
             json!({"candidates":[{"content":{"role":"model","parts":parts},"finishReason":"STOP","index":0}],
@@ -219,7 +288,7 @@ pub fn stream_events(req: &ChatRequest, id: &str, tokens: usize) -> Vec<String> 
             match &req.tool {
                 Some(name) => {
                     ev.push(chunk(json!({"role":"assistant","content":null,"tool_calls":[{"index":0,"id":format!("call_{id}"),"type":"function","function":{"name":name,"arguments":""}}]}), None));
-                    for frag in [&TOOL_ARGS[..6], &TOOL_ARGS[6..]] {
+                    for frag in halves(&req.tool_args) {
                         ev.push(chunk(json!({"tool_calls":[{"index":0,"function":{"arguments":frag}}]}), None));
                     }
                     ev.push(chunk(json!({}), Some("tool_calls")));
@@ -249,7 +318,7 @@ pub fn stream_events(req: &ChatRequest, id: &str, tokens: usize) -> Vec<String> 
                         &json!({"type":"content_block_start","index":0,
                         "content_block":{"type":"tool_use","id":format!("toolu_{id}"),"name":name,"input":{}}}),
                     ));
-                    for frag in [&TOOL_ARGS[..6], &TOOL_ARGS[6..]] {
+                    for frag in halves(&req.tool_args) {
                         ev.push(sse(
                             Some("content_block_delta"),
                             &json!({"type":"content_block_delta","index":0,
@@ -278,6 +347,7 @@ pub fn stream_events(req: &ChatRequest, id: &str, tokens: usize) -> Vec<String> 
             ev.push(sse(Some("message_delta"), &json!({"type":"message_delta","delta":{"stop_reason":stop,"stop_sequence":null},"usage":{"output_tokens":c}})));
             ev.push(sse(Some("message_stop"), &json!({"type":"message_stop"})));
         }
+        Dialect::Responses => responses_events(req, id, tokens, &mut ev),
         Dialect::Gemini => {
             let chunk = |parts: Value, last: bool| {
                 let mut v = json!({"candidates":[{"content":{"role":"model","parts":parts},"index":0}],
@@ -290,7 +360,7 @@ pub fn stream_events(req: &ChatRequest, id: &str, tokens: usize) -> Vec<String> 
                 format!("data: {v}\r\n\r\n")
             };
             match &req.tool {
-                Some(name) => ev.push(chunk(json!([{"functionCall":{"name":name,"args":{"query":"t0"}}}]), true)),
+                Some(name) => ev.push(chunk(json!([{"functionCall":{"name":name,"args":args(req)}}]), true)),
                 None => {
                     for i in 0..tokens {
                         ev.push(chunk(json!([{"text":req.tok(i)}]), i + 1 == tokens));
@@ -308,7 +378,7 @@ pub fn stream_events(req: &ChatRequest, id: &str, tokens: usize) -> Vec<String> 
 /// An error body in `dialect` for `status`.
 pub fn error_json(dialect: Dialect, status: u16, message: &str) -> String {
     match dialect {
-        Dialect::OpenAi => {
+        Dialect::OpenAi | Dialect::Responses => {
             let (kind, code) = match status {
                 401 => ("invalid_request_error", "invalid_api_key"),
                 404 => ("invalid_request_error", "not_found"),
@@ -343,4 +413,82 @@ pub fn error_json(dialect: Dialect, status: u16, message: &str) -> String {
             json!({"error":{"code":status,"message":message,"status":st}}).to_string()
         }
     }
+}
+
+/// The tool call's arguments as an object.
+fn args(req: &ChatRequest) -> Value {
+    serde_json::from_str(&req.tool_args).unwrap_or_else(|_| json!({}))
+}
+
+/// Arguments text in two fragments, as providers stream them.
+fn halves(s: &str) -> [&str; 2] {
+    let mid = (0..=s.len() / 2).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+    [&s[..mid], &s[mid..]]
+}
+
+/// A Responses API `response` object.
+fn responses_object(req: &ChatRequest, id: &str, status: &str, output: Value, usage: Value) -> Value {
+    json!({"id":format!("resp_{id}"),"object":"response","created_at":1700000000,"status":status,"error":null,
+        "incomplete_details":null,"instructions":null,"max_output_tokens":null,"model":req.model,"output":output,
+        "parallel_tool_calls":true,"previous_response_id":null,"reasoning":{"effort":null,"summary":null},
+        "store":true,"temperature":1.0,"text":{"format":{"type":"text"}},"tool_choice":"auto","tools":[],
+        "top_p":1.0,"truncation":"disabled","usage":usage,"user":null,"metadata":{}})
+}
+
+/// The events of a streamed Responses API answer.
+fn responses_events(req: &ChatRequest, id: &str, tokens: usize, ev: &mut Vec<String>) {
+    let mut seq = 0;
+    let mut push = |kind: &str, mut data: Value| {
+        data["type"] = json!(kind);
+        data["sequence_number"] = json!(seq);
+        seq += 1;
+        ev.push(sse(Some(kind), &data));
+    };
+    let empty = responses_object(req, id, "in_progress", json!([]), Value::Null);
+    push("response.created", json!({"response": empty}));
+    push("response.in_progress", json!({"response": empty}));
+    let item = match &req.tool {
+        Some(name) => {
+            let fc = format!("fc_{id}");
+            let mut item = json!({"type":"function_call","id":fc,"call_id":format!("call_{id}"),"name":name,
+                "arguments":"","status":"in_progress"});
+            push("response.output_item.added", json!({"output_index":0,"item":item}));
+            for frag in halves(&req.tool_args) {
+                push("response.function_call_arguments.delta", json!({"item_id":fc,"output_index":0,"delta":frag}));
+            }
+            push(
+                "response.function_call_arguments.done",
+                json!({"item_id":fc,"output_index":0,"arguments":req.tool_args}),
+            );
+            item["arguments"] = json!(req.tool_args);
+            item["status"] = json!("completed");
+            item
+        }
+        None => {
+            let msg = format!("msg_{id}");
+            let text: String = (0..tokens).map(|i| req.tok(i)).collect();
+            push(
+                "response.output_item.added",
+                json!({"output_index":0,"item":{"type":"message","id":msg,
+                "status":"in_progress","role":"assistant","content":[]}}),
+            );
+            let part = json!({"type":"output_text","text":"","annotations":[]});
+            push("response.content_part.added", json!({"item_id":msg,"output_index":0,"content_index":0,"part":part}));
+            for i in 0..tokens {
+                push(
+                    "response.output_text.delta",
+                    json!({"item_id":msg,"output_index":0,"content_index":0,"delta":req.tok(i)}),
+                );
+            }
+            push("response.output_text.done", json!({"item_id":msg,"output_index":0,"content_index":0,"text":text}));
+            let part = json!({"type":"output_text","text":text,"annotations":[]});
+            push("response.content_part.done", json!({"item_id":msg,"output_index":0,"content_index":0,"part":part}));
+            json!({"type":"message","id":msg,"status":"completed","role":"assistant","content":[part]})
+        }
+    };
+    push("response.output_item.done", json!({"output_index":0,"item":item}));
+    let (p, c) = (req.prompt_tokens, tokens);
+    let usage = json!({"input_tokens":p,"output_tokens":c,"total_tokens":p+c,
+        "input_tokens_details":{"cached_tokens":0},"output_tokens_details":{"reasoning_tokens":0}});
+    push("response.completed", json!({"response": responses_object(req, id, "completed", json!([item]), usage)}));
 }

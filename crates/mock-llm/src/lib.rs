@@ -1,9 +1,13 @@
 //! mock-llm: a mock LLM provider for tests, demos and load tests.
 //!
-//! Speaks the OpenAI chat-completions dialect (streaming included) with injectable latency,
+//! Speaks OpenAI chat completions, the OpenAI Responses API, Anthropic Messages and Gemini
+//! (streaming included; embeddings and token counting too), answers that fit a requested JSON
+//! schema or tool parameters, with injectable latency,
 //! stream pacing and faults, over HTTP or HTTPS with a generated self-signed certificate.
 
 mod chat;
+mod extra;
+mod schema;
 mod server;
 
 use std::net::SocketAddr;

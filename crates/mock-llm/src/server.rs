@@ -212,6 +212,7 @@ fn route(method: Method, path: &str) -> Option<(Dialect, Option<(String, bool)>)
         // Gemini's OpenAI-compatible endpoint is the OpenAI dialect under another prefix.
         "/v1/chat/completions" | "/v1beta/openai/chat/completions" => Some((Dialect::OpenAi, None)),
         "/v1/messages" => Some((Dialect::Anthropic, None)),
+        "/v1/responses" => Some((Dialect::Responses, None)),
         _ => {
             let rest = path.strip_prefix("/v1beta/models/")?;
             let (model, action) = rest.rsplit_once(':')?;
@@ -234,7 +235,7 @@ fn authorised(cfg: &MockConfig, d: Dialect, seen: &SeenRequest, query: &str) -> 
     let Some(key) = &cfg.require_key else { return true };
     let bearer = seen.header("authorization") == Some(format!("Bearer {key}").as_str());
     match d {
-        Dialect::OpenAi => bearer,
+        Dialect::OpenAi | Dialect::Responses => bearer,
         Dialect::Anthropic => bearer || seen.header("x-api-key") == Some(key.as_str()),
         Dialect::Gemini => {
             seen.header("x-goog-api-key") == Some(key.as_str()) || query_param(query, "key") == Some(key.as_str())
@@ -273,6 +274,22 @@ async fn respond<S: AsyncWriteRent>(
             return send(s, out).await.is_ok();
         }
         _ => {}
+    }
+    if let Some((dialect, answer)) = crate::extra::answer(method, path, &body) {
+        let seen = SeenRequest { path: target.to_string(), headers, body };
+        if !authorised(cfg, dialect, &seen, query) {
+            return send_error(s, dialect, 401, "Incorrect API key provided.", &[]).await;
+        }
+        if let Ok(mut v) = ctx.seen.lock() {
+            v.push(seen);
+        }
+        return match answer {
+            Ok(b) => {
+                write::simple_response(&mut out, 200, "application/json", &[], b.as_bytes(), false);
+                send(s, out).await.is_ok()
+            }
+            Err(m) => send_error(s, dialect, 400, &m, &[]).await,
+        };
     }
     let Some((dialect, url_model)) = route(method, path) else {
         return send_error(s, Dialect::OpenAi, 404, &format!("no route for {path}"), &[]).await;
@@ -321,7 +338,7 @@ async fn respond<S: AsyncWriteRent>(
         Err(m) => return send_error(s, dialect, 400, &m, &[]).await,
     };
     req.logprob = cfg.logprob;
-    if let Some(a) = &cfg.answer {
+    if let Some(a) = cfg.answer.as_ref().filter(|_| req.answer.is_none()) {
         // Words keep their leading space after the first, like real token streams.
         req.answer =
             Some(a.split(' ').enumerate().map(|(i, w)| if i == 0 { w.to_string() } else { format!(" {w}") }).collect());

@@ -64,6 +64,26 @@ pub struct Config {
     /// Who may read `GET /metrics` on the client port.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// The Responses API's store of recent answers (`previous_response_id`).
+    #[serde(default)]
+    pub responses: ResponsesConfig,
+}
+
+/// `[responses]`: answers to `/v1/responses` kept so a follow-up can name them in
+/// `previous_response_id`, whichever model answers it. Sized at start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResponsesConfig {
+    /// Memory bound of the store: conversations and bookkeeping, bytes.
+    pub store_max_bytes: usize,
+    /// How long a stored answer can be continued, seconds.
+    pub store_ttl_secs: u64,
+}
+
+impl Default for ResponsesConfig {
+    fn default() -> Self {
+        ResponsesConfig { store_max_bytes: 64 * 1024 * 1024, store_ttl_secs: 3600 }
+    }
 }
 
 /// `[metrics]`.
@@ -277,6 +297,11 @@ pub struct ProviderConfig {
     pub dialect: Dialect,
     /// Base URL, e.g. `https://api.openai.com/v1`.
     pub base_url: String,
+    /// An `openai` provider that also serves the Responses API at `/responses` (OpenAI itself
+    /// does): `/v1/responses` requests are passed to it byte for byte instead of translated to
+    /// chat completions.
+    #[serde(default)]
+    pub responses: bool,
     /// Key sent upstream; may be empty for servers without auth.
     #[serde(default)]
     pub api_key: Option<String>,
@@ -448,6 +473,9 @@ impl Config {
         for (name, p) in &self.providers {
             let field = |f: &str| format!("providers.{name}.{f}");
             Endpoint::parse(&p.base_url).map_err(|m| ConfigError::new(field("base_url"), m))?;
+            if p.responses && p.dialect != Dialect::OpenAi {
+                return Err(ConfigError::new(field("responses"), "only an `openai` provider serves the Responses API"));
+            }
             for (k, v) in &p.headers {
                 if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
                     return Err(ConfigError::new(field("headers"), format!("invalid header name `{k}`")));

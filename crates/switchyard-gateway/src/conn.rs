@@ -138,8 +138,12 @@ async fn dispatch(
     let method = if bare { Method::Get } else { method };
     let reply = Reply { bare, path, dialect: client_dialect(path, buf, headers) };
     match (method, path) {
-        (Method::Post, b"/v1/chat/completions" | b"/v1/messages") => {
-            let dialect = if path == b"/v1/chat/completions" { Dialect::OpenAi } else { Dialect::Anthropic };
+        (Method::Post, b"/v1/chat/completions" | b"/v1/messages" | b"/v1/responses") => {
+            let dialect = match path {
+                b"/v1/chat/completions" => Dialect::OpenAi,
+                b"/v1/responses" => Dialect::Responses,
+                _ => Dialect::Anthropic,
+            };
             let key = client_key(w, live, buf, headers, dialect);
             let headers = pipeline::admit::ReqHeaders { buf, fields: headers };
             let beta_query = dialect == Dialect::Anthropic && query.split(|&c| c == b'&').any(|kv| kv == b"beta=true");
@@ -323,7 +327,7 @@ fn client_dialect(path: &[u8], buf: &[u8], headers: &[HeaderRef]) -> Dialect {
 /// The methods a known path takes (None for unknown paths).
 fn allowed_methods(path: &[u8]) -> Option<&'static str> {
     match path {
-        b"/v1/chat/completions" | b"/v1/messages" | b"/v1/feedback" => Some("POST"),
+        b"/v1/chat/completions" | b"/v1/messages" | b"/v1/responses" | b"/v1/feedback" => Some("POST"),
         b"/v1/models" | b"/metrics" | b"/readyz" | b"/healthz" => Some("GET, HEAD"),
         p if p.starts_with(b"/v1/models/") => Some("GET, HEAD"),
         _ => None,

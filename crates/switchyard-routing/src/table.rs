@@ -55,7 +55,9 @@ impl RouteTable {
                 .map(|(w, k)| {
                     let mut line = Vec::new();
                     match p.dialect {
-                        Dialect::OpenAi => push_header(&mut line, "authorization", &format!("Bearer {k}")),
+                        Dialect::OpenAi | Dialect::Responses => {
+                            push_header(&mut line, "authorization", &format!("Bearer {k}"))
+                        }
                         Dialect::Anthropic => push_header(&mut line, "x-api-key", k),
                         // A header, not `?key=`, keeps the key out of URLs and logs.
                         Dialect::Gemini => push_header(&mut line, "x-goog-api-key", k),
@@ -67,6 +69,7 @@ impl RouteTable {
             providers.push(Provider {
                 name: name.clone(),
                 dialect: p.dialect,
+                responses: p.responses,
                 pool_key: endpoint.pool_key(),
                 base_path: endpoint.path.clone(),
                 endpoint,

@@ -17,6 +17,9 @@ pub struct Provider {
     pub name: String,
     /// Wire format.
     pub dialect: Dialect,
+    /// An OpenAI provider that also serves the Responses API: Responses clients are passed
+    /// through to its `/responses`.
+    pub responses: bool,
     /// Where it is reached.
     pub endpoint: Endpoint,
     /// Pool key (`scheme://host:port`).
@@ -38,6 +41,13 @@ pub struct Provider {
 }
 
 impl Provider {
+    /// The dialect this provider is spoken to in for a client of `client`: the Responses API
+    /// when both sides speak it and the client's body can go as it is (`passthrough`), else
+    /// the provider's own.
+    pub fn dialect_for(&self, client: Dialect, passthrough: bool) -> Dialect {
+        if self.responses && client == Dialect::Responses && passthrough { Dialect::Responses } else { self.dialect }
+    }
+
     /// The auth header line for this request: keys are picked in proportion to their weights.
     pub fn pick_key(&self, random: u64) -> &[u8] {
         match self.keys.len() {

@@ -35,6 +35,10 @@ pub fn answer_usage(answer: TapeValue<'_, '_>, dialect: Dialect) -> Option<Usage
             raw.cache_read_input_tokens,
             raw.cache_creation_input_tokens,
         ),
+        // Responses usage counts cached input and reasoning output as OpenAI's chat usage does.
+        Dialect::Responses => {
+            Usage::openai(raw.input_tokens, raw.output_tokens, raw.cached_tokens, raw.reasoning_tokens)
+        }
         _ => Usage::openai(raw.prompt_tokens, raw.completion_tokens, raw.cached_tokens, raw.reasoning_tokens),
     })
 }
@@ -84,8 +88,8 @@ impl RawUsage {
                 "output_tokens" => u.output_tokens = count(v),
                 "cache_read_input_tokens" => u.cache_read_input_tokens = count(v),
                 "cache_creation_input_tokens" => u.cache_creation_input_tokens = count(v),
-                "prompt_tokens_details" => u.cached_tokens = details(v).0,
-                "completion_tokens_details" => u.reasoning_tokens = details(v).1,
+                "prompt_tokens_details" | "input_tokens_details" => u.cached_tokens = details(v).0,
+                "completion_tokens_details" | "output_tokens_details" => u.reasoning_tokens = details(v).1,
                 _ => {}
             }
         }

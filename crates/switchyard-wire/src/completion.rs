@@ -131,6 +131,7 @@ impl Completion {
             crate::Dialect::OpenAi => Completion::from_openai(v),
             crate::Dialect::Anthropic => Completion::from_anthropic(v),
             crate::Dialect::Gemini => Completion::from_gemini(v, model),
+            crate::Dialect::Responses => Completion::from_responses(v),
         }
     }
 

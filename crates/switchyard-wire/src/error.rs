@@ -87,8 +87,7 @@ impl UpstreamError {
         let msg = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
         let mut kind = ErrorKind::from_status(status);
         let message = match dialect {
-            Dialect::OpenAi => msg("/error/message"),
-            Dialect::Anthropic => msg("/error/message"),
+            Dialect::OpenAi | Dialect::Anthropic | Dialect::Responses => msg("/error/message"),
             Dialect::Gemini => {
                 // A bad key is a 400 INVALID_ARGUMENT with reason API_KEY_INVALID: really a 401.
                 let text = v.to_string();

@@ -19,6 +19,7 @@ pub mod redact;
 pub mod render;
 pub mod replay;
 pub mod request;
+pub mod responses;
 pub mod stream;
 pub mod tape;
 pub mod text;
@@ -45,6 +46,11 @@ pub enum Dialect {
     Anthropic,
     /// Google Gemini `generateContent`.
     Gemini,
+    /// The OpenAI Responses API (`/v1/responses`): a client dialect, and the upstream dialect
+    /// of an OpenAI provider with `responses = true` answering a Responses client (never set
+    /// as a provider's `dialect` in config).
+    #[serde(skip)]
+    Responses,
 }
 
 /// Why a body could not be translated.

@@ -15,6 +15,7 @@ use std::sync::LazyLock;
 use memchr::memmem;
 use switchyard_http::SseDecoder;
 
+use crate::responses::ResponsesMeta;
 use crate::{Completion, CompletionBuilder, Delta, Dialect, StreamDecoder, StreamEncoder, Usage};
 
 // Searchers built once: constructing one per event showed up at ~3 % of the streaming profile.
@@ -63,6 +64,8 @@ pub struct PumpSpec<'a> {
     pub model: &'a str,
     /// Keep the whole answer (every event is then decoded).
     pub collect: bool,
+    /// A Responses API client's answer id and echo (its events are built from them).
+    pub responses: Option<&'a ResponsesMeta>,
 }
 
 /// One stream's translation state.
@@ -88,7 +91,12 @@ impl EventPump {
             upstream: spec.upstream,
             drop_usage_chunk: spec.drop_usage_chunk,
             dec: StreamDecoder::new(spec.upstream, spec.model),
-            enc: StreamEncoder::new(spec.client, spec.include_usage, spec.model),
+            enc: match spec.responses {
+                Some(meta) if spec.client == Dialect::Responses => {
+                    StreamEncoder::for_responses(meta.clone(), spec.model)
+                }
+                _ => StreamEncoder::new(spec.client, spec.include_usage, spec.model),
+            },
             sse: SseDecoder::new(),
             deltas: Vec::new(),
             usage: None,
@@ -121,6 +129,7 @@ impl EventPump {
                 || self.collected.is_some()
                 || data.as_ref() == b"[DONE]"
                 || (self.upstream == Dialect::Anthropic && name.is_some_and(|n| n.starts_with(b"message_")))
+                || (self.upstream == Dialect::Responses && name.is_none_or(responses_final))
                 || USAGE.find(&data).is_some()
                 || USAGE_SPACED.find(&data).is_some();
             if decode {
@@ -186,9 +195,27 @@ impl EventPump {
     }
 }
 
-/// Appends an error event that ends a stream cleanly in the client's dialect.
-pub fn error_event(client: Dialect, model: &str, reason: &str, events: &mut Vec<u8>) {
-    let mut e = StreamEncoder::new(client, false, model);
+/// Whether a Responses event is one that ends the stream or carries the answer's usage.
+fn responses_final(name: &[u8]) -> bool {
+    matches!(name, b"response.created" | b"response.completed" | b"response.incomplete" | b"response.failed" | b"error")
+}
+
+/// Appends an error event that ends a stream cleanly in the client's dialect (`responses`
+/// names a Responses client's answer).
+pub fn error_event(
+    client: Dialect,
+    model: &str,
+    reason: &str,
+    responses: Option<&ResponsesMeta>,
+    events: &mut Vec<u8>,
+) {
+    let mut e = match responses {
+        Some(meta) => StreamEncoder::for_responses(meta.clone(), model),
+        None if client == Dialect::Responses => {
+            StreamEncoder::for_responses(ResponsesMeta::of(&serde_json::Value::Null, "resp_error".into()), model)
+        }
+        None => StreamEncoder::new(client, false, model),
+    };
     e.push(&Delta::Start { id: "error".into(), model: model.into() }, &mut Vec::new());
     e.error("api_error", reason, events);
 }
@@ -226,8 +253,9 @@ fn delta_text_bytes(d: &Delta) -> usize {
 /// values of the fields that carry text or tool arguments in the three dialects (`content`,
 /// `text`, `arguments`, `partial_json`, `thinking`), escapes counted as written.
 pub fn text_value_bytes(data: &[u8]) -> usize {
-    const FIELDS: [&[u8]; 5] =
-        [b"\"content\":", b"\"text\":", b"\"arguments\":", b"\"partial_json\":", b"\"thinking\":"];
+    // `delta` is a Responses text or arguments delta (elsewhere an object: 0 bytes).
+    const FIELDS: [&[u8]; 6] =
+        [b"\"content\":", b"\"text\":", b"\"arguments\":", b"\"partial_json\":", b"\"thinking\":", b"\"delta\":"];
     let mut total = 0;
     for field in FIELDS {
         let mut at = 0;

@@ -4,6 +4,7 @@
 
 use std::sync::OnceLock;
 
+use crate::responses::ResponsesMeta;
 use crate::{Completion, Dialect, StreamEncoder};
 
 /// How the client wants the answer.
@@ -34,6 +35,22 @@ pub fn render(shape: Shape, c: &Completion) -> Vec<u8> {
         };
         serde_json::to_vec(&body).unwrap_or_default()
     }
+}
+
+/// The body of `c` for `shape`, a Responses API client's built with `responses` (its answer's
+/// id and echo, which differ per request, so these are never memoised).
+pub fn render_for(shape: Shape, c: &Completion, responses: Option<&ResponsesMeta>) -> Vec<u8> {
+    let Some(meta) = responses.filter(|_| shape.dialect == Dialect::Responses) else { return render(shape, c) };
+    if !shape.stream {
+        return serde_json::to_vec(&c.to_responses(meta)).unwrap_or_default();
+    }
+    let mut enc = StreamEncoder::for_responses(meta.clone(), &c.model);
+    let mut events = Vec::with_capacity(1024 + c.text.len() * 4);
+    for d in c.to_deltas() {
+        enc.push(&d, &mut events);
+    }
+    enc.finish(&mut events);
+    events
 }
 
 /// A stored answer and who gave it.

@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use crate::completion::{FinishReason, gemini_parts};
+use crate::responses::ResponsesMeta;
+use crate::responses::events::ResponsesEncoder;
 use crate::usage::Usage;
 use crate::{Dialect, TranslateError, invalid, now_secs};
 
@@ -122,6 +124,10 @@ impl StreamDecoder {
                 self.anthropic(kind, &v, out)
             }
             Dialect::Gemini => self.gemini(&v, out),
+            Dialect::Responses => {
+                let kind = name.and_then(|n| std::str::from_utf8(n).ok()).or_else(|| v["type"].as_str()).unwrap_or("");
+                self.responses(kind, &v, out)
+            }
         }
         Ok(())
     }
@@ -251,6 +257,72 @@ impl StreamDecoder {
         }
     }
 
+    /// A Responses API upstream's event (a pass-through reads usage and, when collecting, the
+    /// answer from these).
+    fn responses(&mut self, kind: &str, v: &Value, out: &mut Vec<Delta>) {
+        match kind {
+            "response.created" | "response.in_progress" => {
+                let r = &v["response"];
+                self.start(r["id"].as_str().unwrap_or(""), r["model"].as_str(), out);
+            }
+            "response.output_item.added"
+                if v.pointer("/item/type").and_then(Value::as_str) == Some("function_call") =>
+            {
+                let at = v["output_index"].as_u64().unwrap_or(0) as usize;
+                if self.blocks.len() <= at {
+                    self.blocks.resize(at + 1, None);
+                }
+                let t = self.tools;
+                self.tools += 1;
+                self.blocks[at] = Some(t);
+                let item = &v["item"];
+                out.push(Delta::ToolStart {
+                    index: t,
+                    id: item["call_id"].as_str().unwrap_or_default().to_string(),
+                    name: item["name"].as_str().unwrap_or_default().to_string(),
+                });
+            }
+            "response.output_text.delta" => {
+                out.push(Delta::Text(v["delta"].as_str().unwrap_or_default().to_string()));
+            }
+            "response.function_call_arguments.delta" => {
+                let at = v["output_index"].as_u64().unwrap_or(0) as usize;
+                if let Some(Some(t)) = self.blocks.get(at) {
+                    out.push(Delta::ToolArgs {
+                        index: *t,
+                        fragment: v["delta"].as_str().unwrap_or_default().to_string(),
+                    });
+                }
+            }
+            "response.completed" | "response.incomplete" => {
+                let r = &v["response"];
+                self.start(r["id"].as_str().unwrap_or(""), r["model"].as_str(), out);
+                let f = match r.pointer("/incomplete_details/reason").and_then(Value::as_str) {
+                    Some("max_output_tokens") => FinishReason::Length,
+                    Some("content_filter") => FinishReason::ContentFilter,
+                    _ if self.tools > 0 => FinishReason::ToolCalls,
+                    _ => FinishReason::Stop,
+                };
+                self.finish = Some(f);
+                out.push(Delta::Finish(f));
+                if r["usage"].is_object() {
+                    self.usage = crate::responses::usage_from(&r["usage"]);
+                    out.push(Delta::Usage(self.usage));
+                }
+                self.done = true;
+            }
+            "response.failed" | "error" => {
+                let e = if kind == "error" { v } else { &v["response"]["error"] };
+                out.push(Delta::Error {
+                    kind: e["code"].as_str().unwrap_or("server_error").to_string(),
+                    message: e["message"].as_str().unwrap_or("upstream error").to_string(),
+                });
+                self.done = true;
+            }
+            _ => {}
+        }
+    }
+
     fn gemini(&mut self, v: &Value, out: &mut Vec<Delta>) {
         if let Some(e) = v.get("error") {
             out.push(Delta::Error {
@@ -300,6 +372,8 @@ pub struct StreamEncoder {
     /// Anthropic: tool index → content block index.
     tool_blocks: Vec<usize>,
     ended: bool,
+    /// A Responses API client's events are written by their own encoder.
+    responses: Option<Box<ResponsesEncoder>>,
 }
 
 impl StreamEncoder {
@@ -318,7 +392,15 @@ impl StreamEncoder {
             next_block: 0,
             tool_blocks: Vec::new(),
             ended: false,
+            responses: None,
         }
+    }
+
+    /// An encoder for a Responses API client: the answer `meta` describes (its id and echo).
+    pub fn for_responses(meta: ResponsesMeta, model: &str) -> Self {
+        let mut e = StreamEncoder::new(Dialect::Responses, false, model);
+        e.responses = Some(Box::new(ResponsesEncoder::new(meta, model)));
+        e
     }
 
     /// The same encoder with its `created` time fixed, so two runs over the same events give
@@ -360,6 +442,9 @@ impl StreamEncoder {
 
     /// Appends the events for one delta.
     pub fn push(&mut self, d: &Delta, out: &mut Vec<u8>) {
+        if let Some(r) = &mut self.responses {
+            return r.push(d, out);
+        }
         if self.ended {
             return;
         }
@@ -440,6 +525,9 @@ impl StreamEncoder {
 
     /// Ends the client's stream properly.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if let Some(r) = &mut self.responses {
+            return r.finish(out);
+        }
         if self.ended {
             return;
         }
@@ -478,6 +566,9 @@ impl StreamEncoder {
 
     /// Ends the client's stream with an error event.
     pub fn error(&mut self, kind: &str, message: &str, out: &mut Vec<u8>) {
+        if let Some(r) = &mut self.responses {
+            return r.error(kind, message, out);
+        }
         if self.ended {
             return;
         }
@@ -493,7 +584,7 @@ impl StreamEncoder {
 }
 
 /// Appends one SSE event.
-fn sse(out: &mut Vec<u8>, event: Option<&str>, data: &Value) {
+pub(crate) fn sse(out: &mut Vec<u8>, event: Option<&str>, data: &Value) {
     if let Some(e) = event {
         out.extend_from_slice(b"event: ");
         out.extend_from_slice(e.as_bytes());

@@ -130,6 +130,8 @@ fn process_state(cfg: &Config, source: &Source, workers: usize) -> Result<Arc<Sh
     let decisions = cfg.log.as_ref().map(crate::observe::decision_log::DecisionLog::start).transpose()?;
     Ok(Arc::new(Shared {
         cache: switchyard_cache::cache::ResponseCache::new(cfg.cache.max_bytes),
+        responses: switchyard_cache::cache::ResponseCache::new(cfg.responses.store_max_bytes),
+        responses_ttl_ms: cfg.responses.store_ttl_secs * 1000,
         semantic: switchyard_cache::semantic_cache::SemanticIndex::new(crate::pipeline::cache::SEMANTIC_ENTRIES),
         semantic_hits: AtomicU64::new(0),
         strategies: Default::default(),

@@ -61,8 +61,14 @@ pub fn admit<'a>(
     // Only routes and the decision log read the prompt's text: a named model skips copying it.
     let texts = |model: &str| logging || live.table.is_route(model);
     // The scratch borrow ends with this statement: never held across an await.
-    let mut body = client_view(req.body, req.dialect, scratch, &mut w.json_scratch.borrow_mut(), view, &texts)
-        .map_err(Reject::refused)?;
+    let mut body = if req.dialect == Dialect::Responses {
+        let who = (x.key_name().unwrap_or(""), &*x.request_id);
+        let json = &mut w.json_scratch.borrow_mut();
+        super::responses::client_body(&w.shared, req.body, who, scratch, json, view, &texts)
+    } else {
+        client_view(req.body, req.dialect, scratch, &mut w.json_scratch.borrow_mut(), view, &texts)
+    }
+    .map_err(Reject::refused)?;
     if req.dialect == Dialect::Anthropic {
         let header = switchyard_http::header_value(req.headers.buf, req.headers.fields, "anthropic-beta");
         body.beta = Beta { header, query: req.beta_query };
@@ -201,11 +207,11 @@ fn client_view<'a>(
             view.parse_from_if(&hub_bytes, json_scratch, texts)?;
             // The fast path splices the model into the client's own body.
             view.model_span = top_level_value_span(body, "model");
-            Ok(ClientBody { dialect, raw: body, hub: Some(hub), beta: Default::default() })
+            Ok(ClientBody { dialect, raw: body, hub: Some(hub), beta: Default::default(), responses: None })
         }
         _ => {
             view.parse_from_if(body, json_scratch, texts)?;
-            Ok(ClientBody { dialect, raw: body, hub: None, beta: Default::default() })
+            Ok(ClientBody { dialect, raw: body, hub: None, beta: Default::default(), responses: None })
         }
     }
 }

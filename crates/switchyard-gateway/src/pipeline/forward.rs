@@ -14,7 +14,7 @@ use switchyard_config::{RetryConfig, RetryOn};
 use switchyard_http::head::HeaderRef;
 use switchyard_routing::balancer::next_random;
 use switchyard_routing::health::Failure;
-use switchyard_wire::{ApiError, Completion, RequestView, Usage};
+use switchyard_wire::{ApiError, Completion, Dialect, RequestView, Usage};
 
 use crate::downstream::Buffers;
 use crate::pipeline::cache::{CacheUse, store};
@@ -217,13 +217,18 @@ impl Live<'_, '_, '_, '_> {
         let (x, w, table) = (self.x, self.x.w, &self.x.live.table);
         let t = &table.targets[a.target];
         let p = &table.providers[t.provider];
-        let (dialect, up, view) = (x.dialect, p.dialect, self.view);
-        let cache = &self.cache;
+        let (dialect, up, view) = (x.dialect, self.body.upstream_dialect(p), self.view);
+        let (cache, call) = (&self.cache, self.body.responses.as_ref());
         let store_answer = |answer: Completion| {
+            if let Some(call) = call {
+                let passed = (up == Dialect::Responses).then_some(p.name.as_str());
+                super::responses::remember(&w.shared, call, x.key_name().unwrap_or(""), &answer, passed);
+            }
             if let Some(u) = cache.borrow_mut().take() {
                 store(w, u, answer, &t.name, &p.name);
             }
         };
+        let keeps = cache.borrow().is_some() || call.is_some_and(|c| c.store);
         let charge = |u: Usage| {
             let cost = super::account(table, x.route().map(|r| r.baseline), t, &u);
             if let Some(k) = x.client_key {
@@ -236,7 +241,7 @@ impl Live<'_, '_, '_, '_> {
             include_usage: view.include_usage,
             drop_usage_chunk: a.injected,
             model: &t.upstream_model,
-            store: if cache.borrow().is_some() { Some(&store_answer) } else { None },
+            store: if keeps { Some(&store_answer) } else { None },
             account: Some(&charge),
             secrets: &p.secrets,
             pass_headers: &x.live.upstream.pass_headers,
@@ -244,6 +249,7 @@ impl Live<'_, '_, '_, '_> {
             prompt_estimate: switchyard_wire::text::estimate_tokens(self.body.raw.len()) as u64,
             max_answer_bytes: x.live.upstream.max_answer_bytes,
             retry_too_large: x.live.upstream.retry_too_large,
+            responses: call.map(|c| &c.meta),
         };
         let b = &mut *self.b;
         let ok = (200..300).contains(&a.head.status);

@@ -21,6 +21,7 @@ pub mod exchange;
 pub mod forward;
 pub mod ledger;
 pub mod record;
+pub mod responses;
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -28,7 +29,7 @@ use std::sync::Arc;
 use crate::downstream::ClientConn;
 use switchyard_config::RetryConfig;
 use switchyard_routing::{RouteTable, Target, TargetId};
-use switchyard_wire::render::Shape;
+use switchyard_wire::render::{Shape, render_for};
 use switchyard_wire::{RequestView, Usage};
 
 use crate::downstream::{Buffers, Outcome, send_error};
@@ -39,7 +40,7 @@ use crate::pipeline::record::{Common, Ending, log_hit, log_rejected, log_request
 use crate::relay::deliver::send_rendered;
 use crate::runtime::core::Worker;
 use crate::runtime::live::Live;
-use crate::upstream::request::ClientBody;
+use crate::upstream::request::{ClientBody, ResponsesCall};
 
 /// Handles `POST /v1/chat/completions` (OpenAI clients) and `POST /v1/messages` (Anthropic);
 /// `view` is the connection's, refilled here (its strings keep their memory between requests).
@@ -71,7 +72,7 @@ async fn run(
 ) -> Result<Served, Reject> {
     let (cache, hit) = cache::consult(x, req, body, &mut b.scratch);
     if let Some(hit) = hit {
-        return Ok(serve_hit(x, view, client, b, hit).await);
+        return Ok(serve_hit(x, (view, body.responses.as_ref()), client, b, hit).await);
     }
     if let Some(route) = x.route().filter(|r| r.cascade.is_some() || r.consensus.is_some()) {
         let hub = body.hub().map_err(Reject::refused_for_model)?;
@@ -83,7 +84,7 @@ async fn run(
         } else {
             Box::pin(ensemble::consensus(ask)).await
         };
-        return ensemble::deliver(x, view, client, b, cache, answered).await;
+        return ensemble::deliver(x, view, client, b, (cache, body.responses.as_ref()), answered).await;
     }
     // Requests that name a model have no route: the defaults, built once (not a Vec per request).
     static DEFAULT_RETRY: std::sync::LazyLock<RetryConfig> = std::sync::LazyLock::new(RetryConfig::default);
@@ -101,7 +102,7 @@ async fn run(
 /// Sends a stored answer in the client's shape.
 async fn serve_hit(
     x: &Exchange<'_>,
-    view: &RequestView,
+    (view, call): (&RequestView, Option<&ResponsesCall>),
     client: &mut ClientConn,
     b: &mut Buffers,
     (hit, similarity): cache::Hit,
@@ -116,7 +117,15 @@ async fn serve_hit(
         Some(s) => &[("x-switchyard-cache-similarity", s.as_str())],
         None => &[],
     };
-    let outcome = send_rendered(client, b, &tags, extra, x.keep, shape.stream, hit.body(shape)).await;
+    let outcome = match call {
+        // A Responses answer has this request's own id: rendered afresh, and stored for a follow-up.
+        Some(call) => {
+            responses::remember(&x.w.shared, call, x.key_name().unwrap_or(""), &hit.completion, None);
+            let body = render_for(shape, &hit.completion, Some(&call.meta));
+            send_rendered(client, b, &tags, extra, x.keep, shape.stream, &body).await
+        }
+        None => send_rendered(client, b, &tags, extra, x.keep, shape.stream, hit.body(shape)).await,
+    };
     let target = x.decision.as_ref().map_or(TargetId::default(), |d| d.plan[0]);
     Served { outcome, target, status: 200, usage: None, cost: None, by: ServedBy::Cache { hit, similarity } }
 }

@@ -4,7 +4,8 @@
 use crate::downstream::ClientConn;
 use switchyard_http::write;
 use switchyard_wire::Completion;
-use switchyard_wire::render::{Shape, render};
+use switchyard_wire::render::{Shape, render_for};
+use switchyard_wire::responses::ResponsesMeta;
 
 use crate::downstream::{Buffers, Outcome, Tags};
 use crate::relay::head::flush;
@@ -16,10 +17,10 @@ pub async fn send_completion(
     tags: &Tags<'_>,
     extra: &[(&str, &str)],
     keep: Outcome,
-    shape: Shape,
+    (shape, responses): (Shape, Option<&ResponsesMeta>),
     c: &Completion,
 ) -> Outcome {
-    let body = render(shape, c);
+    let body = render_for(shape, c, responses);
     send_rendered(client, b, tags, extra, keep, shape.stream, &body).await
 }
 

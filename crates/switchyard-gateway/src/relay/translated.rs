@@ -11,6 +11,7 @@ use switchyard_http::write;
 use switchyard_wire::JsonScratch;
 use switchyard_wire::answer::answer_usage;
 use switchyard_wire::pump::{EventPump, PumpSpec, StreamFault, error_event};
+use switchyard_wire::responses::ResponsesMeta;
 use switchyard_wire::{Completion, Dialect, UpstreamError, Usage};
 
 use super::Relay;
@@ -52,6 +53,8 @@ pub struct RelaySpec<'a> {
     pub max_answer_bytes: usize,
     /// See `max_answer_bytes`.
     pub retry_too_large: bool,
+    /// A Responses API client's answer id and echo.
+    pub responses: Option<&'a ResponsesMeta>,
 }
 
 impl RelaySpec<'_> {
@@ -64,6 +67,7 @@ impl RelaySpec<'_> {
             drop_usage_chunk: self.drop_usage_chunk,
             model: self.model,
             collect: self.store.is_some(),
+            responses: self.responses,
         }
     }
 }
@@ -179,7 +183,7 @@ fn stream_head(out: &mut Vec<u8>, b: &Buffers, extra: &[String], tags: &Tags<'_>
 /// out, then an error event in the client's dialect ends the body cleanly.
 fn end_with_error(out: &mut Vec<u8>, events: &mut Vec<u8>, b: &Buffers, x: &RelaySpec<'_>, reason: StreamFailure) {
     b.broken.set(Some(reason.as_str()));
-    error_event(x.client, x.model, reason.as_str(), events);
+    error_event(x.client, x.model, reason.as_str(), x.responses, events);
     b.framing.piece(out, events);
     b.framing.end(out);
 }
@@ -299,8 +303,9 @@ pub async fn relay_whole(
             .and_then(|v| Completion::parse(x.upstream, &v, x.model).map_err(|e| e.to_string()));
         match parsed {
             Ok(c) => {
-                let v = match x.client {
-                    Dialect::Anthropic => c.to_anthropic(),
+                let v = match (x.client, x.responses) {
+                    (Dialect::Anthropic, _) => c.to_anthropic(),
+                    (Dialect::Responses, Some(meta)) => c.to_responses(meta),
                     _ => c.to_openai(),
                 };
                 let usage = c.usage;

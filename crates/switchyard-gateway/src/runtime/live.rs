@@ -144,6 +144,16 @@ impl Dns {
     }
 }
 
+/// One stored answer: whose it is, which upstream holds it too, and the conversation it ends.
+pub struct StoredResponse {
+    /// The client key's name ("" without keys): only it may continue the answer.
+    pub owner: String,
+    /// The Responses-capable provider that made the answer (None: translated by the gateway).
+    pub provider: Option<String>,
+    /// Every turn, hub-shaped, the answer's own last.
+    pub conversation: Vec<serde_json::Value>,
+}
+
 /// Process-wide state handed to every worker.
 pub struct Shared {
     /// The live configuration.
@@ -182,6 +192,10 @@ pub struct Shared {
     pub epoch: std::time::Instant,
     /// The response cache (sized at start; `[cache] max_bytes` changes need a restart).
     pub cache: switchyard_cache::cache::ResponseCache<switchyard_wire::render::RenderedAnswer>,
+    /// Answers to `/v1/responses` kept for `previous_response_id` (sized at start).
+    pub responses: switchyard_cache::cache::ResponseCache<StoredResponse>,
+    /// How long a stored answer can be continued, ms (`responses.store_ttl_secs`).
+    pub responses_ttl_ms: u64,
     /// Near-duplicate prompts of routes with `cache.similarity` (keys into `cache`).
     pub semantic: switchyard_cache::semantic_cache::SemanticIndex,
     /// Requests answered through `semantic`.

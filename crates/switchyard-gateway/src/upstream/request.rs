@@ -6,6 +6,7 @@ use serde_json::Value;
 use switchyard_http::write;
 use switchyard_routing::{Provider, Target};
 use switchyard_wire::json::top_level_value_span;
+use switchyard_wire::responses::ResponsesMeta;
 use switchyard_wire::view::rewrite_model;
 use switchyard_wire::{ApiError, Dialect, RequestView, request as translate_request};
 
@@ -20,6 +21,47 @@ pub struct ClientBody<'a> {
     /// What an Anthropic client asked of Anthropic's betas: its `anthropic-beta` field and
     /// `?beta=true`, forwarded when the upstream is Anthropic and the body is the client's own.
     pub beta: Beta<'a>,
+    /// A Responses API request's answer id, echo and conversation.
+    pub responses: Option<ResponsesCall>,
+}
+
+/// What a `/v1/responses` request carries besides its body.
+pub struct ResponsesCall {
+    /// The answer's id and the request fields it echoes.
+    pub meta: ResponsesMeta,
+    /// Which Responses-capable provider may take the client's body as it is.
+    pub passthrough: Passthrough,
+    /// The first built-in tool the request names (only a Responses upstream runs those).
+    pub builtin_tool: Option<String>,
+    /// `store` was not false: the answer is kept for a follow-up.
+    pub store: bool,
+    /// The conversation so far (earlier turns and this request's input, in hub shape): the
+    /// stored answer continues it.
+    pub conversation: Vec<Value>,
+}
+
+/// Where a Responses request's own body may go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Passthrough {
+    /// To any provider with `responses = true` (no `previous_response_id`, or one the gateway
+    /// never stored, which only the upstream that made it can know).
+    Any,
+    /// Only to this provider, which made the answer `previous_response_id` names; others get
+    /// the stored conversation translated.
+    Only(String),
+    /// Nowhere: the answer named was the gateway's own, which no upstream knows.
+    Never,
+}
+
+impl ResponsesCall {
+    /// Whether provider `p` may be sent the client's own body.
+    pub fn passes_to(&self, p: &Provider) -> bool {
+        match &self.passthrough {
+            Passthrough::Any => true,
+            Passthrough::Only(name) => *name == p.name,
+            Passthrough::Never => false,
+        }
+    }
 }
 
 /// An Anthropic client's beta opt-ins.
@@ -40,6 +82,33 @@ pub struct HeadLines<'a> {
 }
 
 impl ClientBody<'_> {
+    /// The dialect provider `p` is spoken to in for this request.
+    pub fn upstream_dialect(&self, p: &Provider) -> Dialect {
+        p.dialect_for(self.dialect, self.responses.as_ref().is_some_and(|r| r.passes_to(p)))
+    }
+
+    /// Why this Responses request cannot be translated for a provider that does not speak the
+    /// Responses API (a built-in tool, or an earlier answer only its upstream holds).
+    fn untranslatable(&self) -> Option<ApiError> {
+        let r = self.responses.as_ref()?;
+        if let Some(tool) = &r.builtin_tool {
+            let msg = format!(
+                "The tool type `{tool}` is built into OpenAI's Responses API: only a provider with `responses = true` can run it, and this model's cannot."
+            );
+            return Some(ApiError::bad_request(msg, Some("tools")));
+        }
+        if r.passthrough == Passthrough::Any && r.meta.echo.get("previous_response_id").is_some_and(|v| v.is_string()) {
+            let id = r.meta.echo["previous_response_id"].as_str().unwrap_or_default();
+            let mut e = ApiError::bad_request(
+                format!("Previous response with id '{id}' not found."),
+                Some("previous_response_id"),
+            );
+            e.code = Some("previous_response_not_found");
+            return Some(e);
+        }
+        None
+    }
+
     /// The request in OpenAI shape, parsed on first use.
     pub fn hub(&mut self) -> Result<&Value, ApiError> {
         if self.hub.is_none() {
@@ -68,8 +137,13 @@ pub fn build_request(
     cb: &mut ClientBody<'_>,
     scratch: &mut Vec<u8>,
 ) -> Result<bool, ApiError> {
-    let up = p.dialect;
+    let up = cb.upstream_dialect(p);
     req.clear();
+    if up != cb.dialect
+        && let Some(e) = cb.untranslatable()
+    {
+        return Err(e);
+    }
     let needs_usage = up == Dialect::OpenAi && view.stream && !view.include_usage;
     let splice_usage = needs_usage && top_level_value_span(cb.raw, "stream_options").is_none();
     if up == cb.dialect
@@ -133,6 +207,8 @@ pub fn upstream_body(up: Dialect, hub: &Value, model: &str) -> Result<Value, Api
             v["model"] = Value::String(model.to_string());
             Ok(v)
         }
+        // Only a Responses client's own body goes to a Responses upstream (see `build_request`).
+        Dialect::Responses => Err(switchyard_wire::TranslateError::Unsupported("a chat request", "responses")),
     }
     .map_err(|e| ApiError::bad_request(e.to_string(), None))
 }
@@ -151,6 +227,7 @@ pub fn write_head(
     req.extend_from_slice(p.base_path.as_bytes());
     match up {
         Dialect::OpenAi => req.extend_from_slice(b"/chat/completions"),
+        Dialect::Responses => req.extend_from_slice(b"/responses"),
         Dialect::Anthropic if lines.beta.query => req.extend_from_slice(b"/messages?beta=true"),
         Dialect::Anthropic => req.extend_from_slice(b"/messages"),
         Dialect::Gemini => {

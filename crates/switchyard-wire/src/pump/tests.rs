@@ -17,7 +17,15 @@ event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason
 event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
 
 fn spec(client: Dialect, upstream: Dialect) -> PumpSpec<'static> {
-    PumpSpec { client, upstream, include_usage: true, drop_usage_chunk: false, model: "m", collect: true }
+    PumpSpec {
+        client,
+        upstream,
+        include_usage: true,
+        drop_usage_chunk: false,
+        model: "m",
+        collect: true,
+        responses: None,
+    }
 }
 
 /// Runs a whole body through a pump in pieces of `step` bytes.
@@ -124,11 +132,11 @@ fn an_event_that_never_ends_is_refused_past_the_cap() {
 #[test]
 fn error_event_ends_a_stream_in_the_client_s_dialect() {
     let mut out = Vec::new();
-    error_event(Dialect::Anthropic, "m", StreamFault::Unfinished.as_str(), &mut out);
+    error_event(Dialect::Anthropic, "m", StreamFault::Unfinished.as_str(), None, &mut out);
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("event: error") && text.contains("without finishing"), "{text}");
     let mut out = Vec::new();
-    error_event(Dialect::OpenAi, "m", "boom", &mut out);
+    error_event(Dialect::OpenAi, "m", "boom", None, &mut out);
     assert!(String::from_utf8(out).unwrap().contains("boom"));
 }
 

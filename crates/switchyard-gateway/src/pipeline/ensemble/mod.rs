@@ -28,6 +28,7 @@ use crate::pipeline::ledger::{Attempt, AttemptOutcome};
 use crate::relay::deliver::send_completion;
 use crate::runtime::core::Worker;
 use crate::runtime::live::Live;
+use crate::upstream::request::ResponsesCall;
 
 /// A cascade or vote that produced no answer: the last error, the target it came from, and
 /// every call made.
@@ -298,7 +299,7 @@ pub async fn deliver(
     view: &RequestView,
     client: &mut ClientConn,
     b: &mut Buffers,
-    cache: Option<CacheUse>,
+    (cache, call): (Option<CacheUse>, Option<&ResponsesCall>),
     answered: Result<Answer, Unanswered>,
 ) -> Result<Served, Reject> {
     let a = match answered {
@@ -324,7 +325,10 @@ pub async fn deliver(
     }
     let shape = Shape { dialect: x.dialect, stream: view.stream, include_usage: view.include_usage };
     let tags = x.tags(Some(a.target));
-    let outcome = send_completion(client, b, &tags, extra, x.keep, shape, &a.completion).await;
+    if let Some(call) = call {
+        crate::pipeline::responses::remember(&x.w.shared, call, x.key_name().unwrap_or(""), &a.completion, None);
+    }
+    let outcome = send_completion(client, b, &tags, extra, x.keep, (shape, call.map(|c| &c.meta)), &a.completion).await;
     Ok(Served {
         outcome,
         target: a.target,
