@@ -48,10 +48,12 @@ pub fn embedding(text: &str, dims: usize) -> Vec<f64> {
 
 fn openai_embeddings(v: &Value) -> Result<String, String> {
     let model = v["model"].as_str().ok_or("you must provide a model parameter")?;
-    let inputs: Vec<&str> = match &v["input"] {
-        Value::String(s) => vec![s.as_str()],
+    // Strings, or token arrays (embedded by their JSON text).
+    let inputs: Vec<String> = match &v["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_u64) => vec![v["input"].to_string()],
         Value::Array(a) if !a.is_empty() => {
-            a.iter().map(|s| s.as_str().ok_or("input must be strings")).collect::<Result<_, _>>()?
+            a.iter().map(|s| s.as_str().map_or_else(|| s.to_string(), str::to_string)).collect()
         }
         _ => return Err("'input' is a required property".into()),
     };

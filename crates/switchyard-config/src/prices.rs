@@ -22,6 +22,10 @@ pub const PRICES: &[(&str, f64, f64, u32)] = &[
     ("gemini-2.5-pro", 1.25, 10.00, 1_048_576),
     ("llama-3.3-70b-versatile", 0.59, 0.79, 128_000),
     ("meta-llama/Llama-3.3-70B-Instruct-Turbo", 0.88, 0.88, 128_000),
+    // Embedding models (protocols.md §6): input tokens only.
+    ("text-embedding-3-small", 0.02, 0.0, 8_191),
+    ("text-embedding-3-large", 0.13, 0.0, 8_191),
+    ("gemini-embedding-001", 0.15, 0.0, 2_048),
 ];
 
 /// Price entry for a provider model name: exact, else the longest known prefix

@@ -150,6 +150,10 @@ async fn dispatch(
             let req = pipeline::admit::ChatRequest { body: body_bytes, headers, dialect, key, beta_query };
             pipeline::chat(w, live, client, req, keep, b, view).await
         }
+        (Method::Post, b"/v1/embeddings" | b"/v1/messages/count_tokens") => {
+            let req = OtherRequest { buf, headers, body: body_bytes, keep };
+            other_api(w, live, client, &mut b.out, &reply, req).await
+        }
         (Method::Get, p) if p == b"/v1/models" || p.starts_with(b"/v1/models/") => {
             let (dialect, found) =
                 crate::endpoints::models::lookup(live, p, buf, headers, |d| client_key(w, live, buf, headers, d));
@@ -160,16 +164,10 @@ async fn dispatch(
             }
         }
         (Method::Get, b"/metrics") => {
-            let authorization = switchyard_http::header_value(buf, headers, "authorization");
-            if !live.metrics_public && !live.is_admin(authorization) {
-                let e = ApiError::status(
-                    401,
-                    "/metrics needs the admin key (`Authorization: Bearer <admin key>`), or `[metrics] public = true`",
-                );
-                return reply.error(client, &mut b.out, &e, keep).await;
+            match metrics(w, live, switchyard_http::header_value(buf, headers, "authorization")) {
+                Ok(body) => reply.body(client, &mut b.out, "text/plain; version=0.0.4", &body, keep).await,
+                Err(e) => reply.error(client, &mut b.out, &e, keep).await,
             }
-            let body = crate::endpoints::metrics::render(&w.shared, live);
-            reply.body(client, &mut b.out, "text/plain; version=0.0.4", &body, keep).await
         }
         (Method::Get, b"/readyz") => {
             if w.draining() {
@@ -199,6 +197,55 @@ async fn dispatch(
             let e = ApiError::status(404, format!("no such endpoint: {p}"));
             reply.error(client, &mut b.out, &e, keep).await
         }
+    }
+}
+
+/// `GET /metrics`, for the admin key (or anyone with `[metrics] public`).
+fn metrics(w: &Worker, live: &Live, authorization: Option<&[u8]>) -> Result<Vec<u8>, ApiError> {
+    if !live.metrics_public && !live.is_admin(authorization) {
+        let why = "/metrics needs the admin key (`Authorization: Bearer <admin key>`), or `[metrics] public = true`";
+        return Err(ApiError::status(401, why));
+    }
+    Ok(crate::endpoints::metrics::render(&w.shared, live))
+}
+
+/// A request to one of the JSON endpoints beside chat.
+struct OtherRequest<'a> {
+    buf: &'a [u8],
+    headers: &'a [HeaderRef],
+    body: &'a [u8],
+    keep: Outcome,
+}
+
+/// `POST /v1/embeddings` and `POST /v1/messages/count_tokens`.
+async fn other_api(
+    w: &Worker,
+    live: &Arc<Live>,
+    client: &mut ClientConn,
+    out: &mut Vec<u8>,
+    reply: &Reply<'_>,
+    req: OtherRequest<'_>,
+) -> Outcome {
+    let key = match client_key(w, live, req.buf, req.headers, reply.dialect) {
+        Ok(k) => k,
+        Err(e) => return reply.error(client, out, &e, req.keep).await,
+    };
+    let answered = if reply.path == b"/v1/embeddings" {
+        crate::endpoints::embeddings::embeddings(w, live, key, req.body).await.map(|body| (200, body, false))
+    } else {
+        let beta = switchyard_http::header_value(req.buf, req.headers, "anthropic-beta");
+        crate::endpoints::count_tokens::count_tokens(w, live, key, req.body, beta)
+            .await
+            .map(|c| (c.status, c.body, c.estimate))
+    };
+    match answered {
+        Ok((status, body, estimate)) => {
+            out.clear();
+            let extra: &[(&str, &str)] = if estimate { &[("x-switchyard-token-count", "estimate")] } else { &[] };
+            write::simple_response(out, status, "application/json", extra, &body, req.keep == Outcome::Close);
+            reply.send(client, out, body.len(), req.keep).await
+        }
+        Err(e) => reply.error(client, out, &e, req.keep).await,
     }
 }
 
@@ -327,7 +374,12 @@ fn client_dialect(path: &[u8], buf: &[u8], headers: &[HeaderRef]) -> Dialect {
 /// The methods a known path takes (None for unknown paths).
 fn allowed_methods(path: &[u8]) -> Option<&'static str> {
     match path {
-        b"/v1/chat/completions" | b"/v1/messages" | b"/v1/responses" | b"/v1/feedback" => Some("POST"),
+        b"/v1/chat/completions"
+        | b"/v1/messages"
+        | b"/v1/responses"
+        | b"/v1/feedback"
+        | b"/v1/embeddings"
+        | b"/v1/messages/count_tokens" => Some("POST"),
         b"/v1/models" | b"/metrics" | b"/readyz" | b"/healthz" => Some("GET, HEAD"),
         p if p.starts_with(b"/v1/models/") => Some("GET, HEAD"),
         _ => None,

@@ -12,6 +12,7 @@
 pub mod answer;
 pub mod api_error;
 pub mod completion;
+pub mod embeddings;
 pub mod error;
 pub mod json;
 pub mod pump;

@@ -5,6 +5,25 @@ pub fn estimate_tokens(bytes: usize) -> usize {
     bytes.div_ceil(4)
 }
 
+/// Estimated input tokens of an Anthropic Messages request (`count_tokens` for upstreams that
+/// cannot count): the bytes of every string in `system`, `messages` and `tools` (texts,
+/// tool inputs and results, tool names and schemas), at four a token, plus four a turn for
+/// the role markers. An image counts as its base64 text would.
+pub fn estimate_request_tokens(req: &serde_json::Value) -> u64 {
+    fn string_bytes(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::String(s) => s.len(),
+            serde_json::Value::Array(a) => a.iter().map(string_bytes).sum(),
+            serde_json::Value::Object(o) => o.iter().map(|(k, v)| k.len() + string_bytes(v)).sum(),
+            serde_json::Value::Number(_) | serde_json::Value::Bool(_) => 4,
+            serde_json::Value::Null => 0,
+        }
+    }
+    let turns = req["messages"].as_array().map_or(0, Vec::len) + usize::from(!req["system"].is_null());
+    let bytes = string_bytes(&req["system"]) + string_bytes(&req["messages"]) + string_bytes(&req["tools"]);
+    (estimate_tokens(bytes) + 4 * turns) as u64
+}
+
 /// Whether text looks like it contains code: a fence, or several code-shaped lines.
 pub fn has_code(text: &str) -> bool {
     if memchr::memmem::find(text.as_bytes(), b"```").is_some() {

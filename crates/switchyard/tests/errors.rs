@@ -239,7 +239,7 @@ fn unknown_endpoints_answer_in_the_clients_dialect() {
     let gw = Gateway::start(&basic_config(&m.base_url(), ""));
     // An Anthropic client: its path or its version header.
     let body = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
-    let r = gw.client().post_with("/v1/messages/count_tokens", body, &[("anthropic-version", "2023-06-01")]);
+    let r = gw.client().post_with("/v1/messages/batches", body, &[("anthropic-version", "2023-06-01")]);
     assert_eq!(r.status, 404, "{}", r.text());
     assert_eq!(
         (r.json()["type"].as_str(), r.json()["error"]["type"].as_str()),
