@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
         model: "m",
         collect: data[0] & 0x40 != 0,
         responses: Some(&meta),
+        report_model: (data[0] & 0x80 != 0).then_some("auto"),
     };
     let body = &data[2..];
     let split = usize::from(data[1]).min(body.len());

@@ -165,7 +165,9 @@ pub struct ServerConfig {
     pub io: IoDriver,
     /// Largest request head, bytes (431 above).
     pub max_head_bytes: usize,
-    /// Largest request body, bytes (413 above).
+    /// Largest request body, bytes (413 above). 32 MiB by default: Anthropic takes requests
+    /// up to 32 MB and OpenAI and Gemini images of 20 MB, base64 (4/3 larger) inside the JSON,
+    /// so an image-heavy request fits; text-only deployments can set it far lower.
     pub max_body_bytes: usize,
     /// Output tokens a request of a key with limits reserves when it sets no `max_tokens`
     /// (its budget and tokens-per-minute hold this much until the answer's real usage is known).
@@ -193,6 +195,21 @@ pub struct ServerConfig {
     /// answered 503 with `retry-after` until it falls again (Envoy's overload manager). Off
     /// when unset.
     pub max_memory_bytes: Option<u64>,
+    /// What an answer's `model` field says: the upstream's model id (`upstream`, as the
+    /// provider wrote it), or the model or route the client asked for (`requested`, the
+    /// upstream id then in `x-switchyard-upstream-model`).
+    pub report_model: ReportModel,
+}
+
+/// See [`ServerConfig::report_model`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportModel {
+    /// The upstream's own model id.
+    #[default]
+    Upstream,
+    /// The model or route name the client sent.
+    Requested,
 }
 
 /// `[server.tls]`: the client listener's certificate, key and optional client CA, as PEM
@@ -216,7 +233,7 @@ impl Default for ServerConfig {
             pin_cpus: false,
             io: IoDriver::Auto,
             max_head_bytes: 16 * 1024,
-            max_body_bytes: 8 * 1024 * 1024,
+            max_body_bytes: 32 * 1024 * 1024,
             reserve_output_tokens: 4096,
             head_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
@@ -227,6 +244,7 @@ impl Default for ServerConfig {
             state_file: None,
             tls: None,
             max_memory_bytes: None,
+            report_model: ReportModel::Upstream,
         }
     }
 }

@@ -38,6 +38,43 @@ pub fn quote(s: &str) -> String {
     String::from_utf8(v).expect("escaping keeps UTF-8")
 }
 
+/// Writes `event` to `out` with the value of its first `"model": "…"` member (a string: a
+/// schema's `"model": {…}` property is passed over) replaced by `model_json`, a JSON string
+/// literal; false (nothing written) when there is none. In the dialects' events that member
+/// is the answer's model: a chunk's, `message_start`'s message's, a Response object's (its
+/// `model` comes before its `output` and `tools`).
+pub fn replace_model_string(event: &[u8], model_json: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut at = 0;
+    while let Some(i) = memchr::memmem::find(&event[at..], b"\"model\"") {
+        let key_end = at + i + 7;
+        at = key_end;
+        let rest = &event[key_end..];
+        let after_colon = match rest.trim_ascii_start().strip_prefix(b":") {
+            Some(r) => r.trim_ascii_start(),
+            None => continue,
+        };
+        if after_colon.first() != Some(&b'"') {
+            continue;
+        }
+        let start = event.len() - after_colon.len();
+        let mut j = start + 1;
+        while j < event.len() {
+            match event[j] {
+                b'\\' => j += 2,
+                b'"' => {
+                    out.extend_from_slice(&event[..start]);
+                    out.extend_from_slice(model_json);
+                    out.extend_from_slice(&event[j + 1..]);
+                    return true;
+                }
+                _ => j += 1,
+            }
+        }
+        return false;
+    }
+    false
+}
+
 /// Byte range of the value of top-level key `key` in a JSON object.
 ///
 /// The input must already be known to be valid JSON; this only tracks strings and nesting.
@@ -257,6 +294,11 @@ mod tests {
         let j = br#"{"model":"a","x":{"model":"b"},"model":{"k":[1,2]}}"#;
         assert!(top_level_value_span(j, "model").is_none());
         assert!(top_level_value_span(br#"{"mod\u0065l":"a","model":"b"}"#, "model").is_none());
+        let mut out = Vec::new();
+        let ev = br#"data: {"tools":[{"parameters":{"model":{"type":"string"}}}], "model" : "gpt-4o-2024\"x", "n":1}"#;
+        assert!(replace_model_string(ev, br#""auto""#, &mut out));
+        assert_eq!(out, br#"data: {"tools":[{"parameters":{"model":{"type":"string"}}}], "model" : "auto", "n":1}"#);
+        assert!(!replace_model_string(br#"{"id":"x"}"#, br#""auto""#, &mut Vec::new()));
         let j = br#"{"x":{"mod\u0065l":1},"model":12}"#;
         assert_eq!(&j[top_level_value_span(j, "model").unwrap()], b"12", "escapes below the top level are fine");
     }

@@ -66,6 +66,8 @@ pub struct PumpSpec<'a> {
     pub collect: bool,
     /// A Responses API client's answer id and echo (its events are built from them).
     pub responses: Option<&'a ResponsesMeta>,
+    /// The model name every event reports instead of the upstream's (`report_model`).
+    pub report_model: Option<&'a str>,
 }
 
 /// One stream's translation state.
@@ -81,6 +83,8 @@ pub struct EventPump {
     collected: Option<CompletionBuilder>,
     /// Bytes of answer text and tool arguments relayed so far: what an early end is charged by.
     text_bytes: usize,
+    /// `report_model` as a JSON string literal, spliced into passed-through events.
+    report: Option<Vec<u8>>,
 }
 
 impl EventPump {
@@ -102,7 +106,16 @@ impl EventPump {
             usage: None,
             collected: spec.collect.then(CompletionBuilder::new),
             text_bytes: 0,
+            report: spec.report_model.map(|m| crate::json::quote(m).into_bytes()),
         }
+        .reporting(spec.report_model)
+    }
+
+    fn reporting(mut self, model: Option<&str>) -> EventPump {
+        if let Some(m) = model {
+            self.enc = self.enc.reporting_model(m);
+        }
+        self
     }
 
     /// The same pump with the translated events' `created` time fixed (see
@@ -147,7 +160,11 @@ impl EventPump {
                 // gateway asked for on the client's behalf.
                 let usage_only = self.drop_usage_chunk && NO_CHOICES.find(&data).is_some();
                 if !usage_only {
-                    events.extend_from_slice(ev.raw);
+                    let renamed =
+                        self.report.as_ref().is_some_and(|m| crate::json::replace_model_string(ev.raw, m, events));
+                    if !renamed {
+                        events.extend_from_slice(ev.raw);
+                    }
                 }
             }
         }

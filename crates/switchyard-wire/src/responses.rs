@@ -42,6 +42,9 @@ pub struct ResponsesMeta {
     /// Request fields the Response object repeats (`instructions`, `tools`, `tool_choice`,
     /// `temperature`, …), with the API's defaults where the request set none.
     pub echo: Map<String, Value>,
+    /// Names of the request's `custom` (free-text) tools: a call of one is a
+    /// `custom_tool_call` item with its `input`, not a `function_call`.
+    pub custom_tools: Vec<String>,
 }
 
 /// A field's default, made when the request leaves the field out.
@@ -74,7 +77,29 @@ impl ResponsesMeta {
             echo.insert(field.into(), v);
         }
         echo.insert("user".into(), req.get("user").cloned().unwrap_or(Value::Null));
-        ResponsesMeta { id, created_at: now_secs(), echo }
+        let custom_tools = req["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["type"] == "custom")
+            .filter_map(|t| t["name"].as_str().map(str::to_string))
+            .collect();
+        ResponsesMeta { id, created_at: now_secs(), echo, custom_tools }
+    }
+
+    /// The output item of tool call `c`: a `custom_tool_call` (its `input` the call's `input`
+    /// argument) for a custom tool, else a `function_call`.
+    pub fn call_item(&self, id: String, c: &ToolCall, status: &str) -> Value {
+        if !self.custom_tools.contains(&c.name) {
+            return function_item(id, c, status);
+        }
+        let input = match serde_json::from_str::<Value>(&c.arguments) {
+            Ok(Value::Object(o)) => o.get("input").and_then(Value::as_str).map(str::to_string),
+            _ => None,
+        };
+        let id = id.replacen("fc_", "ctc_", 1);
+        json!({"type": "custom_tool_call", "id": id, "call_id": c.id, "name": c.name,
+            "input": input.unwrap_or_else(|| c.arguments.clone()), "status": status})
     }
 
     /// A Response object: the echo, then `status`, `model`, `output` and `usage`.
@@ -198,8 +223,38 @@ fn response_format(f: &Value) -> Result<Option<Value>, TranslateError> {
 fn tools(req: &Value, hub: &mut Map<String, Value>) -> Result<Option<String>, TranslateError> {
     let mut builtin = None;
     let mut out = Vec::new();
-    for t in req["tools"].as_array().into_iter().flatten() {
+    let listed = req["tools"].as_array().map_or(&[][..], Vec::as_slice);
+    add_tools(listed, &mut out, &mut builtin)?;
+    if !out.is_empty() {
+        hub.insert("tools".into(), Value::Array(out));
+        let choice = match &req["tool_choice"] {
+            Value::String(s) => Some(json!(s)),
+            Value::Object(o) if matches!(o.get("type").and_then(Value::as_str), Some("function" | "custom")) => {
+                Some(json!({"type": "function", "function": {"name": o.get("name").cloned().unwrap_or(Value::Null)}}))
+            }
+            _ => None,
+        };
+        if let Some(c) = choice {
+            hub.insert("tool_choice".into(), c);
+        }
+    }
+    Ok(builtin)
+}
+
+/// Chat function tools for `tools`: function tools as they are, a `custom` (free-text) tool as
+/// a function of one string `input`, a `namespace`'s tools flattened.
+fn add_tools(tools: &[Value], out: &mut Vec<Value>, builtin: &mut Option<String>) -> Result<(), TranslateError> {
+    for t in tools {
         match t["type"].as_str() {
+            Some("namespace") => add_tools(t["tools"].as_array().map_or(&[][..], Vec::as_slice), out, builtin)?,
+            Some("custom") => {
+                let input = json!({"type": "string", "description": "The tool's input, as free text."});
+                let mut f = json!({"name": t["name"], "parameters": {"type": "object", "properties": {"input": input}, "required": ["input"]}});
+                if let Some(d) = t.get("description").filter(|d| d.is_string()) {
+                    f["description"] = d.clone();
+                }
+                out.push(json!({"type": "function", "function": f}));
+            }
             Some("function") => {
                 let mut f = json!({"name": t["name"], "parameters": t.get("parameters").cloned()
                     .filter(|p| !p.is_null()).unwrap_or(json!({"type": "object", "properties": {}}))});
@@ -219,20 +274,7 @@ fn tools(req: &Value, hub: &mut Map<String, Value>) -> Result<Option<String>, Tr
             None => return Err(invalid("tools: every tool needs a `type`")),
         }
     }
-    if !out.is_empty() {
-        hub.insert("tools".into(), Value::Array(out));
-        let choice = match &req["tool_choice"] {
-            Value::String(s) => Some(json!(s)),
-            Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("function") => {
-                Some(json!({"type": "function", "function": {"name": o.get("name").cloned().unwrap_or(Value::Null)}}))
-            }
-            _ => None,
-        };
-        if let Some(c) = choice {
-            hub.insert("tool_choice".into(), c);
-        }
-    }
-    Ok(builtin)
+    Ok(())
 }
 
 /// Text of a Responses content (string or parts of any text type).
@@ -285,9 +327,13 @@ fn input_item(item: &Value, messages: &mut Vec<Value>) -> Result<(), TranslateEr
             };
             messages.push(json!({"role": role, "content": content}));
         }
-        "function_call" => {
+        "function_call" | "custom_tool_call" => {
+            let arguments = match kind {
+                "custom_tool_call" => json!({"input": item["input"]}).to_string(),
+                _ => item["arguments"].as_str().unwrap_or("{}").to_string(),
+            };
             let call = json!({"id": item["call_id"], "type": "function",
-                "function": {"name": item["name"], "arguments": item["arguments"].as_str().unwrap_or("{}")}});
+                "function": {"name": item["name"], "arguments": arguments}});
             match messages.last_mut() {
                 Some(last) if last["role"] == "assistant" => {
                     if !last["tool_calls"].is_array() {
@@ -298,7 +344,7 @@ fn input_item(item: &Value, messages: &mut Vec<Value>) -> Result<(), TranslateEr
                 _ => messages.push(json!({"role": "assistant", "content": null, "tool_calls": [call]})),
             }
         }
-        "function_call_output" => {
+        "function_call_output" | "custom_tool_call_output" => {
             let output = match &item["output"] {
                 Value::String(s) => s.clone(),
                 other => content_text(other),
@@ -352,7 +398,7 @@ impl Completion {
             output.push(message_item(item_id("msg", &meta.id, 0), &self.text, "completed"));
         }
         for (i, c) in self.tool_calls.iter().enumerate() {
-            output.push(function_item(item_id("fc", &meta.id, i + 1), c, "completed"));
+            output.push(meta.call_item(item_id("fc", &meta.id, i + 1), c, "completed"));
         }
         let (status, incomplete) = status_of(self.finish);
         let mut r = meta.response(status, &self.model, output, Some(&self.usage));
@@ -372,6 +418,11 @@ impl Completion {
                     id: item["call_id"].as_str().unwrap_or_default().to_string(),
                     name: item["name"].as_str().unwrap_or_default().to_string(),
                     arguments: item["arguments"].as_str().unwrap_or("{}").to_string(),
+                }),
+                Some("custom_tool_call") => tool_calls.push(ToolCall {
+                    id: item["call_id"].as_str().unwrap_or_default().to_string(),
+                    name: item["name"].as_str().unwrap_or_default().to_string(),
+                    arguments: json!({"input": item["input"]}).to_string(),
                 }),
                 _ => {}
             }

@@ -374,6 +374,8 @@ pub struct StreamEncoder {
     ended: bool,
     /// A Responses API client's events are written by their own encoder.
     responses: Option<Box<ResponsesEncoder>>,
+    /// The model name events report, whatever the upstream says (`report_model = "requested"`).
+    reported_model: Option<String>,
 }
 
 impl StreamEncoder {
@@ -393,7 +395,18 @@ impl StreamEncoder {
             tool_blocks: Vec::new(),
             ended: false,
             responses: None,
+            reported_model: None,
         }
+    }
+
+    /// The same encoder with every event naming `model` (the model or route asked for).
+    pub fn reporting_model(mut self, model: &str) -> Self {
+        self.reported_model = Some(model.to_string());
+        self.model = model.to_string();
+        if let Some(r) = &mut self.responses {
+            r.set_model(model);
+        }
+        self
     }
 
     /// An encoder for a Responses API client: the answer `meta` describes (its id and echo).
@@ -442,6 +455,16 @@ impl StreamEncoder {
 
     /// Appends the events for one delta.
     pub fn push(&mut self, d: &Delta, out: &mut Vec<u8>) {
+        match (d, &self.reported_model) {
+            (Delta::Start { id, .. }, Some(model)) => {
+                let start = Delta::Start { id: id.clone(), model: model.clone() };
+                self.push_delta(&start, out);
+            }
+            _ => self.push_delta(d, out),
+        }
+    }
+
+    fn push_delta(&mut self, d: &Delta, out: &mut Vec<u8>) {
         if let Some(r) = &mut self.responses {
             return r.push(d, out);
         }

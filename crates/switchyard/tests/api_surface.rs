@@ -151,3 +151,33 @@ fn count_tokens_is_passed_to_anthropic_and_estimated_elsewhere() {
     let r = c.post_with("/v1/messages/count_tokens", &body("nope"), &hdr);
     assert_eq!((r.status, r.json()["error"]["type"].as_str()), (404, Some("not_found_error")), "{}", r.text());
 }
+
+#[test]
+fn answers_can_report_the_requested_model_and_keep_the_upstream_id_in_a_header() {
+    let m = mock(MockConfig { tokens: 2, ..Default::default() });
+    let cfg = config(&m.base_url()).replace("workers = 1", "workers = 1\nreport_model = \"requested\"");
+    let gw = Gateway::start(&cfg);
+    let mut c = gw.client();
+    for model in ["chat-o", "chat-a", "auto"] {
+        for stream in [false, true] {
+            let r = c.post("/v1/chat/completions", &chat_body(model, stream));
+            assert_eq!(r.status, 200, "{}", r.text());
+            let upstream = if model == "chat-a" { "claude-haiku-4-5" } else { "gpt-4o-mini" };
+            assert_eq!(r.header("x-switchyard-upstream-model"), Some(upstream), "{model}");
+            if stream {
+                for (_, e) in r.events().iter().filter(|(_, e)| e != "[DONE]") {
+                    let v: Value = serde_json::from_str(e).unwrap();
+                    assert_eq!(v["model"], model, "{model}: {e}");
+                }
+            } else {
+                assert_eq!(r.json()["model"], model);
+            }
+        }
+        let anthropic =
+            json!({"model": model, "max_tokens": 9, "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+        let r = c.post_with("/v1/messages", &anthropic.to_string(), &[("anthropic-version", "2023-06-01")]);
+        assert!(r.text().contains(&format!("\"model\":\"{model}\"")), "{model}: {}", r.text());
+        let r = c.post("/v1/responses", &json!({"model": model, "input": "hi"}).to_string());
+        assert_eq!(r.json()["model"], model);
+    }
+}

@@ -280,3 +280,22 @@ fn structured_output_and_limits_translate() {
     assert_eq!(sent["response_format"]["json_schema"]["name"], "rating");
     assert_eq!(sent["response_format"]["json_schema"]["strict"], true);
 }
+
+#[test]
+fn the_store_is_counted_in_metrics() {
+    let m = mock(MockConfig::default());
+    let gw = Gateway::start(&config(&m.base_url(), ""));
+    let mut c = gw.client();
+    let r = c.post("/v1/responses", &json!({"model": "o", "input": "hi"}).to_string());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    c.post("/v1/responses", &json!({"model": "o", "input": "again", "previous_response_id": id}).to_string());
+    let metrics = gw.metrics();
+    for line in [
+        "switchyard_responses_store_entries_total{event=\"insert\"} 2",
+        "switchyard_responses_store_lookups_total{result=\"hit\"} 1",
+        "switchyard_responses_store_items 2",
+        "switchyard_responses_store_bytes{kind=\"limit\"} 67108864",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "no `{line}` in {metrics}");
+    }
+}

@@ -147,6 +147,8 @@ pub struct Tags<'a> {
     pub dialect: Dialect,
     /// `x-switchyard-cache` (`hit` or `miss`) when the route caches.
     pub cache: Option<&'static str>,
+    /// `x-switchyard-upstream-model`, when answers report the requested model instead.
+    pub upstream_model: Option<&'a str>,
 }
 
 impl Tags<'_> {
@@ -158,6 +160,7 @@ impl Tags<'_> {
             (b"x-switchyard-provider", self.provider),
             (b"x-switchyard-route", self.route),
             (b"x-switchyard-cache", self.cache),
+            (b"x-switchyard-upstream-model", self.upstream_model),
         ] {
             if let Some(v) = v {
                 write::header(out, name, v.as_bytes());

@@ -290,8 +290,30 @@ fn per_key(
     }
 }
 
+/// The Responses API's store of answers for `previous_response_id`.
+fn response_store(s: &mut String, shared: &Shared) {
+    let c = &shared.responses.stats;
+    s.push_str("# HELP switchyard_responses_store_lookups_total previous_response_id lookups by result.\n");
+    s.push_str("# TYPE switchyard_responses_store_lookups_total counter\n");
+    let _ = writeln!(s, "switchyard_responses_store_lookups_total{{result=\"hit\"}} {}", c.hits.load(Relaxed));
+    let _ = writeln!(s, "switchyard_responses_store_lookups_total{{result=\"miss\"}} {}", c.misses.load(Relaxed));
+    s.push_str("# HELP switchyard_responses_store_entries_total Answers stored, evicted for room, expired.\n");
+    s.push_str("# TYPE switchyard_responses_store_entries_total counter\n");
+    for (event, n) in [("insert", &c.inserts), ("evict", &c.evictions), ("expire", &c.expirations)] {
+        let _ = writeln!(s, "switchyard_responses_store_entries_total{{event=\"{event}\"}} {}", n.load(Relaxed));
+    }
+    let (bytes, entries) = shared.responses.usage();
+    s.push_str("# HELP switchyard_responses_store_bytes Bytes the store holds, and its bound.\n");
+    s.push_str("# TYPE switchyard_responses_store_bytes gauge\n");
+    let _ = writeln!(s, "switchyard_responses_store_bytes{{kind=\"used\"}} {bytes}");
+    let _ = writeln!(s, "switchyard_responses_store_bytes{{kind=\"limit\"}} {}", shared.responses.capacity());
+    s.push_str("# HELP switchyard_responses_store_items Answers in the store.\n# TYPE switchyard_responses_store_items gauge\n");
+    let _ = writeln!(s, "switchyard_responses_store_items {entries}");
+}
+
 /// The response cache, cascades and consensus votes.
 fn cache_and_strategies(s: &mut String, shared: &Shared) {
+    response_store(s, shared);
     let c = &shared.cache.stats;
     s.push_str("# HELP switchyard_cache_requests_total Cache lookups by result.\n");
     s.push_str("# TYPE switchyard_cache_requests_total counter\n");

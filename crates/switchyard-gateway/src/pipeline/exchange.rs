@@ -8,7 +8,7 @@ use switchyard_routing::TargetId;
 use switchyard_guard::keys::{ClientKey, Reservation};
 use switchyard_routing::{Decision, Route};
 use switchyard_wire::render::RenderedAnswer;
-use switchyard_wire::{ApiError, Dialect, Usage};
+use switchyard_wire::{ApiError, Dialect, RequestView, Usage};
 
 use crate::downstream::{Outcome, Tags};
 use crate::pipeline::ledger::Ledger;
@@ -84,6 +84,12 @@ impl<'a> Exchange<'a> {
     }
 
     /// The reply's tags: the request id, and once a target is known its model, provider and route.
+    /// The name answers report as their model when `server.report_model = "requested"`: the
+    /// model or route the client asked for.
+    pub fn reported_model<'v>(&self, view: &'v RequestView) -> Option<&'v str> {
+        (self.live.server.report_model == switchyard_config::ReportModel::Requested).then_some(view.model.as_str())
+    }
+
     pub fn tags(&self, target: Option<TargetId>) -> Tags<'_> {
         let table = &self.live.table;
         let t = target.map(|i| &table.targets[i]);
@@ -94,6 +100,9 @@ impl<'a> Exchange<'a> {
             route: t.map(|_| self.route_name()),
             dialect: self.dialect,
             cache: self.cache_tag,
+            upstream_model: t
+                .filter(|_| self.live.server.report_model == switchyard_config::ReportModel::Requested)
+                .map(|t| t.upstream_model.as_str()),
         }
     }
 }

@@ -250,6 +250,7 @@ impl Live<'_, '_, '_, '_> {
             max_answer_bytes: x.live.upstream.max_answer_bytes,
             retry_too_large: x.live.upstream.retry_too_large,
             responses: call.map(|c| &c.meta),
+            report_model: x.reported_model(view),
         };
         let b = &mut *self.b;
         let ok = (200..300).contains(&a.head.status);

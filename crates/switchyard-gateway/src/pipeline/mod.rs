@@ -117,14 +117,22 @@ async fn serve_hit(
         Some(s) => &[("x-switchyard-cache-similarity", s.as_str())],
         None => &[],
     };
-    let outcome = match call {
-        // A Responses answer has this request's own id: rendered afresh, and stored for a follow-up.
-        Some(call) => {
-            responses::remember(&x.w.shared, call, x.key_name().unwrap_or(""), &hit.completion, None);
-            let body = render_for(shape, &hit.completion, Some(&call.meta));
-            send_rendered(client, b, &tags, extra, x.keep, shape.stream, &body).await
+    if let Some(call) = call {
+        responses::remember(&x.w.shared, call, x.key_name().unwrap_or(""), &hit.completion, None);
+    }
+    let reported = x.reported_model(view);
+    let outcome = if call.is_some() || reported.is_some() {
+        // A Responses answer has this request's own id, and a reported model this request's
+        // name: rendered afresh instead of from the memo.
+        let mut c = std::borrow::Cow::Borrowed(&hit.completion);
+        if let Some(m) = reported {
+            tags.upstream_model = Some(hit.completion.model.as_str());
+            c.to_mut().model = m.to_string();
         }
-        None => send_rendered(client, b, &tags, extra, x.keep, shape.stream, hit.body(shape)).await,
+        let body = render_for(shape, &c, call.map(|c| &c.meta));
+        send_rendered(client, b, &tags, extra, x.keep, shape.stream, &body).await
+    } else {
+        send_rendered(client, b, &tags, extra, x.keep, shape.stream, hit.body(shape)).await
     };
     let target = x.decision.as_ref().map_or(TargetId::default(), |d| d.plan[0]);
     Served { outcome, target, status: 200, usage: None, cost: None, by: ServedBy::Cache { hit, similarity } }

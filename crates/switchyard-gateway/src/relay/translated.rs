@@ -55,6 +55,8 @@ pub struct RelaySpec<'a> {
     pub retry_too_large: bool,
     /// A Responses API client's answer id and echo.
     pub responses: Option<&'a ResponsesMeta>,
+    /// The model name answers report instead of the upstream's (`server.report_model`).
+    pub report_model: Option<&'a str>,
 }
 
 impl RelaySpec<'_> {
@@ -68,6 +70,7 @@ impl RelaySpec<'_> {
             model: self.model,
             collect: self.store.is_some(),
             responses: self.responses,
+            report_model: self.report_model,
         }
     }
 }
@@ -245,9 +248,18 @@ pub async fn relay_json(
             return Err(e);
         }
     };
-    write::content_length(&mut out, body.len() as u64);
+    let renamed = x.report_model.and_then(|m| {
+        let span = switchyard_wire::json::top_level_value_span(&body, "model")?;
+        let mut b = Vec::with_capacity(body.len() + m.len());
+        b.extend_from_slice(&body[..span.start]);
+        b.extend_from_slice(switchyard_wire::json::quote(m).as_bytes());
+        b.extend_from_slice(&body[span.end..]);
+        Some(b)
+    });
+    let sent = renamed.as_deref().unwrap_or(&body);
+    write::content_length(&mut out, sent.len() as u64);
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&body);
+    out.extend_from_slice(sent);
     if let Some(store) = store
         && let Some(answer) =
             serde_json::from_slice::<Value>(&body).ok().and_then(|v| Completion::parse(dialect, &v, x.model).ok())
@@ -302,7 +314,10 @@ pub async fn relay_whole(
             .map_err(|e| e.to_string())
             .and_then(|v| Completion::parse(x.upstream, &v, x.model).map_err(|e| e.to_string()));
         match parsed {
-            Ok(c) => {
+            Ok(mut c) => {
+                if let Some(m) = x.report_model {
+                    c.model = m.to_string();
+                }
                 let v = match (x.client, x.responses) {
                     (Dialect::Anthropic, _) => c.to_anthropic(),
                     (Dialect::Responses, Some(meta)) => c.to_responses(meta),

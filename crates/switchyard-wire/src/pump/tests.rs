@@ -25,6 +25,7 @@ fn spec(client: Dialect, upstream: Dialect) -> PumpSpec<'static> {
         model: "m",
         collect: true,
         responses: None,
+        report_model: None,
     }
 }
 
@@ -177,5 +178,19 @@ fn text_values_are_measured_without_parsing() {
     ];
     for (data, want) in cases {
         assert_eq!(text_value_bytes(data), want, "{}", String::from_utf8_lossy(data));
+    }
+}
+
+#[test]
+fn reported_model_replaces_the_upstreams_in_passed_and_translated_events() {
+    let openai = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o-2024\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+    for client in [Dialect::OpenAi, Dialect::Anthropic] {
+        let mut p = EventPump::new(PumpSpec { report_model: Some("auto"), ..spec(client, Dialect::OpenAi) });
+        let mut out = Vec::new();
+        p.feed(openai.as_bytes(), &mut out).unwrap();
+        p.end(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("\"model\":\"auto\""), "{client:?}: {text}");
+        assert!(!text.contains("gpt-4o-2024"), "{client:?}: {text}");
     }
 }

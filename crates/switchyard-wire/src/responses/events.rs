@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use super::{ResponsesMeta, function_item, item_id, message_item, status_of};
+use super::{ResponsesMeta, item_id, message_item, status_of};
 use crate::completion::{FinishReason, ToolCall};
 use crate::stream::{Delta, sse};
 use crate::usage::Usage;
@@ -44,6 +44,11 @@ impl ResponsesEncoder {
             finish: None,
             usage: None,
         }
+    }
+
+    /// Names the answer `model` from the start.
+    pub fn set_model(&mut self, model: &str) {
+        self.model = model.to_string();
     }
 
     fn emit(&mut self, out: &mut Vec<u8>, kind: &str, mut data: Value) {
@@ -119,8 +124,7 @@ impl ResponsesEncoder {
         let at = self.items.len();
         let id = item_id("fc", &self.meta.id, at);
         let call = ToolCall { id: call_id.to_string(), name: name.to_string(), arguments: String::new() };
-        let mut item = function_item(id.clone(), &call, "in_progress");
-        item["arguments"] = json!("");
+        let item = self.meta.call_item(id.clone(), &call, "in_progress");
         self.emit(out, "response.output_item.added", json!({"output_index": at, "item": item}));
         self.items.push(Item::Function { id, tool, call, open: true });
     }
@@ -131,6 +135,10 @@ impl ResponsesEncoder {
         let Some(at) = found else { return };
         let Item::Function { id, call, .. } = &mut self.items[at] else { return };
         call.arguments.push_str(fragment);
+        if self.meta.custom_tools.contains(&call.name) {
+            // A custom tool's input is whole only once its arguments are: sent with the item's done.
+            return;
+        }
         let delta = json!({"item_id": id, "output_index": at, "delta": fragment});
         self.emit(out, "response.function_call_arguments.delta", delta);
     }
@@ -169,7 +177,7 @@ impl ResponsesEncoder {
                     ),
                     (
                         "response.output_item.done",
-                        json!({"output_index": at, "item": function_item(id.clone(), call, "completed")}),
+                        json!({"output_index": at, "item": self.meta.call_item(id.clone(), call, "completed")}),
                     ),
                 ]
             }
@@ -191,7 +199,7 @@ impl ResponsesEncoder {
             .iter()
             .map(|i| match i {
                 Item::Message { id, text, .. } => message_item(id.clone(), text, "completed"),
-                Item::Function { id, call, .. } => function_item(id.clone(), call, "completed"),
+                Item::Function { id, call, .. } => self.meta.call_item(id.clone(), call, "completed"),
             })
             .collect()
     }

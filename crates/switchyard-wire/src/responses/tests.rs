@@ -133,3 +133,36 @@ fn a_failed_stream_ends_with_response_failed() {
     assert!(text.trim_end().split("\n\n").last().unwrap().starts_with("event: response.failed"), "{text}");
     assert!(!text.contains("response.completed"));
 }
+
+#[test]
+fn codex_tools_translate_custom_and_namespaced() {
+    let req = json!({"model": "m", "tools": [
+        {"type": "function", "name": "exec_command", "parameters": {"type": "object"}},
+        {"type": "namespace", "name": "multi_agent_v1", "tools": [{"type": "function", "name": "spawn_agent", "parameters": {"type": "object"}}]},
+        {"type": "custom", "name": "apply_patch", "description": "patch", "format": {"type": "grammar"}}],
+        "input": [{"type": "custom_tool_call", "call_id": "c1", "name": "apply_patch", "input": "*** Begin Patch"},
+                  {"type": "custom_tool_call_output", "call_id": "c1", "output": "done"}]});
+    let h = to_hub(&req, &[]).unwrap();
+    assert_eq!(h.builtin_tool, None);
+    let names: Vec<&str> =
+        h.hub["tools"].as_array().unwrap().iter().map(|t| t["function"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["exec_command", "spawn_agent", "apply_patch"]);
+    let args = h.hub["messages"][0]["tool_calls"][0]["function"]["arguments"].as_str().unwrap();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(args).unwrap(), json!({"input": "*** Begin Patch"}));
+    assert_eq!(h.hub["messages"][1]["content"], "done");
+    let meta = ResponsesMeta::of(&req, "resp_x".into());
+    let c = Completion {
+        id: "u".into(),
+        model: "m".into(),
+        text: String::new(),
+        tool_calls: vec![ToolCall {
+            id: "c2".into(),
+            name: "apply_patch".into(),
+            arguments: "{\"input\":\"*** Patch\"}".into(),
+        }],
+        finish: FinishReason::ToolCalls,
+        usage: Usage::default(),
+    };
+    let item = &c.to_responses(&meta)["output"][0];
+    assert_eq!((item["type"].as_str(), item["input"].as_str()), (Some("custom_tool_call"), Some("*** Patch")));
+}

@@ -302,7 +302,7 @@ pub async fn deliver(
     (cache, call): (Option<CacheUse>, Option<&ResponsesCall>),
     answered: Result<Answer, Unanswered>,
 ) -> Result<Served, Reject> {
-    let a = match answered {
+    let mut a = match answered {
         Ok(a) => a,
         Err(u) => {
             x.ledger.extend(u.attempts);
@@ -310,6 +310,9 @@ pub async fn deliver(
         }
     };
     x.ledger.extend(a.tried);
+    if let Some(m) = x.reported_model(view) {
+        a.completion.model = m.to_string();
+    }
     let table = &x.live.table;
     let t = &table.targets[a.target];
     let provider = &table.providers[t.provider].name;
