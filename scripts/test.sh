@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: unit and integration tests (both io_uring and epoll drivers), the official
-# OpenAI and Anthropic Python SDKs against a real gateway, a few seconds of every fuzz target,
+# OpenAI and Anthropic Python SDKs and the Agents SDK against a real gateway, Codex CLI and Claude
+# Code when npm is present, a few seconds of every fuzz target,
 # a short soak with faults, and a few-second smoke run of the load-test harness. Sets up what
 # it needs by itself (a venv; cargo-fuzz; nginx and oha for the harness).
 set -euo pipefail
@@ -23,6 +24,12 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
 (cd tests/sdk && "../../$venv/bin/python" -m unittest -v)
 (cd tests/deploy && "../../$venv/bin/python" -m unittest -v)
+
+# Codex CLI and Claude Code from npm through the gateway, with every demo model and route (skipped
+# without npm: they need the registry's packages).
+if command -v npm >/dev/null 2>&1; then
+    ./scripts/agents.sh
+fi
 
 # The paired comparison's statistics (block bootstrap), then the speed harness, which must not
 # rot: tiny loads, every arm must produce numbers.

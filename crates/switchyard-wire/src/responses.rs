@@ -126,7 +126,7 @@ impl ResponsesMeta {
 pub fn usage_value(u: &Usage) -> Value {
     json!({
         "input_tokens": u.prompt,
-        "input_tokens_details": {"cached_tokens": u.cache_read},
+        "input_tokens_details": {"cached_tokens": u.cache_read, "cache_write_tokens": u.cache_write},
         "output_tokens": u.completion,
         "output_tokens_details": {"reasoning_tokens": u.reasoning},
         "total_tokens": u.total(),

@@ -232,7 +232,10 @@ impl ResponsesEncoder {
         }
         self.start(None, out);
         let code = if kind.contains("rate_limit") { "rate_limit_exceeded" } else { "server_error" };
-        self.emit(out, "error", json!({"code": code, "message": message, "param": null}));
+        // Flat (the API reference's shape) and nested (what OpenAI sends, and what the Python
+        // SDK raises on).
+        let nested = json!({"type": "server_error", "code": code, "message": message, "param": null});
+        self.emit(out, "error", json!({"code": code, "message": message, "param": null, "error": nested}));
         let mut r = self.meta.response("failed", &self.model, self.output(), self.usage.as_ref());
         r["error"] = json!({"code": code, "message": message});
         self.emit(out, "response.failed", json!({"response": r}));
