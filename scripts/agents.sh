@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Codex CLI and Claude Code, installed from the npm registry (both ship their binaries inside
 # registry packages), each run non-interactively through the gateway against the bundled mock
-# with every model and route of examples/mock.toml. Each run must finish its task (the mock
+# with every model and route of examples/mock.toml; and Vercel's AI SDK with its default
+# `openai(model)` (scripts/vercel.mjs). Each run must finish its task (the mock
 # calls the agent's first tool, the agent answers the call, the mock answers in text) and print
 # the mock's answer. Needs node and npm; without them it says so and exits 0.
 #
@@ -16,14 +17,18 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 CODEX_VERSION=${CODEX_VERSION:-0.171.0}
 CLAUDE_VERSION=${CLAUDE_VERSION:-2.1.332}
-AGENTS=${AGENTS:-"codex claude"}
+VERCEL_AI_VERSION=${VERCEL_AI_VERSION:-6.0.333}
+VERCEL_OPENAI_VERSION=${VERCEL_OPENAI_VERSION:-3.0.141}
+AGENTS=${AGENTS:-"codex claude vercel"}
 MODELS=${MODELS:-"mock-openai mock-anthropic mock-gemini mock-responses auto learned cascade consensus"}
 work=target/agents
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
-if [ ! -x "$work/node_modules/.bin/codex" ] || [ ! -x "$work/node_modules/.bin/claude" ]; then
+if [ ! -x "$work/node_modules/.bin/codex" ] || [ ! -x "$work/node_modules/.bin/claude" ] \
+    || [ ! -d "$work/node_modules/@ai-sdk/openai" ]; then
     npm install --silent --no-audit --no-fund --prefix "$work" \
-        "@openai/codex@$CODEX_VERSION" "@anthropic-ai/claude-code@$CLAUDE_VERSION" >/dev/null
+        "@openai/codex@$CODEX_VERSION" "@anthropic-ai/claude-code@$CLAUDE_VERSION" \
+        "ai@$VERCEL_AI_VERSION" "@ai-sdk/openai@$VERCEL_OPENAI_VERSION" zod@4 >/dev/null
 fi
 cargo build --quiet -p switchyard -p mock-llm --bins
 
@@ -74,6 +79,11 @@ run_claude() { # model
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_TELEMETRY=1 DISABLE_ERROR_REPORTING=1 \
         DISABLE_AUTOUPDATER=1 CLAUDE_CODE_MAX_RETRIES=0 timeout 120 \
         "$work/node_modules/.bin/claude" -p "say hello" --model "$1" </dev/null)
+}
+
+run_vercel() { # model
+    cp scripts/vercel.mjs "$work/vercel.mjs"
+    (cd "$work" && GATEWAY="$gw" timeout 120 node vercel.mjs "$1")
 }
 
 failed=0
