@@ -80,7 +80,11 @@ async fn embed_with(
             let v: Value = serde_json::from_slice(&answer).map_err(|_| {
                 (ApiError::status(502, format!("upstream provider `{}`: invalid answer", p.name)), true)
             })?;
-            let prompt = v.pointer("/usage/prompt_tokens").and_then(Value::as_u64).unwrap_or(0);
+            // An upstream that reports no usage is charged the estimate, never nothing.
+            let prompt = v
+                .pointer("/usage/prompt_tokens")
+                .and_then(Value::as_u64)
+                .unwrap_or_else(|| switchyard_wire::text::estimate_tokens(body.len()) as u64);
             Ok((answer, Usage { prompt, ..Usage::default() }))
         }
         Dialect::Gemini => {
