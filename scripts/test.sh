@@ -3,12 +3,17 @@
 # OpenAI and Anthropic Python SDKs and the Agents SDK against a real gateway, Codex CLI and Claude
 # Code when npm is present, a few seconds of every fuzz target,
 # a short soak with faults, and a few-second smoke run of the load-test harness. Sets up what
-# it needs by itself (a venv; cargo-fuzz; nginx and oha for the harness).
+# it needs by itself (redis-server for the fleet tests; a venv; cargo-fuzz; nginx and oha for
+# the harness).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Every crate and gateway-module dependency points down a layer (prints the offending edge).
 python3 scripts/layers.py
+
+# The fleet tests start their own redis-server (Debian's) on a free loopback port.
+command -v redis-server >/dev/null || apt-get install -y -q redis-server >/dev/null \
+    || { apt-get update -q >/dev/null && apt-get install -y -q redis-server >/dev/null; }
 
 cargo build --workspace --bins
 if cargo nextest --version >/dev/null 2>&1; then

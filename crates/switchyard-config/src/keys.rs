@@ -1,11 +1,11 @@
 //! `[keys.NAME]`: client (virtual) keys, stored as hashes, with what each may use and spend.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Config, ConfigError};
 
 /// One client key.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyConfig {
     /// `sha256:<64 hex digits>` of the key (`switchyard keys new` or `switchyard keys hash`).
@@ -46,29 +46,9 @@ pub fn parse_key_hash(s: &str) -> Result<[u8; 32], String> {
 pub(super) fn validate_keys(cfg: &Config) -> Result<(), ConfigError> {
     let mut seen = std::collections::HashMap::new();
     for (name, k) in &cfg.keys {
-        let field = |f: &str| format!("keys.{name}.{f}");
-        let h = parse_key_hash(&k.key_hash).map_err(|m| ConfigError::new(field("key_hash"), m))?;
+        let h = validate_key(cfg, name, k)?;
         if let Some(other) = seen.insert(h, name) {
-            return Err(ConfigError::new(field("key_hash"), format!("same key as `keys.{other}`")));
-        }
-        for (i, m) in k.models.iter().enumerate() {
-            if m != "*" && !cfg.models.contains_key(m) && !cfg.routes.contains_key(m) {
-                return Err(ConfigError::new(
-                    format!("{}[{i}]", field("models")),
-                    format!("unknown route or model `{m}`"),
-                ));
-            }
-        }
-        if k.rpm == Some(0) {
-            return Err(ConfigError::new(field("rpm"), "must be at least 1"));
-        }
-        if k.tpm == Some(0) {
-            return Err(ConfigError::new(field("tpm"), "must be at least 1"));
-        }
-        for (f, v) in [("budget_daily_usd", k.budget_daily_usd), ("budget_monthly_usd", k.budget_monthly_usd)] {
-            if v.is_some_and(|b| !(0.0..1e9).contains(&b)) {
-                return Err(ConfigError::new(field(f), "must be between 0 and 1e9 USD"));
-            }
+            return Err(ConfigError::new(format!("keys.{name}.key_hash"), format!("same key as `keys.{other}`")));
         }
     }
     if let Some(a) = &cfg.admin
@@ -78,4 +58,28 @@ pub(super) fn validate_keys(cfg: &Config) -> Result<(), ConfigError> {
         return Err(ConfigError::new("admin.key_hash", format!("the admin key must differ from `keys.{name}`")));
     }
     Ok(())
+}
+
+/// Checks one key against `cfg` (its models must exist) and returns its hash; keys created at
+/// run time in fleet mode are checked with this too.
+pub fn validate_key(cfg: &Config, name: &str, k: &KeyConfig) -> Result<[u8; 32], ConfigError> {
+    let field = |f: &str| format!("keys.{name}.{f}");
+    let h = parse_key_hash(&k.key_hash).map_err(|m| ConfigError::new(field("key_hash"), m))?;
+    for (i, m) in k.models.iter().enumerate() {
+        if m != "*" && !cfg.models.contains_key(m) && !cfg.routes.contains_key(m) {
+            return Err(ConfigError::new(format!("{}[{i}]", field("models")), format!("unknown route or model `{m}`")));
+        }
+    }
+    if k.rpm == Some(0) {
+        return Err(ConfigError::new(field("rpm"), "must be at least 1"));
+    }
+    if k.tpm == Some(0) {
+        return Err(ConfigError::new(field("tpm"), "must be at least 1"));
+    }
+    for (f, v) in [("budget_daily_usd", k.budget_daily_usd), ("budget_monthly_usd", k.budget_monthly_usd)] {
+        if v.is_some_and(|b| !(0.0..1e9).contains(&b)) {
+            return Err(ConfigError::new(field(f), "must be between 0 and 1e9 USD"));
+        }
+    }
+    Ok(h)
 }

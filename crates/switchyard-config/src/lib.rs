@@ -10,8 +10,10 @@ pub use switchyard_wire::Dialect;
 pub mod endpoint;
 pub mod prices;
 
+mod fleet;
 mod keys;
 mod routes;
+pub use fleet::*;
 pub use keys::*;
 pub use routes::*;
 
@@ -67,6 +69,8 @@ pub struct Config {
     /// The Responses API's store of recent answers (`previous_response_id`).
     #[serde(default)]
     pub responses: ResponsesConfig,
+    /// Fleet mode: state shared with other processes through Redis (off without the section).
+    pub fleet: Option<FleetConfig>,
 }
 
 /// `[responses]`: answers to `/v1/responses` kept so a follow-up can name them in
@@ -586,6 +590,7 @@ impl Config {
             parse_key_hash(&a.key_hash).map_err(|m| ConfigError::new("admin.key_hash", m))?;
         }
         validate_keys(self)?;
+        validate_fleet(self)?;
         Ok(())
     }
 }

@@ -265,10 +265,14 @@ fn client_key<'l>(
         Dialect::Anthropic => get("x-api-key").or_else(|| get("authorization")),
         _ => get("authorization").or_else(|| get("x-api-key")),
     };
-    keys.authenticate(presented).map(Some).map_err(|e| {
+    let key = keys.authenticate(presented).map_err(|e| {
         w.shared.auth_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         e.to_api()
-    })
+    })?;
+    if let Some(fleet) = &w.shared.fleet {
+        fleet.admit(key)?;
+    }
+    Ok(Some(key))
 }
 
 /// Counts a client connection as open while it lives.

@@ -29,6 +29,27 @@ pub fn format_key_hash(h: &[u8; 32]) -> String {
     s
 }
 
+/// A client key made from 32 random bytes: `sk-sy-` and 43 base64url characters (256 bits).
+pub fn secret_from(raw: &[u8; 32]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut key = String::with_capacity(49);
+    key.push_str("sk-sy-");
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for &b in raw {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 6 {
+            bits -= 6;
+            key.push(ALPHABET[((acc >> bits) & 63) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        key.push(ALPHABET[((acc << (6 - bits)) & 63) as usize] as char);
+    }
+    key
+}
+
 /// Whether `presented` hashes to `expected`, compared in constant time.
 pub fn key_matches(presented: &[u8], expected: &[u8; 32]) -> bool {
     hash_key(presented).ct_eq(expected).into()
@@ -57,6 +78,21 @@ pub struct KeyUsage {
     pub reserved_nusd: AtomicU64,
     /// Tokens reserved by requests in flight.
     pub reserved_tokens: AtomicU64,
+}
+
+impl KeyUsage {
+    pub(crate) fn requests_bucket(&self) -> &Gcra {
+        &self.requests
+    }
+    pub(crate) fn tokens_bucket(&self) -> &Gcra {
+        &self.tokens
+    }
+    pub(crate) fn daily_spend(&self) -> &Spend {
+        &self.daily
+    }
+    pub(crate) fn monthly_spend(&self) -> &Spend {
+        &self.monthly
+    }
 }
 
 /// Usage by key name; only the control plane touches the lock (at compile time).
@@ -136,6 +172,21 @@ impl ClientKey {
     /// Whether the key has a tokens-per-minute limit or a budget (its requests then reserve).
     pub fn has_limits(&self) -> bool {
         self.tpm.is_some() || self.daily_nusd.is_some() || self.monthly_nusd.is_some()
+    }
+
+    /// Requests per minute.
+    pub fn rpm(&self) -> Option<u64> {
+        self.rpm
+    }
+
+    /// Tokens per minute.
+    pub fn tpm(&self) -> Option<u64> {
+        self.tpm
+    }
+
+    /// The key's hash (not secret: it identifies the key in the fleet store and in revocations).
+    pub fn hash(&self) -> &[u8; 32] {
+        &self.hash
     }
 
     /// Whether the key has an allow-list at all.

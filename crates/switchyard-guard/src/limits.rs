@@ -48,6 +48,12 @@ impl Gcra {
         let _ = self.tat_ns.fetch_update(Relaxed, Relaxed, |cur| Some(cur.saturating_sub(interval * cost)));
     }
 
+    /// Replaces the state with the fleet's (the sync task, between requests' compare-and-swaps:
+    /// a unit taken in that instant is lost locally, never in the fleet's count).
+    pub fn set_tat(&self, tat_ns: u64) {
+        self.tat_ns.store(tat_ns, Relaxed);
+    }
+
     pub fn charge(&self, now_ns: u64, limit: u64, cost: u64) {
         let interval = MINUTE_NS / limit.max(1);
         let _ = self.tat_ns.fetch_update(Relaxed, Relaxed, |cur| Some(cur.max(now_ns) + interval * cost));

@@ -99,6 +99,19 @@ impl Health {
         now_ms < self.cooldown_until_ms.load(Relaxed)
     }
 
+    /// End of the current cooldown (ms on the caller's clock; 0 or past: none).
+    pub fn cooldown_until_ms(&self) -> u64 {
+        self.cooldown_until_ms.load(Relaxed)
+    }
+
+    /// Cools the target until `until_ms` unless it already cools longer: a cooldown another
+    /// gateway process saw (fleet mode). Not counted as a cooldown of this process's.
+    pub fn cool_until(&self, until_ms: u64) {
+        if self.cooldown_until_ms.load(Relaxed) < until_ms {
+            self.cooldown_until_ms.fetch_max(until_ms, Relaxed);
+        }
+    }
+
     /// Marks an attempt as started; a target recovering from failures admits one probe.
     pub fn begin(&self) {
         self.inflight.fetch_add(1, Relaxed);

@@ -204,22 +204,7 @@ pub fn keys(args: &[String]) -> Result<(), String> {
         Some("new") => {
             let mut raw = [0u8; 32];
             getrandom::getrandom(&mut raw).map_err(|e| format!("no randomness: {e}"))?;
-            const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-            // 32 random bytes as 43 base64url characters (256 bits).
-            let mut key = String::from("sk-sy-");
-            let mut acc: u32 = 0;
-            let mut bits = 0;
-            for b in raw {
-                acc = (acc << 8) | u32::from(b);
-                bits += 8;
-                while bits >= 6 {
-                    bits -= 6;
-                    key.push(ALPHABET[((acc >> bits) & 63) as usize] as char);
-                }
-            }
-            if bits > 0 {
-                key.push(ALPHABET[((acc << (6 - bits)) & 63) as usize] as char);
-            }
+            let key = switchyard_guard::keys::secret_from(&raw);
             println!("key:      {key}");
             println!("key_hash: {}", format_key_hash(&hash_key(key.as_bytes())));
             Ok(())

@@ -42,6 +42,10 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     };
     raise_fd_limit(cfg.server.max_connections);
     let shared = process_state(&cfg, &source, workers)?;
+    let admin = cfg.admin.clone();
+    let state_file = cfg.server.state_file.clone();
+    let control = Arc::new(Control::new(source, overrides, shared.clone(), cfg.clone()));
+    let fleet = crate::control::fleet::start(&control)?;
     let (listeners, bound) = bind_all(&cfg, workers)?;
     // Second descriptors of the listening sockets, for shutdown(2) from this thread: it wakes
     // each worker's pending accept, so idle workers need no polling for the shutdown flag, and
@@ -71,12 +75,9 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
         cfg.server.pin_cpus
     );
     spawn_dns_refresher(shared.clone());
-    let state_file = cfg.server.state_file.clone();
     if let Some(path) = &state_file {
         crate::control::state_file::spawn_saver(shared.clone(), path.clone());
     }
-    let admin = cfg.admin.clone();
-    let control = Arc::new(Control::new(source, overrides, shared.clone()));
     if let Some(a) = admin
         && let Err(e) = crate::control::admin::spawn(&a.listen, control.clone())
             .map(|addr| crate::info!("admin listening on http://{addr}"))
@@ -96,6 +97,9 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     }
     for t in started.threads {
         let _ = t.join();
+    }
+    if let Some(f) = fleet {
+        f.finish();
     }
     wind_down(&shared, state_file.as_deref());
     Ok(())
@@ -137,6 +141,7 @@ fn process_state(cfg: &Config, source: &Source, workers: usize) -> Result<Arc<Sh
         strategies: Default::default(),
         decisions,
         stats,
+        fleet: cfg.fleet.clone().map(crate::runtime::fleet::Fleet::new),
         live: ArcSwap::from_pointee(live),
         dns,
         shutdown: AtomicBool::new(false),

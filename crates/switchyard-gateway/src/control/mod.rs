@@ -1,7 +1,9 @@
 //! The control plane: where the configuration comes from (`source`), reloading it
-//! (`reload`), the admin listener (`admin`) and the saved key spend (`state_file`).
+//! (`reload`), the admin listener (`admin`) the saved key spend (`state_file`) and
+//! fleet mode's sync with Redis (`fleet`).
 
 pub mod admin;
+pub mod fleet;
 pub mod reload;
 pub mod source;
 pub mod state_file;

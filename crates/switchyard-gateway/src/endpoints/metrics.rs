@@ -59,6 +59,7 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
     cache_and_strategies(&mut s, shared);
     gauges_and_latency(&mut s, shared, live);
     targets(&mut s, shared, live);
+    crate::endpoints::fleet_metrics::render(&mut s, shared.fleet.as_ref());
     s.into_bytes()
 }
 

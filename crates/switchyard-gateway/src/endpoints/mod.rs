@@ -4,5 +4,6 @@
 pub mod count_tokens;
 pub mod embeddings;
 pub mod feedback;
+pub mod fleet_metrics;
 pub mod metrics;
 pub mod models;

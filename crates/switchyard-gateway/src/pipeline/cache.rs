@@ -13,6 +13,7 @@ use switchyard_wire::render::RenderedAnswer;
 use crate::pipeline::admit::ChatRequest;
 use crate::pipeline::exchange::Exchange;
 use crate::runtime::core::Worker;
+use crate::runtime::live::Shared;
 use crate::upstream::request::ClientBody;
 
 /// What the cache may do for one request.
@@ -84,11 +85,32 @@ pub fn lookup(
     Some((hit, Some(similarity)))
 }
 
-/// Stores `c` for `u` (only complete answers: a cut stream never gets here).
+/// Stores `c` for `u` (only complete answers: a cut stream never gets here), and in fleet mode
+/// with `share_cache` queues it for the other processes.
 pub fn store(w: &Worker, u: CacheUse, c: Completion, model: &str, provider: &str) {
     if !u.store {
         return;
     }
+    let now = w.shared.now_ms();
+    let expires = now + u.ttl_ms;
+    if let Some(fleet) = w.shared.fleet.as_ref().filter(|f| f.share.is_some()) {
+        let unix_now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        fleet.share_entry(crate::runtime::fleet::SharedEntry {
+            key: u.key.clone(),
+            completion: c.clone(),
+            model: model.to_string(),
+            provider: provider.to_string(),
+            expires_unix_ms: unix_now as u64 + u.ttl_ms,
+        });
+    }
+    if let Some((context, vector)) = u.semantic {
+        w.shared.semantic.insert(context, vector, u.key.clone(), expires, now);
+    }
+    insert(&w.shared, u.key, c, model, provider, expires);
+}
+
+/// Puts an answer into the in-memory cache until `expires` (ms on `Shared::now_ms`'s clock).
+pub fn insert(shared: &Shared, key: Vec<u8>, c: Completion, model: &str, provider: &str, expires: u64) {
     let content =
         c.text.len() + c.tool_calls.iter().map(|t| t.arguments.len() + t.name.len() + t.id.len()).sum::<usize>();
     // The answer, plus room reserved for its renderings (made later, on first use, so the
@@ -96,13 +118,8 @@ pub fn store(w: &Worker, u: CacheUse, c: Completion, model: &str, provider: &str
     // (one ~200 B event per 64 B of text: ~3 × content + 1.2 KB).
     let rendered = 2 * (content + 400) + 3 * (3 * content + 1200);
     let size = content + c.id.len() + c.model.len() + model.len() + provider.len() + 128 + rendered;
-    let now = w.shared.now_ms();
-    let expires = now + u.ttl_ms;
     let answer = RenderedAnswer::new(c, model.to_string(), provider.to_string());
-    if let Some((context, vector)) = u.semantic {
-        w.shared.semantic.insert(context, vector, u.key.clone(), expires, now);
-    }
-    w.shared.cache.insert(u.key, answer, size, expires);
+    shared.cache.insert(key, answer, size, expires);
 }
 
 /// A stored answer found for a request, and the similarity when a near-duplicate's answer is

@@ -206,6 +206,8 @@ pub struct Shared {
     pub decisions: Option<crate::observe::decision_log::DecisionLog>,
     /// Request counters, gauges and latency histograms.
     pub stats: Arc<crate::observe::meters::Stats>,
+    /// Fleet mode (`[fleet]`), when on.
+    pub fleet: Option<crate::runtime::fleet::Fleet>,
 }
 
 impl Shared {

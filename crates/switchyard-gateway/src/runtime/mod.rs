@@ -7,6 +7,7 @@
 //! is per core and keyed by `pool_key`, so it survives a reload untouched.
 
 pub mod core;
+pub mod fleet;
 pub mod live;
 pub mod pool;
 pub mod tls;
