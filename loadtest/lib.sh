@@ -21,12 +21,12 @@ start_nginx() {
 
 # start_arm ARM PORT MOCK_PORT DIR: one proxy arm in the background (nginx, switchyard, or
 # switchyard2: BIN2's build, ENV2's environment, CONF2's config); sets `arm_pid`. GATEWAY_ENV
-# applies to switchyard. Needs `bin`.
+# and CONF apply to switchyard. Needs `bin`.
 start_arm() {
     case $1 in
         nginx) start_nginx "$4" "$2" "$3" ;;
         switchyard)
-            env ${GATEWAY_ENV:-} MOCK_URL="http://127.0.0.1:$3" "$bin/switchyard" --config loadtest/gateway.toml \
+            env ${GATEWAY_ENV:-} MOCK_URL="http://127.0.0.1:$3" "$bin/switchyard" --config "${CONF:-loadtest/gateway.toml}" \
                 --listen "127.0.0.1:$2" 2>>"$4/switchyard.log" &
             pids+=($!) ;;
         switchyard2)
@@ -38,11 +38,11 @@ start_arm() {
     arm_pid=$!
 }
 
-# wait_ready URL...: until each answers /v1/models (at most 20 s).
+# wait_ready URL...: until each answers /v1/models (at most 20 s; with AUTH's key when set).
 wait_ready() {
     for _ in $(seq 100); do
         local ok=1 u
-        for u in "$@"; do curl -sf -o /dev/null "$u/v1/models" || ok=0; done
+        for u in "$@"; do curl -sf -o /dev/null ${AUTH:+-H "authorization: Bearer $AUTH"} "$u/v1/models" || ok=0; done
         [ $ok = 1 ] && return 0
         sleep 0.2
     done
@@ -58,10 +58,11 @@ wait_ready() {
 # pairs and stopped after it: a process's memory placement shifts its latency for its whole life
 # (two runs of 40 pairs read +6.1 and -6.5 us, each with an interval that excluded the other), so
 # the interval must come from several processes. OUT/pair-blocks.txt maps pair to block for
-# paired.py's block bootstrap.
+# paired.py's block bootstrap. AUTH, when set, is sent as the bearer key.
 paired_blocks() {
     local arms=$1 pairs=$2 per=$3 rate=$4 secs=$5 body=$6 mock=$7 out=$8
-    local p=1 blk=0 perms
+    local p=1 blk=0 perms auth=()
+    [ -n "${AUTH:-}" ] && auth=(-H "authorization: Bearer $AUTH")
     # shellcheck disable=SC2086
     mapfile -t perms < <(python3 -c 'import itertools, sys
 for p in itertools.permutations(sys.argv[1:]): print(" ".join(p))' $arms)
@@ -85,13 +86,13 @@ for p in itertools.permutations(sys.argv[1:]): print(" ".join(p))' $arms)
         # A second of load each, not measured: connections, pools and caches of the new processes.
         for arm in $arms; do
             taskset -c 1 oha --no-tui --output-format json -z 1s -q "$rate" -c 64 -m POST -H 'content-type: application/json' \
-                -D "$body" "http://127.0.0.1:${port[$arm]}/v1/chat/completions" >/dev/null 2>&1 || true
+                "${auth[@]}" -D "$body" "http://127.0.0.1:${port[$arm]}/v1/chat/completions" >/dev/null 2>&1 || true
         done
         local end=$((p + per - 1)); [ "$end" -gt "$pairs" ] && end=$pairs
         for n in $(seq "$p" "$end"); do
             for arm in ${perms[$(((n - 1) % ${#perms[@]}))]}; do
                 taskset -c 1 oha --no-tui --output-format json -z "${secs}s" -q "$rate" -c 64 --latency-correction -m POST \
-                    -H 'content-type: application/json' -D "$body" "http://127.0.0.1:${port[$arm]}/v1/chat/completions" \
+                    -H 'content-type: application/json' "${auth[@]}" -D "$body" "http://127.0.0.1:${port[$arm]}/v1/chat/completions" \
                     >"$out/pair-$n-$arm.json" 2>/dev/null || true
             done
             echo "$n $blk" >>"$out/pair-blocks.txt"

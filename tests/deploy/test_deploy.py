@@ -55,6 +55,19 @@ class Deploy(unittest.TestCase):
                            capture_output=True, text=True, env={**os.environ, "OPENAI_API_KEY": "x", **hashes})
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_compose_runs_three_replicas_on_one_redis_with_a_valid_config(self):
+        compose = yaml.safe_load(open(os.path.join(DEPLOY, "compose", "compose.yaml")))
+        svc = compose["services"]
+        self.assertEqual(svc["gateway"]["deploy"]["replicas"], 3)
+        self.assertIn("--appendonly", svc["redis"]["command"])
+        self.assertEqual(svc["gateway"]["depends_on"]["redis"]["condition"], "service_healthy")
+        path = os.path.join(DEPLOY, "compose", "switchyard.toml")
+        self.assertIn('redis = "redis://redis:6379/0"', open(path).read())
+        hashes = {"SWITCHYARD_ADMIN_KEY_HASH": "sha256:" + "a" * 64, "TEAM_A_KEY_HASH": "sha256:" + "b" * 64}
+        r = subprocess.run([os.path.join(BIN, "switchyard"), "--check", "--config", path],
+                           capture_output=True, text=True, env={**os.environ, "OPENAI_API_KEY": "x", **hashes})
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_prometheus_scrape_parses(self):
         cfg = yaml.safe_load(open(os.path.join(DEPLOY, "prometheus", "scrape.yml")))
         self.assertEqual(cfg["scrape_configs"][0]["metrics_path"], "/metrics")
