@@ -20,6 +20,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CRATE_LAYERS = {
     "switchyard-http": 0,
     "switchyard-wire": 1,
+    "switchyard-embed": 1,
     "switchyard-config": 2,
     "switchyard-routing": 3,
     "switchyard-guard": 3,

@@ -69,8 +69,42 @@ tiers = [{ name = "all", models = ["a", "b", "c"] }]
 balance = "latency"
 "#;
 
+/// The demo's `auto` route shape with sentence embeddings: intents, then complexity and the
+/// learned router blended.
+const EMBEDDED: &str = r#"
+embeddings = "models/embeddings/minilm-static-256.bin"
+[routes.semantic_embedded]
+tiers = [{ name = "weak", models = ["a", "b"] }, { name = "strong", models = ["c"] }]
+[routes.semantic_embedded.semantic]
+floor = 0.99
+intents = [
+  { name = "smalltalk", tier = "weak", examples = ["hi", "hello there", "how are you", "thanks"] },
+  { name = "legal", tier = "strong", examples = ["review this contract", "is this clause enforceable", "draft an NDA"] },
+  { name = "code", tier = "strong", examples = ["fix this bug", "write a function that", "why does this code panic"] },
+  { name = "support", tier = "weak", examples = ["reset my password", "where is my order", "cancel my subscription"] },
+]
+[routes.auto]
+tiers = [{ name = "weak", models = ["a", "b"] }, { name = "strong", models = ["c"] }]
+thresholds = [0.5]
+[routes.auto.semantic]
+floor = 0.99
+intents = [
+  { name = "smalltalk", tier = "weak", examples = ["hi", "hello there", "how are you?", "thanks!", "good morning", "what's up"] },
+  { name = "legal", tier = "strong", examples = ["review this contract clause for liability", "is this agreement enforceable", "draft an indemnification clause"] },
+]
+[routes.auto.complexity]
+blend = 1.0
+[routes.auto.learned]
+weights = "models/learned-router.bin"
+blend = 1.0
+"#;
+
 fn table() -> RouteTable {
-    let cfg = Config::parse(CONFIG, &|_| None).unwrap();
+    table_of(CONFIG)
+}
+
+fn table_of(text: &str) -> RouteTable {
+    let cfg = Config::parse(text, &|_| None).unwrap();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     RouteTable::compile(&cfg, &|n| std::fs::read(root.join(n)).map_err(|e| e.to_string()), &HealthRegistry::default())
         .unwrap()
@@ -90,6 +124,50 @@ fn strategies(c: &mut Criterion) {
         }
         g.finish();
     }
+}
+
+/// Sentence embeddings: the intents route and the layered `auto` route with them, and the
+/// embedding alone; then per-call p50/p99 over 20,000 calls each (criterion reports means).
+fn embedded(c: &mut Criterion) {
+    let t = table_of(&format!("{CONFIG}{EMBEDDED}"));
+    let model = t.embedder.clone().unwrap();
+    let inputs =
+        [("short", chat_body("", SHORT, 0)), ("1kb", chat_body("", &prompt_1k(), 0)), ("32kb", conversation_32k(""))];
+    for route in ["semantic_embedded", "auto"] {
+        let mut g = c.benchmark_group(format!("decide/{route}"));
+        for (name, body) in &inputs {
+            let mut v = RequestView::parse(body.as_bytes(), &mut switchyard_wire::JsonScratch::default()).unwrap();
+            v.model = route.to_string();
+            let mut s = DecideScratch::new(1);
+            g.bench_function(*name, |b| b.iter(|| t.decide(black_box(&v), &|_| None, &mut s, 0).unwrap()));
+        }
+        g.finish();
+    }
+    let text = prompt_1k();
+    let mut scratch = switchyard_embed::EmbedScratch::default();
+    let mut out = vec![0f32; model.dims()];
+    c.bench_function("parts/embed_1kb", |b| b.iter(|| model.embed(black_box(&text), &mut scratch, &mut out)));
+    let quantiles = |name: &str, f: &mut dyn FnMut()| {
+        let mut ns: Vec<u64> = (0..20_000)
+            .map(|_| {
+                let t0 = std::time::Instant::now();
+                f();
+                t0.elapsed().as_nanos() as u64
+            })
+            .collect();
+        ns.sort_unstable();
+        println!("{name}: p50 {:.2} µs, p99 {:.2} µs", ns[10_000] as f64 / 1e3, ns[19_800] as f64 / 1e3);
+    };
+    quantiles("per call embed_1kb", &mut || {
+        black_box(model.embed(black_box(&text), &mut scratch, &mut out));
+    });
+    let mut v = RequestView::parse(chat_body("", &prompt_1k(), 0).as_bytes(), &mut Default::default()).unwrap();
+    v.model = "auto".into();
+    let mut s = DecideScratch::new(1);
+    quantiles("per call decide/auto 1kb (embeddings)", &mut || {
+        black_box(t.decide(black_box(&v), &|_| None, &mut s, 0).unwrap());
+    });
+    println!("embedding table: {} bytes held", model.table_bytes());
 }
 
 fn balancer(c: &mut Criterion) {
@@ -118,5 +196,5 @@ fn parts(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, strategies, balancer, parts);
+criterion_group!(benches, strategies, embedded, balancer, parts);
 criterion_main!(benches);

@@ -2,8 +2,8 @@
 //!
 //! A request's *context* is everything but its last user turn's text (route, parameters,
 //! system prompt, earlier turns; see [`crate::cache::semantic_parts`]). For each stored answer
-//! the index keeps the context's hash, a character 3/4-gram vector of that text and the answer's
-//! exact cache key. A new request with the same context whose text's cosine similarity to a
+//! the index keeps the context's hash, a vector of that text (its sentence embedding when
+//! `embeddings` is configured, else character 3/4-grams) and the answer's exact cache key. A new request with the same context whose text's cosine similarity to a
 //! stored one reaches the route's threshold gets that answer. Only short texts take part
 //! (near-duplicate matching is for FAQ-like questions; long prompts differ in what matters).
 //!
@@ -12,6 +12,7 @@
 
 use std::sync::Mutex;
 
+use switchyard_embed::{EmbedScratch, StaticModel};
 use switchyard_wire::text::{DIMS, ngrams};
 
 const SHARDS: usize = 16;
@@ -21,9 +22,18 @@ const _: () = assert!(DIMS <= 1 << 16);
 /// Longest text (bytes) that is vectorised; longer prompts skip the semantic cache.
 pub const MAX_TEXT_BYTES: usize = 1024;
 
-/// A normalised sparse vector: (bucket, weight), buckets ascending.
+/// A prompt's normalised vector: sparse character n-grams, or a dense sentence embedding when
+/// `embeddings` is configured. Vectors of different kinds never match.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PromptVector(Box<[(u16, f32)]>);
+pub struct PromptVector(Repr);
+
+#[derive(Debug, Clone, PartialEq)]
+enum Repr {
+    /// (bucket, weight), buckets ascending.
+    Grams(Box<[(u16, f32)]>),
+    /// A unit sentence embedding.
+    Dense(Box<[f32]>),
+}
 
 impl PromptVector {
     /// The term-frequency vector of `text`'s character 3- and 4-grams, or `None` when the text
@@ -47,31 +57,51 @@ impl PromptVector {
             return None;
         }
         v.iter_mut().for_each(|x| x.1 /= norm);
-        Some(PromptVector(v.into_boxed_slice()))
+        Some(PromptVector(Repr::Grams(v.into_boxed_slice())))
     }
 
-    /// Cosine similarity with `other` (both normalised).
-    pub fn similarity(&self, other: &PromptVector) -> f32 {
-        let (a, b) = (&self.0, &other.0);
-        let (mut i, mut j, mut dot) = (0, 0, 0.0f32);
-        while i < a.len() && j < b.len() {
-            match a[i].0.cmp(&b[j].0) {
-                std::cmp::Ordering::Less => i += 1,
-                std::cmp::Ordering::Greater => j += 1,
-                std::cmp::Ordering::Equal => {
-                    dot += a[i].1 * b[j].1;
-                    i += 1;
-                    j += 1;
-                }
-            }
+    /// `text`'s sentence embedding under `model`, or `None` when the text is empty, longer than
+    /// [`MAX_TEXT_BYTES`] or has no known token.
+    pub fn embedded(model: &StaticModel, text: &str, s: &mut EmbedScratch) -> Option<PromptVector> {
+        if text.trim().is_empty() || text.len() > MAX_TEXT_BYTES {
+            return None;
         }
-        dot.min(1.0)
+        let mut v = vec![0f32; model.dims()];
+        model.embed(text, s, &mut v).then(|| PromptVector(Repr::Dense(v.into_boxed_slice())))
+    }
+
+    /// Cosine similarity with `other` (both normalised; 0 across kinds).
+    pub fn similarity(&self, other: &PromptVector) -> f32 {
+        match (&self.0, &other.0) {
+            (Repr::Grams(a), Repr::Grams(b)) => sparse_dot(a, b).min(1.0),
+            (Repr::Dense(a), Repr::Dense(b)) => switchyard_embed::cosine(a, b),
+            _ => 0.0,
+        }
     }
 
     /// Bytes held.
     fn bytes(&self) -> usize {
-        self.0.len() * std::mem::size_of::<(u16, f32)>()
+        match &self.0 {
+            Repr::Grams(v) => v.len() * std::mem::size_of::<(u16, f32)>(),
+            Repr::Dense(v) => v.len() * 4,
+        }
     }
+}
+
+fn sparse_dot(a: &[(u16, f32)], b: &[(u16, f32)]) -> f32 {
+    let (mut i, mut j, mut dot) = (0, 0, 0.0f32);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                dot += a[i].1 * b[j].1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    dot
 }
 
 struct Entry {

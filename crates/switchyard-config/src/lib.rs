@@ -71,6 +71,9 @@ pub struct Config {
     pub responses: ResponsesConfig,
     /// Fleet mode: state shared with other processes through Redis (off without the section).
     pub fleet: Option<FleetConfig>,
+    /// A static embedding table (`models/embeddings/….bin`, `vocab.txt` beside it): semantic
+    /// intents and the semantic cache compare meaning with it instead of character n-grams.
+    pub embeddings: Option<String>,
 }
 
 /// `[responses]`: answers to `/v1/responses` kept so a follow-up can name them in

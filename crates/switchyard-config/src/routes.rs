@@ -236,15 +236,35 @@ pub struct RuleConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SemanticConfig {
-    /// Cosine similarity below which no intent matches.
-    #[serde(default = "default_floor")]
-    pub floor: f32,
+    /// Cosine similarity below which no intent matches; unset, [`SemanticConfig::floor`]'s
+    /// default for the space compared in.
+    #[serde(default, rename = "floor")]
+    pub floor_set: Option<f32>,
     /// The intents.
     pub intents: Vec<IntentConfig>,
+    /// With `embeddings`: compare with each intent's `nearest` example, or with the `centroid`
+    /// of its examples.
+    #[serde(default, rename = "match")]
+    pub matching: IntentMatch,
 }
 
-fn default_floor() -> f32 {
-    0.35
+/// How a request is compared with an intent's examples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntentMatch {
+    /// The most similar single example.
+    #[default]
+    Nearest,
+    /// The normalised mean of the examples.
+    Centroid,
+}
+
+impl SemanticConfig {
+    /// The floor: as set, or 0.4 for embeddings and 0.35 for n-grams, where each strategy
+    /// keeps false matches under 10 % on `switchyard-routing/tests/data/intents.jsonl`.
+    pub fn floor(&self, embedded: bool) -> f32 {
+        self.floor_set.unwrap_or(if embedded { 0.4 } else { 0.35 })
+    }
 }
 
 /// One intent.
@@ -457,7 +477,7 @@ impl RouteConfig {
             }
         }
         if let Some(s) = &self.semantic {
-            if !(0.0..=1.0).contains(&s.floor) {
+            if s.floor_set.is_some_and(|f| !(0.0..=1.0).contains(&f)) {
                 return Err(ConfigError::new(f("semantic.floor"), "must be within 0..=1"));
             }
             if s.intents.is_empty() {

@@ -74,6 +74,8 @@ pub struct Decision {
     pub score: Option<f32>,
     /// The rule or intent that matched.
     pub matched: Option<String>,
+    /// The matched intent's similarity.
+    pub similarity: Option<f32>,
     /// Targets to try, in order (the first is the balancer's pick).
     pub plan: Plan,
 }
@@ -84,6 +86,7 @@ pub(crate) struct Choice {
     pub strategy: Strategy,
     pub score: Option<f32>,
     pub matched: Option<String>,
+    pub similarity: Option<f32>,
 }
 
 /// Per-worker buffers reused across decisions.
@@ -182,6 +185,7 @@ impl Route {
         r: &RouteConfig,
         models: &HashMap<String, TargetId>,
         files: FileLoader<'_>,
+        embedder: Option<&std::sync::Arc<switchyard_embed::StaticModel>>,
     ) -> Result<Route, ConfigError> {
         let f = |x: &str| format!("routes.{name}.{x}");
         let tier_index = |t: &str| r.tiers.iter().position(|x| x.name == t).expect("validated");
@@ -199,7 +203,7 @@ impl Route {
         let semantic = r
             .semantic
             .as_ref()
-            .map(|s| Semantic::compile(s, s.intents.iter().map(|i| pick(&i.tier, &i.model)).collect()));
+            .map(|s| Semantic::compile(s, s.intents.iter().map(|i| pick(&i.tier, &i.model)).collect(), embedder));
         let learned = match &r.learned {
             Some(l) => {
                 let bytes = files(&l.weights).map_err(|e| ConfigError::new(f("learned.weights"), e))?;
@@ -313,15 +317,40 @@ impl Route {
                 strategy: Strategy::Header,
                 score: None,
                 matched: None,
+                similarity: None,
             }
         } else if let Some(r) = self.rules.iter().find(|r| r.matches(v, &s.signals, header)) {
-            Choice { pick: r.pick, strategy: Strategy::Rule, score: None, matched: Some(r.name.clone()) }
+            Choice {
+                pick: r.pick,
+                strategy: Strategy::Rule,
+                score: None,
+                matched: Some(r.name.clone()),
+                similarity: None,
+            }
         } else if let Some(m) = self.semantic.as_ref().and_then(|sem| sem.classify(&v.last_user, &mut s.semantic)) {
-            Choice { pick: m.pick, strategy: Strategy::Semantic, score: None, matched: Some(m.intent.to_string()) }
+            Choice {
+                pick: m.pick,
+                strategy: Strategy::Semantic,
+                score: None,
+                matched: Some(m.intent.to_string()),
+                similarity: Some(m.similarity),
+            }
         } else if let Some((score, strategy)) = self.score_filled(v, s) {
-            Choice { pick: Pick::Tier(self.tier_for(score)), strategy, score: Some(score), matched: None }
+            Choice {
+                pick: Pick::Tier(self.tier_for(score)),
+                strategy,
+                score: Some(score),
+                matched: None,
+                similarity: None,
+            }
         } else {
-            Choice { pick: Pick::Tier(self.default_tier), strategy: Strategy::Default, score: None, matched: None }
+            Choice {
+                pick: Pick::Tier(self.default_tier),
+                strategy: Strategy::Default,
+                score: None,
+                matched: None,
+                similarity: None,
+            }
         };
         if let (Some(min), Pick::Tier(t)) = (header(MIN_TIER_HEADER), c.pick) {
             let floor = self.tier_named(&min, MIN_TIER_HEADER)?;

@@ -1,9 +1,11 @@
 //! The compiled, immutable table a request is decided against.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use switchyard_config::endpoint::Endpoint;
 use switchyard_config::{Config, ConfigError, Dialect, FileLoader, prices};
+use switchyard_embed::StaticModel;
 use switchyard_wire::api_error::ApiError;
 use switchyard_wire::view::RequestView;
 
@@ -28,6 +30,8 @@ pub struct RouteTable {
     route_by_name: HashMap<String, RouteId>,
     /// The `GET /v1/models` answers, rendered once.
     pub models: ModelList,
+    /// The sentence-embedding model (`embeddings`), shared by intents and the semantic cache.
+    pub embedder: Option<Arc<StaticModel>>,
 }
 
 impl RouteTable {
@@ -127,11 +131,12 @@ impl RouteTable {
             let fb = m.fallbacks.iter().map(|f| by_name[f]).collect();
             targets[by_name[name].index()].fallbacks = fb;
         }
+        let embedder = cfg.embeddings.as_deref().map(|path| load_embedder(path, files)).transpose()?;
         let mut routes = Vec::with_capacity(cfg.routes.len());
         let mut route_by_name = HashMap::new();
         for (name, r) in &cfg.routes {
             route_by_name.insert(name.clone(), RouteId::at(routes.len()));
-            routes.push(Route::compile(name, r, &by_name, files)?);
+            routes.push(Route::compile(name, r, &by_name, files, embedder.as_ref())?);
         }
         let models = ModelList::new(
             cfg.models
@@ -139,7 +144,7 @@ impl RouteTable {
                 .map(|(n, m)| (n.as_str(), m.provider.as_str()))
                 .chain(cfg.routes.keys().map(|n| (n.as_str(), "switchyard"))),
         );
-        Ok(RouteTable { providers, targets, by_name, routes, route_by_name, models })
+        Ok(RouteTable { providers, targets, by_name, routes, route_by_name, models, embedder })
     }
 
     /// The target for a model name, if configured.
@@ -189,6 +194,7 @@ impl RouteTable {
                 strategy: Strategy::Direct,
                 score: None,
                 matched: None,
+                similarity: None,
                 plan,
             });
         }
@@ -237,6 +243,7 @@ impl RouteTable {
             strategy: d.strategy,
             score: d.score,
             matched: d.matched,
+            similarity: d.similarity,
             plan,
         })
     }
@@ -259,6 +266,19 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(b": ");
     out.extend_from_slice(value.as_bytes());
     out.extend_from_slice(b"\r\n");
+}
+
+/// The embedding table at `path` and the `vocab.txt` beside it.
+fn load_embedder(path: &str, files: FileLoader<'_>) -> Result<Arc<StaticModel>, ConfigError> {
+    let err = |m: String| ConfigError::new("embeddings", m);
+    let table = files(path).map_err(err)?;
+    let vocab_path = match path.rsplit_once('/') {
+        Some((dir, _)) => format!("{dir}/vocab.txt"),
+        None => "vocab.txt".to_string(),
+    };
+    let vocab = files(&vocab_path).map_err(|e| err(format!("{vocab_path}: {e}")))?;
+    let vocab = String::from_utf8(vocab).map_err(|_| err(format!("{vocab_path} is not UTF-8")))?;
+    StaticModel::load(&table, &vocab).map(Arc::new).map_err(|e| err(format!("{path}: {e}")))
 }
 
 #[cfg(test)]

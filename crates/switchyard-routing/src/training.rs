@@ -90,6 +90,50 @@ pub fn evaluate(model: &LearnedModel, items: &[Item]) -> Vec<(String, usize, f64
         .collect()
 }
 
+/// One benchmark's APGR over repeated k-fold cross-validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CvResult {
+    /// `mmlu`, `gsm8k` or `mt_bench`.
+    pub benchmark: String,
+    /// Mean APGR over every fold of every repeat.
+    pub mean: f64,
+    /// Its standard deviation across folds.
+    pub sd: f64,
+    /// Lowest and highest fold.
+    pub range: (f64, f64),
+    /// Folds evaluated.
+    pub folds: usize,
+}
+
+/// Repeated `k`-fold cross-validation over all of `items`: each repeat shuffles by a hash of
+/// (repeat, id), each fold is fitted on the rest and scored per benchmark.
+pub fn cross_validate(items: &[Item], s: TrainSettings, k: usize, repeats: usize) -> Vec<CvResult> {
+    let mut per: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for r in 0..repeats {
+        let fold_of = |i: &Item| {
+            let mut key = (r as u64).to_le_bytes().to_vec();
+            key.extend_from_slice(i.id.as_bytes());
+            (hash_lower(&key) % k as u64) as usize
+        };
+        for f in 0..k {
+            let (test, train): (Vec<Item>, Vec<Item>) = items.iter().cloned().partition(|i| fold_of(i) == f);
+            let model = fit(&train, s);
+            for (b, _, apgr, _) in evaluate(&model, &test) {
+                per.entry(b).or_default().push(apgr);
+            }
+        }
+    }
+    per.into_iter()
+        .map(|(benchmark, v)| {
+            let n = v.len() as f64;
+            let mean = v.iter().sum::<f64>() / n;
+            let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
+            let range = v.iter().fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+            CvResult { benchmark, mean, sd, range, folds: v.len() }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,10 @@ const DEMO_CONFIG: &str = include_str!("../../../examples/mock.toml");
 /// The learned router weights `examples/mock.toml` names, built in so the demo runs anywhere.
 const LEARNED_WEIGHTS: &[u8] = include_bytes!("../../../models/learned-router.bin");
 
+/// The sentence-embedding table and its vocabulary, built in for the same reason (15 MB).
+const EMBEDDINGS: &[u8] = include_bytes!("../../../models/embeddings/minilm-static-256.bin");
+const EMBEDDINGS_VOCAB: &[u8] = include_bytes!("../../../models/embeddings/vocab.txt");
+
 /// Starts a mock provider on a free port, then the gateway in front of it.
 pub fn run(mut overrides: Overrides) -> Result<(), String> {
     let mock = mock_llm::start(MockConfig {
@@ -28,7 +32,11 @@ pub fn run(mut overrides: Overrides) -> Result<(), String> {
     let source = Source::Inline {
         text: DEMO_CONFIG.to_string(),
         vars: vec![("MOCK_URL".into(), mock.base_url())],
-        files: vec![("../models/learned-router.bin", LEARNED_WEIGHTS)],
+        files: vec![
+            ("../models/learned-router.bin", LEARNED_WEIGHTS),
+            ("../models/embeddings/minilm-static-256.bin", EMBEDDINGS),
+            ("../models/embeddings/vocab.txt", EMBEDDINGS_VOCAB),
+        ],
     };
     switchyard_gateway::run(source, overrides)
 }

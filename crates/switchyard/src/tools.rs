@@ -54,7 +54,7 @@ pub fn route(args: &[String]) -> Result<(), String> {
                     _ => "null".into(),
                 };
                 format!(
-                    r#"{{"route":{},"model":{},"provider":{},"strategy":{},"score":{},"tier":{},"matched":{}}}"#,
+                    r#"{{"route":{},"model":{},"provider":{},"strategy":{},"score":{},"tier":{},"matched":{},"similarity":{}}}"#,
                     quote(&route),
                     quote(&target.name),
                     quote(&t.providers[target.provider].name),
@@ -62,6 +62,7 @@ pub fn route(args: &[String]) -> Result<(), String> {
                     d.score.map_or("null".into(), |s| format!("{s:.6}")),
                     tier,
                     d.matched.as_deref().map_or("null".into(), quote),
+                    d.similarity.map_or("null".into(), |s| format!("{s:.4}")),
                 )
             }
             Err(e) => format!(r#"{{"error":{},"line":{}}}"#, quote(&e), n + 1),

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use switchyard_routing::training::{Item, TrainSettings, evaluate, fit, is_held_out, parse_item};
+use switchyard_routing::training::{Item, TrainSettings, cross_validate, evaluate, fit, is_held_out, parse_item};
 
 /// RouteLLM's best published router per benchmark (APGR), for comparison in the report.
 const PUBLISHED_BEST: [(&str, f64, &str); 3] = [
@@ -24,11 +24,27 @@ fn load(dir: &Path) -> Result<Vec<Item>, String> {
     Ok(items)
 }
 
+/// Prints the repeated k-fold cross-validated APGR per benchmark.
+fn report_cv(items: &[Item], s: TrainSettings, k: usize, repeats: usize) -> Result<(), String> {
+    println!("{repeats} × {k}-fold cross-validation over all {} prompts ({s:?})", items.len());
+    println!("| benchmark | folds | mean APGR | sd | range | RouteLLM best APGR |");
+    println!("|---|---|---|---|---|---|");
+    for r in cross_validate(items, s, k, repeats) {
+        let best = PUBLISHED_BEST.iter().find(|p| p.0 == r.benchmark).map_or(String::new(), |p| format!("{:.3}", p.1));
+        println!(
+            "| {} | {} | {:.3} | {:.3} | {:.3}–{:.3} | {best} |",
+            r.benchmark, r.folds, r.mean, r.sd, r.range.0, r.range.1
+        );
+    }
+    Ok(())
+}
+
 /// Runs the command with its arguments.
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut data = None;
     let mut out = None;
     let mut s = TrainSettings::default();
+    let mut cv: Option<(usize, usize)> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut v = || it.next().cloned().ok_or(format!("{a} needs a value"));
@@ -38,11 +54,25 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "--bits" => s.bits = v()?.parse().map_err(|_| "--bits: not a number")?,
             "--alpha" => s.alpha = v()?.parse().map_err(|_| "--alpha: not a number")?,
             "--iterations" => s.iterations = v()?.parse().map_err(|_| "--iterations: not a number")?,
+            "--cv" => {
+                let k: usize = v()?.parse().map_err(|_| "--cv: not a number")?;
+                if k < 2 {
+                    return Err("--cv: at least 2 folds".into());
+                }
+                cv = Some((k, cv.map_or(1, |c| c.1)));
+            }
+            "--repeats" => {
+                let r: usize = v()?.parse().map_err(|_| "--repeats: not a number")?;
+                cv = Some((cv.map_or(5, |c| c.0), r.max(1)));
+            }
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
     let data = data.ok_or("--data DIR is required (the routing-data folder)")?;
     let items = load(Path::new(&data))?;
+    if let Some((k, repeats)) = cv {
+        return report_cv(&items, s, k, repeats);
+    }
     let (held, train): (Vec<Item>, Vec<Item>) = items.iter().cloned().partition(is_held_out);
     println!("training on {} prompts, evaluating on {} held out ({s:?})", train.len(), held.len());
     let model = fit(&train, s);

@@ -71,10 +71,15 @@ pub fn lookup(
     }
     let cfg = route.cache.as_ref()?;
     let threshold = cfg.similarity? as f32;
-    u.semantic = semantic_parts(scope, body, cfg.max_temperature, scratch)
-        .ok()
-        .flatten()
-        .and_then(|(context, text)| Some((context, PromptVector::of(&text)?)));
+    let embedder = w.live().table.embedder.clone();
+    u.semantic =
+        semantic_parts(scope, body, cfg.max_temperature, scratch).ok().flatten().and_then(|(context, text)| {
+            let vector = match &embedder {
+                Some(m) => PromptVector::embedded(m, &text, &mut w.embed_scratch.borrow_mut()),
+                None => PromptVector::of(&text),
+            };
+            Some((context, vector?))
+        });
     if !u.lookup {
         return None;
     }

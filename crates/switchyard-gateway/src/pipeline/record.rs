@@ -101,6 +101,7 @@ pub fn log_request(w: &Worker, table: &switchyard_routing::RouteTable, c: &Commo
         "tiers": d.route.map(|r| table.routes[r].tiers.len()),
         "score": d.score,
         "matched": d.matched,
+        "similarity": d.similarity,
         "model": name(target),
         "provider": provider(target),
         "attempts": attempts

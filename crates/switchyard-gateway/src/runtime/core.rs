@@ -38,6 +38,8 @@ pub struct Worker {
     pub decide_scratch: RefCell<DecideScratch>,
     /// Buffers the request view is parsed in (borrowed only while parsing, never across an await).
     pub json_scratch: RefCell<JsonScratch>,
+    /// Buffers of sentence embeddings (the semantic cache), borrowed only while embedding.
+    pub embed_scratch: RefCell<switchyard_embed::EmbedScratch>,
     /// This worker's handle on the live table (see `live`).
     live: RefCell<LiveHandle>,
     /// Open connections per client address on this worker (entries leave at zero). Kept per
@@ -65,6 +67,7 @@ impl Worker {
             next_request: Cell::new(0),
             decide_scratch: RefCell::new(DecideScratch::new(0x9e37_79b9 ^ ((index as u64 + 1) << 20))),
             json_scratch: RefCell::new(JsonScratch::default()),
+            embed_scratch: RefCell::new(switchyard_embed::EmbedScratch::default()),
             live: RefCell::new(Rc::new(shared.live.load_full())),
             per_address: RefCell::new(std::collections::HashMap::new()),
             shared,
