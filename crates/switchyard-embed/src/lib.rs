@@ -44,12 +44,18 @@ pub enum EmbedError {
 
 /// A loaded model: tokenizer and int8 rows with one scale each (a quarter of f32's memory; the
 /// quantisation moves cosines by about 1e-3).
-#[derive(Debug)]
 pub struct StaticModel {
     tokenizer: WordPiece,
     dims: usize,
     rows: Vec<i8>,
     scales: Vec<f32>,
+}
+
+impl std::fmt::Debug for StaticModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the rows: a route table's Debug would print megabytes.
+        f.debug_struct("StaticModel").field("tokens", &self.tokenizer.len()).field("dims", &self.dims).finish()
+    }
 }
 
 /// Per-worker buffers for [`StaticModel::embed`].

@@ -1,10 +1,14 @@
-//! The learned router: a ridge regression over hashed word n-grams (tagged by prompt shape)
-//! plus a few numeric features, predicting how much the strong model gains over the weak one.
+//! The learned router: a ridge regression over hashed word n-grams (tagged by prompt shape),
+//! a few numeric features and, when trained with `embeddings`, the prompt's sentence embedding,
+//! predicting how much the strong model gains over the weak one.
 //!
 //! Chosen by offline comparison on `routing-data` (see README "Learned router"): against
 //! logistic "weak fails" and two-model "P(strong)-P(weak)" variants it ranked best or equal on
 //! MMLU and GSM8K, and it is one weight vector, so a decision is one pass over the words.
 
+use std::sync::Arc;
+
+use switchyard_embed::{EmbedScratch, StaticModel};
 use switchyard_wire::text::{hash_lower, mix, words};
 
 /// Numeric features appended after the hashed ones.
@@ -12,7 +16,9 @@ const NUMERIC: usize = 6;
 /// Seeds that tag word features with the prompt's shape.
 const SHAPE_SEED: [u64; 2] = [0x51f1_5e11, 0x0a11_ce55];
 const BIGRAM_SEED: u64 = 0xb16a_4a11;
-const MAGIC: &[u8; 8] = b"SYLR0001";
+const MAGIC_V1: &[u8; 8] = b"SYLR0001";
+/// Version 2 adds the dense (embedding) block.
+const MAGIC: &[u8; 8] = b"SYLR0002";
 
 /// Errors loading a weights file.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +26,14 @@ pub enum ModelError {
     /// Not a weights file of this version.
     #[error("not a switchyard learned-router file (bad magic or size)")]
     Format,
+    /// Weights trained on embeddings loaded without them, or with a table of other dims.
+    #[error("these weights were trained on {want}-dim embeddings; {have}")]
+    Embeddings {
+        /// Dims the weights expect.
+        want: usize,
+        /// What the config provides.
+        have: String,
+    },
 }
 
 /// A trained model: `score = sigmoid(4 * (w·x + b))`, higher = needs the stronger model.
@@ -29,6 +43,19 @@ pub struct LearnedModel {
     weights: Vec<f32>,
     numeric: [f32; NUMERIC],
     bias: f32,
+    /// Weights of the sentence embedding (empty: trained without one).
+    dense: Vec<f32>,
+    /// What the unit embedding is multiplied by before `dense` (sets its share of the penalty).
+    dense_scale: f32,
+    embedder: Option<Arc<StaticModel>>,
+}
+
+/// Per-worker buffers for [`LearnedModel::score`].
+#[derive(Debug, Default)]
+pub struct LearnedScratch {
+    idx: Vec<u32>,
+    embed: EmbedScratch,
+    vector: Vec<f32>,
 }
 
 /// Whether a prompt is multiple-choice shaped (options A–D then "Answer:").
@@ -43,6 +70,17 @@ struct Features {
     idx: Vec<u32>,
     scale: f32,
     numeric: [f32; NUMERIC],
+}
+
+/// `text`'s unit embedding times `scale` into `out` (zeros when it has no known token).
+fn dense_features(m: &StaticModel, text: &str, scale: f32, s: &mut EmbedScratch, out: &mut Vec<f32>) {
+    out.clear();
+    out.resize(m.dims(), 0.0);
+    if m.embed(text, s, out) {
+        out.iter_mut().for_each(|x| *x *= scale);
+    } else {
+        out.fill(0.0);
+    }
 }
 
 fn features(text: &str, bits: u32, idx: &mut Vec<u32>) -> Features {
@@ -86,8 +124,8 @@ fn features(text: &str, bits: u32, idx: &mut Vec<u32>) -> Features {
 
 impl LearnedModel {
     /// Raw prediction of the strong model's gain (roughly in [-1, 1]).
-    pub fn predict(&self, text: &str, scratch: &mut Vec<u32>) -> f32 {
-        let f = features(text, self.bits, scratch);
+    pub fn predict(&self, text: &str, scratch: &mut LearnedScratch) -> f32 {
+        let f = features(text, self.bits, &mut scratch.idx);
         let mut sum = 0.0f32;
         for &i in &f.idx {
             sum += self.weights[i as usize];
@@ -96,21 +134,49 @@ impl LearnedModel {
         for (w, x) in self.numeric.iter().zip(f.numeric) {
             out += w * x;
         }
-        *scratch = f.idx;
+        scratch.idx = f.idx;
+        if let (Some(m), false) = (&self.embedder, self.dense.is_empty()) {
+            dense_features(m, text, self.dense_scale, &mut scratch.embed, &mut scratch.vector);
+            out += self.dense.iter().zip(&scratch.vector).map(|(w, x)| w * x).sum::<f32>();
+        }
         out
     }
 
+    /// Dims of the embedding the weights were trained on (0: none).
+    pub fn embedding_dims(&self) -> usize {
+        self.dense.len()
+    }
+
+    /// Attaches the embedding table that weights trained on embeddings need; weights trained
+    /// without one ignore it.
+    pub fn with_embedder(mut self, embedder: Option<&Arc<StaticModel>>) -> Result<LearnedModel, ModelError> {
+        if self.dense.is_empty() {
+            return Ok(self);
+        }
+        match embedder {
+            Some(m) if m.dims() == self.dense.len() => {
+                self.embedder = Some(Arc::clone(m));
+                Ok(self)
+            }
+            Some(m) => {
+                Err(ModelError::Embeddings { want: self.dense.len(), have: format!("the table has {}", m.dims()) })
+            }
+            None => Err(ModelError::Embeddings { want: self.dense.len(), have: "set `embeddings = …`".into() }),
+        }
+    }
+
     /// Score in [0, 1]; higher means the prompt needs the stronger model.
-    pub fn score(&self, text: &str, scratch: &mut Vec<u32>) -> f32 {
+    pub fn score(&self, text: &str, scratch: &mut LearnedScratch) -> f32 {
         let p = self.predict(text, scratch);
         1.0 / (1.0 + (-4.0 * p).exp())
     }
 
-    /// Serialises: magic, bits, bias, numeric weights, scale, then i16-quantised weights.
+    /// Serialises: magic, bits, bias, numeric weights, scale, dense length, dense scale,
+    /// dense weights (f32), then i16-quantised hashed weights.
     pub fn to_bytes(&self) -> Vec<u8> {
         let max = self.weights.iter().fold(0f32, |m, w| m.max(w.abs())).max(1e-12);
         let scale = max / 32767.0;
-        let mut out = Vec::with_capacity(32 + self.weights.len() * 2);
+        let mut out = Vec::with_capacity(40 + self.dense.len() * 4 + self.weights.len() * 2);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&self.bits.to_le_bytes());
         out.extend_from_slice(&self.bias.to_le_bytes());
@@ -118,18 +184,25 @@ impl LearnedModel {
             out.extend_from_slice(&n.to_le_bytes());
         }
         out.extend_from_slice(&scale.to_le_bytes());
+        out.extend_from_slice(&(self.dense.len() as u32).to_le_bytes());
+        out.extend_from_slice(&self.dense_scale.to_le_bytes());
+        for d in &self.dense {
+            out.extend_from_slice(&d.to_le_bytes());
+        }
         for w in &self.weights {
             out.extend_from_slice(&((w / scale).round() as i16).to_le_bytes());
         }
         out
     }
 
-    /// Reads what `to_bytes` wrote.
+    /// Reads what `to_bytes` wrote (and version-1 files, which have no dense block).
     pub fn from_bytes(b: &[u8]) -> Result<LearnedModel, ModelError> {
         let f32_at = |o: usize| b.get(o..o + 4).map(|s| f32::from_le_bytes(s.try_into().expect("4 bytes")));
-        if b.get(..8) != Some(MAGIC) {
-            return Err(ModelError::Format);
-        }
+        let v2 = match b.get(..8) {
+            Some(m) if m == MAGIC => true,
+            Some(m) if m == MAGIC_V1 => false,
+            _ => return Err(ModelError::Format),
+        };
         let bits = u32::from_le_bytes(b.get(8..12).ok_or(ModelError::Format)?.try_into().expect("4 bytes"));
         if !(8..=24).contains(&bits) {
             return Err(ModelError::Format);
@@ -141,12 +214,23 @@ impl LearnedModel {
         }
         let so = 16 + 4 * NUMERIC;
         let scale = f32_at(so).ok_or(ModelError::Format)?;
-        let body = &b[so + 4..];
+        let mut at = so + 4;
+        let (mut dense, mut dense_scale) = (Vec::new(), 0.0);
+        if v2 {
+            let n = f32_at(at).ok_or(ModelError::Format)?.to_bits() as usize;
+            dense_scale = f32_at(at + 4).ok_or(ModelError::Format)?;
+            if n > 4096 {
+                return Err(ModelError::Format);
+            }
+            dense = (0..n).map(|i| f32_at(at + 8 + 4 * i).ok_or(ModelError::Format)).collect::<Result<_, _>>()?;
+            at += 8 + 4 * n;
+        }
+        let body = b.get(at..).ok_or(ModelError::Format)?;
         if body.len() != 2 << bits {
             return Err(ModelError::Format);
         }
         let weights = body.chunks_exact(2).map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) * scale).collect();
-        Ok(LearnedModel { bits, weights, numeric, bias })
+        Ok(LearnedModel { bits, weights, numeric, bias, dense, dense_scale, embedder: None })
     }
 }
 
@@ -158,37 +242,74 @@ pub struct Example<'a> {
     pub gain: f32,
 }
 
+/// The embedding the learned router is trained on, and its scale against the word block
+/// (both blocks have unit norm before it; the shared ridge penalty then weighs them alike).
+#[derive(Debug, Clone, Copy)]
+pub struct DenseInput<'a> {
+    /// The embedding table.
+    pub model: &'a Arc<StaticModel>,
+    /// Multiplier of the unit embedding.
+    pub scale: f32,
+}
+
 /// Fits ridge regression `min ||Xw - y||² + alpha ||w||²` by conjugate gradient on the
 /// normal equations: exact, deterministic, and fast on sparse hashed features.
-pub fn train(examples: &[Example<'_>], bits: u32, alpha: f32, iterations: usize) -> LearnedModel {
+pub fn train(
+    examples: &[Example<'_>],
+    bits: u32,
+    alpha: f32,
+    iterations: usize,
+    dense: Option<DenseInput<'_>>,
+) -> LearnedModel {
     let dims = 1usize << bits;
-    // Columns: hashed [0, dims), numeric [dims, dims+NUMERIC), bias at dims+NUMERIC.
-    let cols = dims + NUMERIC + 1;
+    let d = dense.map_or(0, |x| x.model.dims());
+    // Columns: hashed [0, dims), numeric [dims, +NUMERIC), dense [.., +d), bias last.
+    let (num0, dense0) = (dims, dims + NUMERIC);
+    let bias_col = dense0 + d;
+    let cols = bias_col + 1;
     let mut scratch = Vec::new();
     let rows: Vec<Features> = examples.iter().map(|e| features(e.text, bits, &mut scratch)).collect();
+    let embedded: Vec<Vec<f32>> = match dense {
+        Some(x) => {
+            let mut es = EmbedScratch::default();
+            examples
+                .iter()
+                .map(|e| {
+                    let mut v = Vec::new();
+                    dense_features(x.model, e.text, x.scale, &mut es, &mut v);
+                    v
+                })
+                .collect()
+        }
+        None => vec![Vec::new(); examples.len()],
+    };
     let y: Vec<f32> = examples.iter().map(|e| e.gain).collect();
     let xv = |v: &[f32], out: &mut Vec<f32>| {
         out.clear();
-        out.extend(rows.iter().map(|r| {
+        out.extend(rows.iter().zip(&embedded).map(|(r, e)| {
             let mut s = r.idx.iter().map(|&i| v[i as usize]).sum::<f32>() * r.scale;
             for (k, x) in r.numeric.iter().enumerate() {
-                s += v[dims + k] * x;
+                s += v[num0 + k] * x;
             }
-            s + v[dims + NUMERIC]
+            s += e.iter().zip(&v[dense0..bias_col]).map(|(x, w)| x * w).sum::<f32>();
+            s + v[bias_col]
         }));
     };
     let xtv = |u: &[f32], out: &mut Vec<f32>| {
         out.clear();
         out.resize(cols, 0.0);
-        for (r, &ui) in rows.iter().zip(u) {
+        for ((r, e), &ui) in rows.iter().zip(&embedded).zip(u) {
             let a = ui * r.scale;
             for &i in &r.idx {
                 out[i as usize] += a;
             }
             for (k, x) in r.numeric.iter().enumerate() {
-                out[dims + k] += ui * x;
+                out[num0 + k] += ui * x;
             }
-            out[dims + NUMERIC] += ui;
+            for (o, x) in out[dense0..bias_col].iter_mut().zip(e) {
+                *o += ui * x;
+            }
+            out[bias_col] += ui;
         }
     };
     // A w = b with A = XᵀX + αI (bias not regularised), b = Xᵀy.
@@ -196,14 +317,31 @@ pub fn train(examples: &[Example<'_>], bits: u32, alpha: f32, iterations: usize)
     let mut apply = |v: &[f32], out: &mut Vec<f32>| {
         xv(v, &mut tmp);
         xtv(&tmp, out);
-        for (i, o) in out.iter_mut().enumerate().take(dims + NUMERIC) {
+        for (i, o) in out.iter_mut().enumerate().take(bias_col) {
             *o += alpha * v[i];
         }
     };
     let mut b = Vec::new();
     xtv(&y, &mut b);
+    let w = conjugate_gradient(&mut apply, &b, iterations);
+    let mut numeric = [0f32; NUMERIC];
+    numeric.copy_from_slice(&w[num0..dense0]);
+    LearnedModel {
+        bits,
+        weights: w[..dims].to_vec(),
+        numeric,
+        bias: w[bias_col],
+        dense: w[dense0..bias_col].to_vec(),
+        dense_scale: dense.map_or(0.0, |x| x.scale),
+        embedder: dense.map(|x| Arc::clone(x.model)),
+    }
+}
+
+/// Solves `A w = b` for symmetric positive-definite `A` given as `apply`.
+fn conjugate_gradient(apply: &mut dyn FnMut(&[f32], &mut Vec<f32>), b: &[f32], iterations: usize) -> Vec<f32> {
+    let cols = b.len();
     let mut w = vec![0f32; cols];
-    let mut r = b.clone();
+    let mut r = b.to_vec();
     let mut p = r.clone();
     let mut rs: f64 = r.iter().map(|x| f64::from(*x) * f64::from(*x)).sum();
     let mut ap = Vec::new();
@@ -228,11 +366,7 @@ pub fn train(examples: &[Example<'_>], bits: u32, alpha: f32, iterations: usize)
         }
         rs = rs_new;
     }
-    let mut numeric = [0f32; NUMERIC];
-    numeric.copy_from_slice(&w[dims..dims + NUMERIC]);
-    let bias = w[dims + NUMERIC];
-    w.truncate(dims);
-    LearnedModel { bits, weights: w, numeric, bias }
+    w
 }
 
 #[cfg(test)]
@@ -253,8 +387,8 @@ mod tests {
 
     #[test]
     fn learns_a_separable_toy_problem() {
-        let m = train(&toy(), 12, 0.1, 50);
-        let mut s = Vec::new();
+        let m = train(&toy(), 12, 0.1, 50, None);
+        let mut s = LearnedScratch::default();
         let seen_hard = m.score("compute the integral of x squared", &mut s);
         let seen_easy = m.score("what is the capital of france", &mut s);
         // A predicted gain of 0 scores 0.5, a gain of 1 about 0.98.
@@ -267,15 +401,45 @@ mod tests {
 
     #[test]
     fn round_trips_through_bytes() {
-        let m = train(&toy(), 10, 0.1, 30);
+        let m = train(&toy(), 10, 0.1, 30, None);
         let bytes = m.to_bytes();
-        assert_eq!(bytes.len(), 8 + 4 + 4 + 4 * NUMERIC + 4 + (2 << 10));
+        assert_eq!(bytes.len(), 8 + 4 + 4 + 4 * NUMERIC + 4 + 8 + (2 << 10));
         let back = LearnedModel::from_bytes(&bytes).unwrap();
-        let mut s = Vec::new();
+        let mut s = LearnedScratch::default();
         let (a, b) = (m.score("integral of x", &mut s), back.score("integral of x", &mut s));
         assert!((a - b).abs() < 1e-3, "{a} vs {b}");
         assert!(LearnedModel::from_bytes(b"nonsense").is_err());
         assert!(LearnedModel::from_bytes(&bytes[..bytes.len() - 2]).is_err());
+    }
+
+    fn two_word_embedder() -> Arc<StaticModel> {
+        let mut t = b"SYEMB1\0\0".to_vec();
+        t.extend(4u32.to_le_bytes());
+        t.extend(2u32.to_le_bytes());
+        // f16 rows: [PAD] and [UNK] zero, `integral` = (1, 0), `capital` = (0, 1); 0x3c00 is 1.0.
+        for x in [0u16, 0, 0, 0, 0x3c00, 0, 0, 0x3c00] {
+            t.extend(x.to_le_bytes());
+        }
+        Arc::new(StaticModel::load(&t, "[PAD]\n[UNK]\nintegral\ncapital\n").unwrap())
+    }
+
+    #[test]
+    fn embedding_weights_round_trip_and_need_their_table() {
+        let e = two_word_embedder();
+        let m = train(&toy(), 10, 0.1, 30, Some(DenseInput { model: &e, scale: 0.5 }));
+        assert_eq!(m.embedding_dims(), 2);
+        assert!(m.dense[0] > m.dense[1], "the `integral` direction predicts gain: {:?}", m.dense);
+        let back = LearnedModel::from_bytes(&m.to_bytes()).unwrap();
+        assert!(matches!(back.clone().with_embedder(None), Err(ModelError::Embeddings { want: 2, .. })));
+        let back = back.with_embedder(Some(&e)).unwrap();
+        let mut s = LearnedScratch::default();
+        for text in ["integral of x", "capital city", "neither word"] {
+            let (a, b) = (m.score(text, &mut s), back.score(text, &mut s));
+            assert!((a - b).abs() < 1e-3, "{text}: {a} vs {b}");
+        }
+        // Weights without a dense block ignore an embedder.
+        let plain = LearnedModel::from_bytes(&train(&toy(), 10, 0.1, 30, None).to_bytes()).unwrap();
+        assert_eq!(plain.with_embedder(Some(&e)).unwrap().embedding_dims(), 0);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::cascade::Cascade;
 use crate::consensus::Extractor;
 use crate::eval::calibrate;
-use crate::learned::LearnedModel;
+use crate::learned::{LearnedModel, LearnedScratch};
 use crate::strategy::rules::Rule;
 use crate::strategy::semantic::{self, Semantic};
 use crate::strategy::{Pick, Signals, complexity};
@@ -94,7 +94,7 @@ pub(crate) struct Choice {
 pub struct DecideScratch {
     signals: Signals,
     semantic: semantic::Scratch,
-    words: Vec<u32>,
+    learned: LearnedScratch,
     /// Balancer randomness.
     pub rng: u64,
 }
@@ -105,7 +105,7 @@ impl DecideScratch {
         DecideScratch {
             signals: Signals::default(),
             semantic: semantic::Scratch::default(),
-            words: Vec::new(),
+            learned: LearnedScratch::default(),
             rng: seed | 1,
         }
     }
@@ -208,6 +208,7 @@ impl Route {
             Some(l) => {
                 let bytes = files(&l.weights).map_err(|e| ConfigError::new(f("learned.weights"), e))?;
                 let m = LearnedModel::from_bytes(&bytes)
+                    .and_then(|m| m.with_embedder(embedder))
                     .map_err(|e| ConfigError::new(f("learned.weights"), e.to_string()))?;
                 Some((Arc::new(m), l.blend))
             }
@@ -284,7 +285,7 @@ impl Route {
             which = Some(Strategy::Complexity);
         }
         if let Some((m, blend)) = &self.learned {
-            total += blend * m.score(&v.last_user, &mut s.words);
+            total += blend * m.score(&v.last_user, &mut s.learned);
             weight += blend;
             which = Some(if which.is_some() { Strategy::Blend } else { Strategy::Learned });
         }

@@ -4,7 +4,11 @@
 use simd_json::prelude::*;
 
 use crate::eval::{Scored, apgr_cpt};
-use crate::learned::{Example, LearnedModel, train};
+use std::sync::Arc;
+
+use switchyard_embed::StaticModel;
+
+use crate::learned::{DenseInput, Example, LearnedModel, LearnedScratch, train};
 use switchyard_wire::text::hash_lower;
 
 /// One labelled prompt.
@@ -57,18 +61,20 @@ pub struct TrainSettings {
     pub alpha: f32,
     /// Conjugate-gradient iterations.
     pub iterations: usize,
+    /// Multiplier of the sentence embedding when training with one (`--embeddings`).
+    pub dense_scale: f32,
 }
 
 impl Default for TrainSettings {
     fn default() -> Self {
-        TrainSettings { bits: 16, alpha: 10.0, iterations: 200 }
+        TrainSettings { bits: 16, alpha: 10.0, iterations: 200, dense_scale: 0.5 }
     }
 }
 
-/// Fits a model on `items`.
-pub fn fit(items: &[Item], s: TrainSettings) -> LearnedModel {
+/// Fits a model on `items`, on the sentence embedding too when `embedder` is given.
+pub fn fit(items: &[Item], s: TrainSettings, embedder: Option<&Arc<StaticModel>>) -> LearnedModel {
     let ex: Vec<Example<'_>> = items.iter().map(|i| Example { text: &i.prompt, gain: i.strong - i.weak }).collect();
-    train(&ex, s.bits, s.alpha, s.iterations)
+    train(&ex, s.bits, s.alpha, s.iterations, embedder.map(|model| DenseInput { model, scale: s.dense_scale }))
 }
 
 /// APGR and CPT(50 %) per benchmark: (benchmark, items, apgr, cpt50).
@@ -76,7 +82,7 @@ pub fn evaluate(model: &LearnedModel, items: &[Item]) -> Vec<(String, usize, f64
     let mut benches: Vec<&str> = items.iter().map(|i| i.benchmark.as_str()).collect();
     benches.sort_unstable();
     benches.dedup();
-    let mut scratch = Vec::new();
+    let mut scratch = LearnedScratch::default();
     benches
         .into_iter()
         .filter_map(|b| {
@@ -107,7 +113,13 @@ pub struct CvResult {
 
 /// Repeated `k`-fold cross-validation over all of `items`: each repeat shuffles by a hash of
 /// (repeat, id), each fold is fitted on the rest and scored per benchmark.
-pub fn cross_validate(items: &[Item], s: TrainSettings, k: usize, repeats: usize) -> Vec<CvResult> {
+pub fn cross_validate(
+    items: &[Item],
+    s: TrainSettings,
+    embedder: Option<&Arc<StaticModel>>,
+    k: usize,
+    repeats: usize,
+) -> Vec<CvResult> {
     let mut per: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
     for r in 0..repeats {
         let fold_of = |i: &Item| {
@@ -117,7 +129,7 @@ pub fn cross_validate(items: &[Item], s: TrainSettings, k: usize, repeats: usize
         };
         for f in 0..k {
             let (test, train): (Vec<Item>, Vec<Item>) = items.iter().cloned().partition(|i| fold_of(i) == f);
-            let model = fit(&train, s);
+            let model = fit(&train, s, embedder);
             for (b, _, apgr, _) in evaluate(&model, &test) {
                 per.entry(b).or_default().push(apgr);
             }

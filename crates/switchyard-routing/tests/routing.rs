@@ -162,7 +162,7 @@ fn learned_route_reports_the_learned_score() {
     assert_eq!(s, Strategy::Learned);
     let model =
         switchyard_routing::learned::LearnedModel::from_bytes(&files("models/learned-router.bin").unwrap()).unwrap();
-    let direct = model.score(prompt, &mut Vec::new());
+    let direct = model.score(prompt, &mut Default::default());
     assert_eq!(score, Some(direct));
     assert_eq!(tier, if direct >= 0.5 { "strong" } else { "weak" });
 }
@@ -176,7 +176,7 @@ fn learned_router_beats_random_on_held_out_prompts() {
         items.extend(text.lines().map(|l| parse_item(l).unwrap()));
     }
     let (held, train): (Vec<_>, Vec<_>) = items.into_iter().partition(is_held_out);
-    let model = fit(&train, TrainSettings::default());
+    let model = fit(&train, TrainSettings::default(), None);
     let report = evaluate(&model, &held);
     for (bench, n, apgr, cpt) in &report {
         // Random routing scores 0.5; RouteLLM's best published routers reach 0.603 (MMLU)

@@ -7,7 +7,7 @@ use switchyard_gateway::{Overrides, Source};
 /// The bundled demo configuration.
 const DEMO_CONFIG: &str = include_str!("../../../examples/mock.toml");
 /// The learned router weights `examples/mock.toml` names, built in so the demo runs anywhere.
-const LEARNED_WEIGHTS: &[u8] = include_bytes!("../../../models/learned-router.bin");
+const LEARNED_WEIGHTS: &[u8] = include_bytes!("../../../models/learned-router-embed.bin");
 
 /// The sentence-embedding table and its vocabulary, built in for the same reason (15 MB).
 const EMBEDDINGS: &[u8] = include_bytes!("../../../models/embeddings/minilm-static-256.bin");
@@ -33,7 +33,7 @@ pub fn run(mut overrides: Overrides) -> Result<(), String> {
         text: DEMO_CONFIG.to_string(),
         vars: vec![("MOCK_URL".into(), mock.base_url())],
         files: vec![
-            ("../models/learned-router.bin", LEARNED_WEIGHTS),
+            ("../models/learned-router-embed.bin", LEARNED_WEIGHTS),
             ("../models/embeddings/minilm-static-256.bin", EMBEDDINGS),
             ("../models/embeddings/vocab.txt", EMBEDDINGS_VOCAB),
         ],

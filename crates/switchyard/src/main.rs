@@ -20,7 +20,8 @@ const USAGE: &str = "usage:
   switchyard route --config FILE [--route NAME]             dry run: JSON lines on stdin -> decisions
   switchyard calibrate --config FILE --route NAME --fraction X [--input FILE]
                                                             score threshold for a strong-tier share
-  switchyard train-router --data DIR [--out FILE]           fit the learned router, report held-out APGR
+  switchyard train-router --data DIR [--out FILE] [--embeddings FILE] [--cv K --repeats N]
+                                                           fit the learned router, report held-out or cross-validated APGR
   switchyard keys new                                       a random client/admin key and its hash
   switchyard keys hash                                      hash of the key read from stdin";
 

@@ -379,11 +379,15 @@ fn route_dry_run_uses_the_server_decisions() {
         r#"{"model":"auto","messages":[{"role":"user","content":"fix this\n```\nfn main() { }\n```"}]}"#,
         r#"{"model":"mock-openai","messages":[{"role":"user","content":"hi"}]}"#,
         r#"{"prompt":"review this contract clause for liability"}"#,
+        // Matched by meaning: no example shares these words (the intents use embeddings).
+        r#"{"prompt":"Can my landlord keep my deposit if I break the lease early?"}"#,
+        r#"{"prompt":"hey whats up"}"#,
+        r#"{"prompt":"What is the capital of France?"}"#,
     ]
     .join("\n");
     let out = run(&["route", "--config", "examples/mock.toml"], &input);
     let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 4);
+    assert_eq!(lines.len(), 7);
     for l in &lines {
         for k in ["route", "model", "provider", "strategy", "score"] {
             assert!(l.get(k).is_some(), "{k} missing in {l}");
@@ -393,6 +397,17 @@ fn route_dry_run_uses_the_server_decisions() {
     assert_eq!(lines[1]["score"], serde_json::Value::Null);
     assert_eq!((lines[2]["route"].as_str(), lines[2]["strategy"].as_str()), (Some("direct"), Some("direct")));
     assert_eq!(lines[3]["matched"], "legal");
+    for (line, intent, tier) in [(4, "legal", "strong"), (5, "smalltalk", "weak")] {
+        let l = &lines[line];
+        assert_eq!(
+            (l["strategy"].as_str(), l["matched"].as_str(), l["tier"].as_str()),
+            (Some("semantic"), Some(intent), Some(tier)),
+            "{l}"
+        );
+        let sim = l["similarity"].as_f64().unwrap();
+        assert!((0.4..1.0).contains(&sim), "similarity {sim} shown, at or above the floor");
+    }
+    assert_eq!(lines[6]["matched"], serde_json::Value::Null, "{}: no intent for a plain question", lines[6]);
 
     let out = run(&["route", "--config", "examples/mock.toml", "--route", "learned"], &input);
     for l in out.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()) {
