@@ -72,7 +72,6 @@ balance = "latency"
 /// The demo's `auto` route shape with sentence embeddings: intents, then complexity and the
 /// learned router blended.
 const EMBEDDED: &str = r#"
-embeddings = "models/embeddings/minilm-static-256.bin"
 [routes.semantic_embedded]
 tiers = [{ name = "weak", models = ["a", "b"] }, { name = "strong", models = ["c"] }]
 [routes.semantic_embedded.semantic]
@@ -95,7 +94,7 @@ intents = [
 [routes.auto.complexity]
 blend = 1.0
 [routes.auto.learned]
-weights = "models/learned-router.bin"
+weights = "models/learned-router-embed.bin"
 blend = 1.0
 "#;
 
@@ -129,7 +128,8 @@ fn strategies(c: &mut Criterion) {
 /// Sentence embeddings: the intents route and the layered `auto` route with them, and the
 /// embedding alone; then per-call p50/p99 over 20,000 calls each (criterion reports means).
 fn embedded(c: &mut Criterion) {
-    let t = table_of(&format!("{CONFIG}{EMBEDDED}"));
+    // A top-level key goes before the first table.
+    let t = table_of(&format!("embeddings = \"models/embeddings/minilm-static-256.bin\"\n{CONFIG}{EMBEDDED}"));
     let model = t.embedder.clone().unwrap();
     let inputs =
         [("short", chat_body("", SHORT, 0)), ("1kb", chat_body("", &prompt_1k(), 0)), ("32kb", conversation_32k(""))];
@@ -147,6 +147,7 @@ fn embedded(c: &mut Criterion) {
     let mut scratch = switchyard_embed::EmbedScratch::default();
     let mut out = vec![0f32; model.dims()];
     c.bench_function("parts/embed_1kb", |b| b.iter(|| model.embed(black_box(&text), &mut scratch, &mut out)));
+    c.bench_function("parts/embed_tokenize_1kb", |b| b.iter(|| model.token_ids(black_box(&text), &mut scratch).len()));
     let quantiles = |name: &str, f: &mut dyn FnMut()| {
         let mut ns: Vec<u64> = (0..20_000)
             .map(|_| {

@@ -124,15 +124,7 @@ impl StaticModel {
         self.tokenizer.tokenize(text, &mut s.tokens, &mut s.ids, MAX_TOKENS);
         s.sum.clear();
         s.sum.resize(self.dims, 0.0);
-        let mut n = 0usize;
-        for &id in s.ids.iter().filter(|&&id| id != self.tokenizer.unk) {
-            let i = id as usize;
-            let (scale, row) = (self.scales[i], &self.rows[i * self.dims..(i + 1) * self.dims]);
-            for (acc, &q) in s.sum.iter_mut().zip(row) {
-                *acc += scale * f32::from(q);
-            }
-            n += 1;
-        }
+        let n = self.accumulate(&s.ids, &mut s.sum);
         let norm = s.sum.iter().map(|x| x * x).sum::<f32>().sqrt();
         if n == 0 || norm == 0.0 {
             return false;
@@ -141,6 +133,38 @@ impl StaticModel {
             *o = x / norm;
         }
         true
+    }
+
+    /// Adds the rows of `ids` (but `[UNK]`) into `sum`; returns how many were added. With AVX2
+    /// and FMA the same loop compiles to 8-wide conversions and multiply-adds: 1 KB of text
+    /// went from 9 µs to under half that in `parts/embed_1kb` (docs/benchmarks.md).
+    fn accumulate(&self, ids: &[u32], sum: &mut [f32]) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has the features the function is compiled for (checked above).
+            return unsafe { self.accumulate_avx2(ids, sum) };
+        }
+        self.accumulate_portable(ids, sum)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn accumulate_avx2(&self, ids: &[u32], sum: &mut [f32]) -> usize {
+        self.accumulate_portable(ids, sum)
+    }
+
+    #[inline(always)]
+    fn accumulate_portable(&self, ids: &[u32], sum: &mut [f32]) -> usize {
+        let mut n = 0usize;
+        for &id in ids.iter().filter(|&&id| id != self.tokenizer.unk) {
+            let i = id as usize;
+            let (scale, row) = (self.scales[i], &self.rows[i * self.dims..(i + 1) * self.dims]);
+            for (acc, &q) in sum.iter_mut().zip(row) {
+                *acc += scale * f32::from(q);
+            }
+            n += 1;
+        }
+        n
     }
 
     /// `text`'s unit vector, allocated (for config-time work: intent examples).

@@ -271,11 +271,12 @@ impl Route {
     /// The scorer output and which scorer produced it, if the route has one.
     pub fn score(&self, v: &RequestView, s: &mut DecideScratch) -> Option<(f32, Strategy)> {
         s.signals.fill(&v.last_user);
-        self.score_filled(v, s)
+        self.score_filled(v, s, false)
     }
 
-    /// `score` for a request whose signals are already in `s` (`choose` fills them once).
-    fn score_filled(&self, v: &RequestView, s: &mut DecideScratch) -> Option<(f32, Strategy)> {
+    /// `score` for a request whose signals are already in `s` (`choose` fills them once);
+    /// `classified`: the route's intents have just embedded this request's text.
+    fn score_filled(&self, v: &RequestView, s: &mut DecideScratch, classified: bool) -> Option<(f32, Strategy)> {
         let mut total = 0.0;
         let mut weight = 0.0;
         let mut which = None;
@@ -285,7 +286,12 @@ impl Route {
             which = Some(Strategy::Complexity);
         }
         if let Some((m, blend)) = &self.learned {
-            total += blend * m.score(&v.last_user, &mut s.learned);
+            let same_table = match (m.embedder(), self.semantic.as_ref().and_then(|sem| sem.embedder())) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            };
+            let sentence = if classified && same_table { s.semantic.sentence() } else { None };
+            total += blend * m.score_with(&v.last_user, &mut s.learned, sentence);
             weight += blend;
             which = Some(if which.is_some() { Strategy::Blend } else { Strategy::Learned });
         }
@@ -336,7 +342,7 @@ impl Route {
                 matched: Some(m.intent.to_string()),
                 similarity: Some(m.similarity),
             }
-        } else if let Some((score, strategy)) = self.score_filled(v, s) {
+        } else if let Some((score, strategy)) = self.score_filled(v, s, self.semantic.is_some()) {
             Choice {
                 pick: Pick::Tier(self.tier_for(score)),
                 strategy,

@@ -289,3 +289,37 @@ fn scoring_samples_one_after_another_uses_each_prompt() {
     assert_eq!(plain_after, plain_alone);
     assert!(code_first > plain_after);
 }
+
+#[test]
+fn embedded_learned_router_scores_the_same_with_the_intents_embedding_shared() {
+    let text = format!(
+        "embeddings = \"models/embeddings/minilm-static-256.bin\"\n{MODELS}{TIERS}thresholds = [0.5]\n\
+         [routes.auto.semantic]\nfloor = 0.99\nintents = [{{ name = \"hi\", tier = \"weak\", examples = [\"hello\"] }}]\n\
+         [routes.auto.learned]\nweights = \"models/learned-router-embed.bin\"\n"
+    );
+    let cfg = Config::parse(&text, &|_| None).unwrap();
+    let t = RouteTable::compile(&cfg, &files, &HealthRegistry::default()).unwrap();
+    let model =
+        switchyard_routing::learned::LearnedModel::from_bytes(&files("models/learned-router-embed.bin").unwrap())
+            .unwrap()
+            .with_embedder(t.embedder.as_ref())
+            .unwrap();
+    assert_eq!(model.embedding_dims(), 256);
+    let route = t.route("auto").unwrap();
+    for prompt in ["Prove that there are infinitely many primes.", "What's a good name for a cat?"] {
+        let (_, strategy, score, _) = decide(&t, "auto", prompt, &[]);
+        assert_eq!(strategy, Strategy::Learned);
+        let alone = route.score(&RequestView::from_prompt("auto", prompt), &mut DecideScratch::new(1)).unwrap().0;
+        let direct = model.score(prompt, &mut Default::default());
+        let shared = score.unwrap();
+        assert!((shared - direct).abs() < 1e-5 && (alone - direct).abs() < 1e-5, "{shared} {alone} {direct}");
+    }
+    // Weights trained on embeddings refuse a config without them.
+    let cfg = Config::parse(
+        &format!("{MODELS}{TIERS}[routes.auto.learned]\nweights = \"models/learned-router-embed.bin\"\n"),
+        &|_| None,
+    )
+    .unwrap();
+    let err = RouteTable::compile(&cfg, &files, &HealthRegistry::default()).unwrap_err();
+    assert!(err.to_string().contains("embeddings"), "{err}");
+}

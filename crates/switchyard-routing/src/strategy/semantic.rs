@@ -46,11 +46,28 @@ pub struct Scratch {
     touched: Vec<u32>,
     embed: EmbedScratch,
     vector: Vec<f32>,
+    /// The last classified text's unit embedding, before centring, for the learned router.
+    sentence: Vec<f32>,
+    sentence_valid: bool,
 }
 
 impl Default for Scratch {
     fn default() -> Self {
-        Scratch { dense: vec![0.0; DIMS], touched: Vec::new(), embed: EmbedScratch::default(), vector: Vec::new() }
+        Scratch {
+            dense: vec![0.0; DIMS],
+            touched: Vec::new(),
+            embed: EmbedScratch::default(),
+            vector: Vec::new(),
+            sentence: Vec::new(),
+            sentence_valid: false,
+        }
+    }
+}
+
+impl Scratch {
+    /// The unit embedding of the text the last `classify` call saw (embedded intents only).
+    pub fn sentence(&self) -> Option<&[f32]> {
+        self.sentence_valid.then_some(self.sentence.as_slice())
     }
 }
 
@@ -179,6 +196,14 @@ impl Semantic {
         Semantic { floor: cfg.floor(false), space: Space::Grams(idf), intents }
     }
 
+    /// The embedding table intents are compared with, if any.
+    pub fn embedder(&self) -> Option<&Arc<StaticModel>> {
+        match &self.space {
+            Space::Embedded { model, .. } => Some(model),
+            Space::Grams(_) => None,
+        }
+    }
+
     /// Whether intents are compared by embedding.
     pub fn is_embedded(&self) -> bool {
         matches!(self.space, Space::Embedded { .. })
@@ -186,16 +211,20 @@ impl Semantic {
 
     /// The nearest intent, if its similarity reaches the floor.
     pub fn classify<'a>(&'a self, text: &str, s: &mut Scratch) -> Option<Match<'a>> {
+        s.sentence_valid = false;
         let best = match &self.space {
             Space::Grams(idf) => {
                 vectorise(text, idf, s);
                 self.best(|v| s.touched.iter().map(|&i| s.dense[i as usize] * v[i as usize]).sum())
             }
             Space::Embedded { model, center } => {
-                s.vector.resize(model.dims(), 0.0);
-                if !model.embed(text, &mut s.embed, &mut s.vector) {
+                s.sentence.resize(model.dims(), 0.0);
+                if !model.embed(text, &mut s.embed, &mut s.sentence) {
                     return None;
                 }
+                s.sentence_valid = true;
+                s.vector.clear();
+                s.vector.extend_from_slice(&s.sentence);
                 s.vector.iter_mut().zip(center).for_each(|(x, c)| *x -= c);
                 let norm = s.vector.iter().map(|x| x * x).sum::<f32>().sqrt();
                 if norm == 0.0 {
