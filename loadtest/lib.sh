@@ -89,6 +89,8 @@ for p in itertools.permutations(sys.argv[1:]): print(" ".join(p))' $arms)
                 "${auth[@]}" -D "$body" "http://127.0.0.1:${port[$arm]}/v1/chat/completions" >/dev/null 2>&1 || true
         done
         local end=$((p + per - 1)); [ "$end" -gt "$pairs" ] && end=$pairs
+        # The gateway arms' own-time histograms around the measured slices (ab.sh reports them).
+        scrape_own_time "$arms" "$out/owntime-before-blk$blk"
         for n in $(seq "$p" "$end"); do
             for arm in ${perms[$(((n - 1) % ${#perms[@]}))]}; do
                 taskset -c 1 oha --no-tui --output-format json -z "${secs}s" -q "$rate" -c 64 --latency-correction -m POST \
@@ -97,11 +99,21 @@ for p in itertools.permutations(sys.argv[1:]): print(" ".join(p))' $arms)
             done
             echo "$n $blk" >>"$out/pair-blocks.txt"
         done
+        scrape_own_time "$arms" "$out/owntime-after-blk$blk"
         kill "${started[@]}" 2>/dev/null || true
         wait "${started[@]}" 2>/dev/null || true
         rm -rf "$dir"
         unset port
         p=$((end + 1))
+    done
+}
+
+# scrape_own_time "ARMS" PREFIX: each switchyard arm's /metrics into PREFIX-ARM.txt (needs the
+# caller's `port` map; /metrics on the client port is public when no client keys are set).
+scrape_own_time() {
+    local arm
+    for arm in $1; do
+        case $arm in switchyard*) curl -s "http://127.0.0.1:${port[$arm]}/metrics" >"$2-$arm.txt" || true ;; esac
     done
 }
 
