@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The test command: unit and integration tests (both io_uring and epoll drivers), the official
-# OpenAI and Anthropic Python SDKs and the Agents SDK against a real gateway, Codex CLI and Claude
-# Code when npm is present, a few seconds of every fuzz target,
-# a short soak with faults, and a few-second smoke run of the load-test harness. Sets up what
-# it needs by itself (redis-server for the fleet tests; a venv; cargo-fuzz; nginx and oha for
-# the harness).
+# OpenAI and Anthropic Python SDKs and the Agents SDK against a real gateway, the web console in
+# headless Chromium, Codex CLI and Claude Code when npm is present, a few seconds of every fuzz
+# target, a short soak with faults, and a few-second smoke run of the load-test harness. Sets up
+# what it needs by itself (redis-server for the fleet tests; chromium and chromium-driver; a venv;
+# cargo-fuzz; nginx and oha for the harness).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +29,17 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
 (cd tests/sdk && "../../$venv/bin/python" -m unittest -v)
 (cd tests/deploy && "../../$venv/bin/python" -m unittest -v)
+
+# The web console in Debian's headless Chromium, driven by Selenium (its driver manager kept
+# offline: the browser and chromedriver are the apt packages).
+command -v chromedriver >/dev/null || apt-get install -y -q chromium chromium-driver >/dev/null \
+    || { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/console/requirements.txt
+(cd tests/console && SE_OFFLINE=true "../../$venv/bin/python" -m unittest -v)
+# The console's vendored charting library is the npm package, byte for byte.
+if command -v npm >/dev/null 2>&1; then
+    crates/switchyard-gateway/ui/vendor.sh --check
+fi
 
 # Codex CLI and Claude Code from npm through the gateway, with every demo model and route (skipped
 # without npm: they need the registry's packages).

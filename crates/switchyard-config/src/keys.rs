@@ -52,7 +52,8 @@ pub(super) fn validate_keys(cfg: &Config) -> Result<(), ConfigError> {
         }
     }
     if let Some(a) = &cfg.admin
-        && let Ok(h) = parse_key_hash(&a.key_hash)
+        && let Some(ah) = a.key_hash.as_deref()
+        && let Ok(h) = parse_key_hash(ah)
         && let Some(name) = seen.get(&h)
     {
         return Err(ConfigError::new("admin.key_hash", format!("the admin key must differ from `keys.{name}`")));

@@ -150,8 +150,17 @@ pub struct AdminConfig {
     #[serde(default)]
     pub allow_remote: bool,
     /// `sha256:<hex>` of the admin key (`switchyard keys new` prints one); admin requests send
-    /// it as `Authorization: Bearer <key>`.
-    pub key_hash: String,
+    /// it as `Authorization: Bearer <key>`. Without one, `/admin/*` is refused and the console
+    /// answers loopback clients only; required with `allow_remote`.
+    #[serde(default)]
+    pub key_hash: Option<String>,
+    /// Serve the web console at `/ui` (docs/console.md).
+    #[serde(default = "yes")]
+    pub console: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_admin_listen() -> String {
@@ -590,7 +599,13 @@ impl Config {
                     "must be a loopback address unless admin.allow_remote = true",
                 ));
             }
-            parse_key_hash(&a.key_hash).map_err(|m| ConfigError::new("admin.key_hash", m))?;
+            match &a.key_hash {
+                Some(h) => parse_key_hash(h).map(|_| ()).map_err(|m| ConfigError::new("admin.key_hash", m))?,
+                None if a.allow_remote => {
+                    return Err(ConfigError::new("admin.key_hash", "is required with admin.allow_remote = true"));
+                }
+                None => {}
+            }
         }
         validate_keys(self)?;
         validate_fleet(self)?;

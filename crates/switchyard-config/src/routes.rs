@@ -156,6 +156,18 @@ pub enum BalancePolicy {
     Latency,
 }
 
+impl BalancePolicy {
+    /// The name config files use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BalancePolicy::Cheapest => "cheapest",
+            BalancePolicy::Weighted => "weighted",
+            BalancePolicy::LeastInflight => "least_inflight",
+            BalancePolicy::Latency => "latency",
+        }
+    }
+}
+
 /// A failure class that may be retried on another target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]

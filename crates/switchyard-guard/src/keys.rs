@@ -184,6 +184,17 @@ impl ClientKey {
         self.tpm
     }
 
+    /// Requests and tokens of the last minute's allowance in use (0 for a limit not set).
+    pub fn minute_used(&self, now: Now) -> (u64, u64) {
+        let u = &*self.usage;
+        (self.rpm.map_or(0, |l| u.requests.used(now.mono_ns, l)), self.tpm.map_or(0, |l| u.tokens.used(now.mono_ns, l)))
+    }
+
+    /// Daily and monthly budgets in USD.
+    pub fn budgets_usd(&self) -> (Option<f64>, Option<f64>) {
+        (self.daily_nusd.map(|n| n as f64 / 1e9), self.monthly_nusd.map(|n| n as f64 / 1e9))
+    }
+
     /// The key's hash (not secret: it identifies the key in the fleet store and in revocations).
     pub fn hash(&self) -> &[u8; 32] {
         &self.hash

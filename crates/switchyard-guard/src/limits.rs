@@ -41,7 +41,12 @@ impl Gcra {
         if now_ns < allow_at { Err(allow_at - now_ns) } else { Ok(()) }
     }
 
-    /// Charges `cost` units unconditionally (tokens known only after the answer).
+    /// Units of the last minute's allowance in use at `now_ns` (0 when the bucket is full).
+    pub fn used(&self, now_ns: u64, limit: u64) -> u64 {
+        let interval = MINUTE_NS / limit.max(1);
+        (self.tat_ns.load(Relaxed).saturating_sub(now_ns)).div_ceil(interval).min(limit)
+    }
+
     /// Gives back `cost` units taken earlier (a reservation larger than what was used).
     pub fn refund(&self, limit: u64, cost: u64) {
         let interval = MINUTE_NS / limit.max(1);
@@ -54,6 +59,7 @@ impl Gcra {
         self.tat_ns.store(tat_ns, Relaxed);
     }
 
+    /// Charges `cost` units unconditionally (tokens known only after the answer).
     pub fn charge(&self, now_ns: u64, limit: u64, cost: u64) {
         let interval = MINUTE_NS / limit.max(1);
         let _ = self.tat_ns.fetch_update(Relaxed, Relaxed, |cur| Some(cur.max(now_ns) + interval * cost));
@@ -153,6 +159,19 @@ mod tests {
     use super::*;
 
     const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn gcra_used_counts_the_allowance_taken_and_drains_at_the_rate() {
+        let g = Gcra::default();
+        let t0 = 1_000 * S;
+        assert_eq!(g.used(t0, 60), 0);
+        for _ in 0..20 {
+            g.acquire(t0, 60, 1).unwrap();
+        }
+        assert_eq!(g.used(t0, 60), 20);
+        assert_eq!(g.used(t0 + 5 * S, 60), 15, "one unit per second frees up");
+        assert_eq!(g.used(t0 + 100 * S, 60), 0);
+    }
 
     #[test]
     fn gcra_allows_a_minute_of_burst_then_the_steady_rate() {

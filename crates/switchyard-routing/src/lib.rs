@@ -9,6 +9,7 @@
 pub mod balancer;
 pub mod cascade;
 pub mod consensus;
+pub mod describe;
 pub mod eval;
 pub mod health;
 pub mod ids;

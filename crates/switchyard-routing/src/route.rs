@@ -139,10 +139,10 @@ pub struct Route {
     pub retry: RetryConfig,
     /// Score cut points between tiers.
     pub thresholds: Vec<f32>,
-    rules: Vec<Rule>,
-    semantic: Option<Semantic>,
-    complexity: Option<ComplexityConfig>,
-    learned: Option<(Arc<LearnedModel>, f32)>,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) semantic: Option<Semantic>,
+    pub(crate) complexity: Option<ComplexityConfig>,
+    pub(crate) learned: Option<(Arc<LearnedModel>, f32)>,
     /// Response-cache settings, when the route caches.
     pub cache: Option<RouteCacheConfig>,
     /// What cached answers of this route are keyed under: the name plus a fingerprint of the

@@ -24,6 +24,10 @@ pub fn run(mut overrides: Overrides) -> Result<(), String> {
     })
     .map_err(|e| format!("cannot start the mock provider: {e}"))?;
     let listen = overrides.listen.get_or_insert_with(|| "127.0.0.1:8080".to_string()).clone();
+    // The console on the admin listener (loopback: no admin key needed from this host); a
+    // free port for it too when the client port is left to the system.
+    let admin = if listen.ends_with(":0") { "127.0.0.1:0" } else { "127.0.0.1:9901" };
+    overrides.admin_listen.get_or_insert_with(|| admin.to_string());
     switchyard_gateway::info!("demo: mock provider on {}", mock.base_url());
     switchyard_gateway::info!(
         "demo: try  curl -s http://{listen}/v1/chat/completions -H 'content-type: application/json' \

@@ -14,9 +14,9 @@ mod train;
 use switchyard_gateway::error;
 
 const USAGE: &str = "usage:
-  switchyard --config FILE [--listen ADDR] [--workers N]   run the gateway
+  switchyard --config FILE [--listen ADDR] [--workers N] [--admin ADDR]   run the gateway
   switchyard --check --config FILE                          validate a config and exit
-  switchyard demo [--listen ADDR]                           gateway + in-process mock providers
+  switchyard demo [--listen ADDR] [--admin ADDR]            gateway + mock providers, console at ADDR/ui
   switchyard route --config FILE [--route NAME]             dry run: JSON lines on stdin -> decisions
   switchyard calibrate --config FILE --route NAME --fraction X [--input FILE]
                                                             score threshold for a strong-tier share
@@ -42,6 +42,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             "--check" => a.check = true,
             "--config" | "-c" => a.config = Some(value()?),
             "--listen" => a.overrides.listen = Some(value()?),
+            "--admin" => a.overrides.admin_listen = Some(value()?),
             "--workers" => {
                 let v = value()?;
                 a.overrides.workers = Some(v.parse().map_err(|_| format!("--workers: invalid number `{v}`"))?);

@@ -39,34 +39,8 @@ pub fn route(args: &[String]) -> Result<(), String> {
         if line.trim().is_empty() {
             continue;
         }
-        let result = sample_view(&line, &default_route).and_then(|mut v| {
-            if let Some(r) = &f[1] {
-                v.model = r.clone();
-            }
-            t.decide(&v, &|_| None, &mut scratch, 0).map_err(|e| e.message).map(|d| (v, d))
-        });
-        let json = match result {
-            Ok((_, d)) => {
-                let target = &t.targets[d.plan[0]];
-                let route = d.route.map_or_else(|| "direct".to_string(), |r| t.routes[r].name.clone());
-                let tier = match (d.route, d.tier) {
-                    (Some(r), Some(i)) => quote(&t.routes[r].tiers[i].name),
-                    _ => "null".into(),
-                };
-                format!(
-                    r#"{{"route":{},"model":{},"provider":{},"strategy":{},"score":{},"tier":{},"matched":{},"similarity":{}}}"#,
-                    quote(&route),
-                    quote(&target.name),
-                    quote(&t.providers[target.provider].name),
-                    quote(d.strategy.as_str()),
-                    d.score.map_or("null".into(), |s| format!("{s:.6}")),
-                    tier,
-                    d.matched.as_deref().map_or("null".into(), quote),
-                    d.similarity.map_or("null".into(), |s| format!("{s:.4}")),
-                )
-            }
-            Err(e) => format!(r#"{{"error":{},"line":{}}}"#, quote(&e), n + 1),
-        };
+        let json = switchyard_routing::describe::dry_run(&t, &line, f[1].as_deref(), &default_route, &mut scratch)
+            .unwrap_or_else(|e| format!(r#"{{"error":{},"line":{}}}"#, quote(&e), n + 1));
         writeln!(out, "{json}").map_err(|e| e.to_string())?;
     }
     Ok(())

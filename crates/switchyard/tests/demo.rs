@@ -18,14 +18,23 @@ fn demo_answers_plain_and_streaming_calls() {
         .unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let (console_tx, console_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(i) = line.find("listening on http://") {
-                let _ = tx.send(line[i + 20..].split_whitespace().next().unwrap().to_string());
+            if let Some(i) = line.find("switchyard listening on http://") {
+                let _ = tx.send(line[i + 31..].split_whitespace().next().unwrap().to_string());
+            }
+            if let Some(i) = line.find("console on http://") {
+                let _ = console_tx.send(line[i + 18..].trim().to_string());
             }
         }
     });
     let addr = rx.recv_timeout(Duration::from_secs(20)).expect("demo starts").parse().unwrap();
+    // The demo prints the console's URL, and it answers.
+    let console = console_rx.recv_timeout(Duration::from_secs(5)).expect("the demo prints the console's URL");
+    let (admin, path) = console.split_once('/').unwrap();
+    assert_eq!(path, "ui");
+    assert_eq!(Client::connect(admin.parse().unwrap()).get("/ui").status, 200);
     let mut c = Client::connect(addr);
     let r = c.post("/v1/chat/completions", &chat_body("mock-openai", false));
     assert_eq!(r.status, 200, "{}", r.text());

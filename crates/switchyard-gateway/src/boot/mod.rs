@@ -47,6 +47,7 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
     let control = Arc::new(Control::new(source, overrides, shared.clone(), cfg.clone()));
     let fleet = crate::control::fleet::start(&control)?;
     let (listeners, bound) = bind_all(&cfg, workers)?;
+    let _ = shared.console.client.set((bound, cfg.server.tls.is_some()));
     // Second descriptors of the listening sockets, for shutdown(2) from this thread: it wakes
     // each worker's pending accept, so idle workers need no polling for the shutdown flag, and
     // these descriptors stay open (a worker's own may be closed and its number reused).
@@ -79,11 +80,10 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
         crate::control::state_file::spawn_saver(shared.clone(), path.clone());
     }
     if let Some(a) = admin
-        && let Err(e) = crate::control::admin::spawn(&a.listen, control.clone())
-            .map(|addr| crate::info!("admin listening on http://{addr}"))
+        && let Err(e) = start_admin(&a, &control)
     {
         stop("");
-        return Err(format!("admin.listen: cannot listen on {}: {e}", a.listen));
+        return Err(e);
     }
     for sig in signals.forever() {
         if sig != SIGHUP {
@@ -102,6 +102,18 @@ pub fn run(source: Source, overrides: Overrides) -> Result<(), String> {
         f.finish();
     }
     wind_down(&shared, state_file.as_deref());
+    Ok(())
+}
+
+/// The admin listener, and with it the console and its sampler.
+fn start_admin(a: &switchyard_config::AdminConfig, control: &Arc<Control>) -> Result<(), String> {
+    let addr = crate::control::admin::spawn(&a.listen, control.clone(), a.console)
+        .map_err(|e| format!("admin.listen: cannot listen on {}: {e}", a.listen))?;
+    crate::info!("admin listening on http://{addr}");
+    if a.console {
+        crate::control::console::sampler::spawn(control.shared.clone());
+        crate::info!("console on http://{addr}/ui");
+    }
     Ok(())
 }
 
@@ -131,7 +143,15 @@ fn process_state(cfg: &Config, source: &Source, workers: usize) -> Result<Arc<Sh
     let live = Live::build(cfg, &|name| source.read_file(name), source.hash(), &health, &keys, &stats)?;
     let dns = Dns::default();
     dns.refresh(&live.hosts());
-    let decisions = cfg.log.as_ref().map(crate::observe::decision_log::DecisionLog::start).transpose()?;
+    let console = Arc::new(crate::observe::console::ConsoleState::default());
+    let served = cfg.admin.as_ref().is_some_and(|a| a.console).then(|| console.clone());
+    let decisions = crate::observe::decision_log::DecisionLog::start(cfg.log.as_ref(), served)?;
+    let first = crate::observe::console::ReloadEvent {
+        t_ms: crate::observe::console::unix_ms(),
+        hash: Some(live.config_hash.clone()),
+        error: None,
+    };
+    console.push_reload(first);
     Ok(Arc::new(Shared {
         cache: switchyard_cache::cache::ResponseCache::new(cfg.cache.max_bytes),
         responses: switchyard_cache::cache::ResponseCache::new(cfg.responses.store_max_bytes),
@@ -140,6 +160,7 @@ fn process_state(cfg: &Config, source: &Source, workers: usize) -> Result<Arc<Sh
         semantic_hits: AtomicU64::new(0),
         strategies: Default::default(),
         decisions,
+        console,
         stats,
         fleet: cfg.fleet.clone().map(crate::runtime::fleet::Fleet::new),
         live: ArcSwap::from_pointee(live),

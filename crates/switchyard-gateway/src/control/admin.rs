@@ -14,6 +14,7 @@ use switchyard_http::{parse_request, write};
 use switchyard_wire::ApiError;
 use switchyard_wire::json::quote;
 
+use crate::control::console;
 use crate::control::fleet::keys as fleet_keys;
 use crate::control::reload::Control;
 
@@ -23,7 +24,8 @@ const MAX_CONNECTIONS: usize = 64;
 const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Binds `addr` and serves admin requests on background threads.
-pub fn spawn(addr: &str, control: Arc<Control>) -> std::io::Result<SocketAddr> {
+/// With `console`, `/ui` serves the web console too.
+pub fn spawn(addr: &str, control: Arc<Control>, console: bool) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr)?;
     let bound = listener.local_addr()?;
     let open = Arc::new(AtomicUsize::new(0));
@@ -35,7 +37,7 @@ pub fn spawn(addr: &str, control: Arc<Control>) -> std::io::Result<SocketAddr> {
             }
             let (control, open) = (control.clone(), open.clone());
             let spawned = std::thread::Builder::new().name("switchyard-admin-conn".into()).spawn(move || {
-                let _ = serve(stream, &control);
+                let _ = serve(stream, &control, console);
                 open.fetch_sub(1, Ordering::SeqCst);
             });
             if spawned.is_err() {
@@ -49,7 +51,7 @@ pub fn spawn(addr: &str, control: Arc<Control>) -> std::io::Result<SocketAddr> {
 /// Largest admin request body (a key's settings), bytes.
 const MAX_BODY: usize = 64 * 1024;
 
-fn serve(mut s: TcpStream, control: &Control) -> std::io::Result<()> {
+fn serve(mut s: TcpStream, control: &Control, console: bool) -> std::io::Result<()> {
     let deadline = Instant::now() + REQUEST_DEADLINE;
     let mut buf = Vec::with_capacity(1024);
     let mut headers = Vec::new();
@@ -79,12 +81,28 @@ fn serve(mut s: TcpStream, control: &Control) -> std::io::Result<()> {
             return Ok(());
         }
     }
-    let path = String::from_utf8_lossy(&buf[head.path.clone()]).into_owned();
-    if !control.shared.live.load().is_admin(switchyard_http::header_value(&buf, &headers, "authorization")) {
+    let target = String::from_utf8_lossy(&buf[head.path.clone()]).into_owned();
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let authorization = switchyard_http::header_value(&buf, &headers, "authorization");
+    let body = &buf[head.head_len..head.head_len + body_len];
+    if console && console::is_console_path(path) {
+        let r = console::ConsoleRequest {
+            method: head.method,
+            path,
+            query,
+            body,
+            peer: s.peer_addr()?.ip(),
+            authorization,
+            cookie: switchyard_http::header_value(&buf, &headers, "cookie"),
+            console_header: switchyard_http::header_value(&buf, &headers, "x-switchyard-console") == Some(b"1"),
+            host: switchyard_http::header_value(&buf, &headers, "host"),
+        };
+        return console::serve(&mut s, control, &r);
+    }
+    if !control.shared.live.load().is_admin(authorization) {
         return error(&mut s, 401, "admin endpoints need `Authorization: Bearer <admin key>`".into());
     }
-    let body = &buf[head.head_len..head.head_len + body_len];
-    route(&mut s, control, head.method, &path, body)
+    route(&mut s, control, head.method, path, body)
 }
 
 /// Reads more of the request into `buf`; false when the client closed. A timeout answers 408.

@@ -3,6 +3,7 @@
 //! fleet mode's sync with Redis (`fleet`).
 
 pub mod admin;
+pub mod console;
 pub mod fleet;
 pub mod reload;
 pub mod source;

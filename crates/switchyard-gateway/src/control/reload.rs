@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use switchyard_config::{Config, parse_key_hash, validate_key};
 
 use crate::control::source::{Overrides, Source, apply};
+use crate::observe::console::{ReloadEvent, unix_ms};
 use crate::runtime::fleet::KeyOverlay;
 use crate::runtime::live::{Live, Shared};
 
@@ -50,6 +51,11 @@ impl Control {
         match result {
             Ok((cfg, live)) => {
                 *loaded = cfg;
+                self.shared.console.push_reload(ReloadEvent {
+                    t_ms: unix_ms(),
+                    hash: Some(live.config_hash.clone()),
+                    error: None,
+                });
                 let (models, routes) = (live.table.targets.len(), live.table.routes.len());
                 self.swap(live);
                 self.shared.reloads_ok.fetch_add(1, Ordering::Relaxed);
@@ -58,6 +64,7 @@ impl Control {
             }
             Err(e) => {
                 self.shared.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                self.shared.console.push_reload(ReloadEvent { t_ms: unix_ms(), hash: None, error: Some(e.clone()) });
                 crate::error!("reload failed, keeping the previous configuration: {e}");
                 Err(e)
             }

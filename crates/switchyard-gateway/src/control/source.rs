@@ -74,6 +74,8 @@ pub struct Overrides {
     pub listen: Option<String>,
     /// `--workers`.
     pub workers: Option<usize>,
+    /// `--admin ADDR`: the admin listener (and console) there, `[admin]` or not.
+    pub admin_listen: Option<String>,
 }
 
 /// Applies the command-line overrides and validates the result.
@@ -83,6 +85,19 @@ pub fn apply(cfg: &mut Config, o: &Overrides) -> Result<(), String> {
     }
     if let Some(w) = o.workers {
         cfg.server.workers = w;
+    }
+    if let Some(a) = &o.admin_listen {
+        match &mut cfg.admin {
+            Some(admin) => admin.listen = a.clone(),
+            None => {
+                cfg.admin = Some(switchyard_config::AdminConfig {
+                    listen: a.clone(),
+                    allow_remote: false,
+                    key_hash: None,
+                    console: true,
+                })
+            }
+        }
     }
     cfg.validate().map_err(|e| e.to_string())
 }

@@ -12,7 +12,7 @@ use crate::runtime::core::{RequestId, Worker};
 /// id this process did not make for this key (another key's, a guessed or unknown one) is a
 /// 404. Each record counts against the key's requests per minute.
 pub fn feedback(w: &Worker, key: Option<&ClientKey>, body: &[u8]) -> Result<(), ApiError> {
-    let Some(log) = &w.shared.decisions else {
+    let Some(log) = w.shared.decisions.as_ref().filter(|d| d.to_file) else {
         return Err(ApiError::status(501, "feedback needs the decision log: configure [log]"));
     };
     if let Some(k) = key {

@@ -17,7 +17,7 @@ pub fn render(shared: &Shared, live: &Live) -> Vec<u8> {
     s.push_str("# TYPE switchyard_config_reloads_total counter\n");
     let _ = writeln!(s, "switchyard_config_reloads_total{{result=\"ok\"}} {ok}");
     let _ = writeln!(s, "switchyard_config_reloads_total{{result=\"failed\"}} {failed}");
-    if let Some(d) = &shared.decisions {
+    if let Some(d) = shared.decisions.as_ref().filter(|d| d.to_file) {
         s.push_str("# HELP switchyard_decision_log_records_total Decision-log records by fate.\n");
         s.push_str("# TYPE switchyard_decision_log_records_total counter\n");
         let _ = writeln!(s, "switchyard_decision_log_records_total{{result=\"written\"}} {}", d.written.load(Relaxed));

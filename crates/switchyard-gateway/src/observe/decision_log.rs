@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use switchyard_config::LogConfig;
 
-/// Where records go.
+use crate::observe::console::ConsoleState;
+
+/// Where records go: the configured file, and the console while one is open.
 pub struct DecisionLog {
     tx: Sender<String>,
     /// Records dropped because the channel was full.
@@ -21,21 +23,46 @@ pub struct DecisionLog {
     reopen: Arc<AtomicBool>,
     /// Write prompt text too.
     pub include_prompt: bool,
+    /// `[log]` is configured (else records are built only while a console is open).
+    pub to_file: bool,
+    console: Arc<ConsoleState>,
 }
 
 impl DecisionLog {
-    /// Starts the writer thread.
-    pub fn start(cfg: &LogConfig) -> Result<DecisionLog, String> {
-        let (tx, rx) = crossbeam_channel::bounded(cfg.capacity);
+    /// Starts the writer thread for the file of `cfg` and for `console` (when it is served);
+    /// None when there is neither.
+    pub fn start(cfg: Option<&LogConfig>, console: Option<Arc<ConsoleState>>) -> Result<Option<DecisionLog>, String> {
+        let (path, capacity) = match (cfg, &console) {
+            (Some(c), _) => (Some(c.decisions.clone()), c.capacity),
+            (None, Some(_)) => (None, 4096),
+            (None, None) => return Ok(None),
+        };
+        let (tx, rx) = crossbeam_channel::bounded(capacity);
         let reopen = Arc::new(AtomicBool::new(false));
         let written = Arc::new(AtomicU64::new(0));
-        let path = cfg.decisions.clone();
-        let (r, w) = (reopen.clone(), written.clone());
+        // Without a console its records would only be dropped: a state no one reads.
+        let console = console.unwrap_or_default();
+        let sink =
+            Sink { path: path.clone(), console: console.clone(), reopen: reopen.clone(), written: written.clone() };
         std::thread::Builder::new()
             .name("switchyard-log".into())
-            .spawn(move || writer(path, rx, r, w))
+            .spawn(move || writer(sink, rx))
             .map_err(|e| format!("log: cannot start the writer thread: {e}"))?;
-        Ok(DecisionLog { tx, drops: AtomicU64::new(0), written, reopen, include_prompt: cfg.include_prompt })
+        Ok(Some(DecisionLog {
+            tx,
+            drops: AtomicU64::new(0),
+            written,
+            reopen,
+            include_prompt: cfg.is_some_and(|c| c.include_prompt),
+            to_file: path.is_some(),
+            console,
+        }))
+    }
+
+    /// Whether records are wanted now: always with a file, else while a console is open (one
+    /// relaxed load on the request path).
+    pub fn wants(&self) -> bool {
+        self.to_file || self.console.watched.load(Relaxed)
     }
 
     /// Hands a record (one JSON object, no newline) to the writer; never blocks.
@@ -87,8 +114,16 @@ fn open(path: &str) -> Option<Out> {
 /// and a context switch per request); polling keeps the request path free of syscalls.
 const WRITER_TICK: std::time::Duration = std::time::Duration::from_millis(5);
 
-fn writer(path: String, rx: Receiver<String>, reopen: Arc<AtomicBool>, written: Arc<AtomicU64>) {
-    let mut out = open(&path);
+/// The writer thread's ends: the file (if any), the console's ring and the counters.
+struct Sink {
+    path: Option<String>,
+    console: Arc<ConsoleState>,
+    reopen: Arc<AtomicBool>,
+    written: Arc<AtomicU64>,
+}
+
+fn writer(sink: Sink, rx: Receiver<String>) {
+    let mut out = sink.path.as_deref().and_then(open);
     loop {
         let first = match rx.try_recv() {
             Ok(line) => line,
@@ -98,25 +133,31 @@ fn writer(path: String, rx: Receiver<String>, reopen: Arc<AtomicBool>, written: 
             }
             Err(crossbeam_channel::TryRecvError::Disconnected) => return,
         };
-        if reopen.swap(false, Relaxed) {
-            out = open(&path);
+        if sink.reopen.swap(false, Relaxed) {
+            out = sink.path.as_deref().and_then(open);
         }
+        let watched = sink.console.watched.load(Relaxed);
         // Drain what is queued before one flush: one write syscall for a burst of records.
         let mut n = 0;
         for line in std::iter::once(first).chain(rx.try_iter().take(4096)) {
-            let w: &mut dyn Write = match &mut out {
-                Some(Out::Stdout(s)) => s,
-                Some(Out::File(f)) => f,
-                None => continue,
+            let w: Option<&mut dyn Write> = match &mut out {
+                Some(Out::Stdout(s)) => Some(s),
+                Some(Out::File(f)) => Some(f),
+                None => None,
             };
-            if w.write_all(line.as_bytes()).and_then(|_| w.write_all(b"\n")).is_ok() {
+            if let Some(w) = w
+                && w.write_all(line.as_bytes()).and_then(|_| w.write_all(b"\n")).is_ok()
+            {
                 n += 1;
+            }
+            if watched {
+                sink.console.push_record(line);
             }
         }
         if let Some(Out::File(f)) = &mut out {
             let _ = f.flush();
         }
-        written.fetch_add(n, Relaxed);
+        sink.written.fetch_add(n, Relaxed);
     }
 }
 

@@ -57,7 +57,7 @@ pub fn admit<'a>(
         x.request_id = x.request_id.sealed(&w.shared.id_seal, &k.name);
     }
     // Attempt outcomes and prompt hashes only feed the decision log.
-    let logging = w.shared.decisions.is_some();
+    let logging = w.shared.decision_log().is_some();
     // Only routes and the decision log read the prompt's text: a named model skips copying it.
     let texts = |model: &str| logging || live.table.is_route(model);
     // The scratch borrow ends with this statement: never held across an await.

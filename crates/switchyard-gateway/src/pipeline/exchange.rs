@@ -60,7 +60,7 @@ impl<'a> Exchange<'a> {
             keep,
             client_key: None,
             decision: None,
-            ledger: Ledger::new(w.shared.decisions.is_some()),
+            ledger: Ledger::new(w.shared.decision_log().is_some()),
             reservation: None,
             routing_headers_ignored: false,
             cache_tag: None,

@@ -39,7 +39,7 @@ pub fn log_rejected(
     requested: Option<&str>,
     e: &ApiError,
 ) {
-    let Some(log) = &w.shared.decisions else { return };
+    let Some(log) = w.shared.decision_log() else { return };
     let v = serde_json::json!({
         "type": "request",
         "ts_ms": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
@@ -78,7 +78,7 @@ pub struct Ending<'a> {
 /// Hands the request's record (one JSON line; never the prompt unless configured, never a key)
 /// to the decision log, if there is one.
 pub fn log_request(w: &Worker, table: &switchyard_routing::RouteTable, c: &Common<'_>, end: &Ending<'_>) {
-    let Some(log) = &w.shared.decisions else { return };
+    let Some(log) = w.shared.decision_log() else { return };
     let Ending { target, status, attempts, ttft, usage, cost, error } = *end;
     let name = |i: TargetId| table.targets[i].name.as_str();
     let provider = |i: TargetId| table.providers[table.targets[i].provider].name.as_str();
@@ -100,6 +100,8 @@ pub fn log_request(w: &Worker, table: &switchyard_routing::RouteTable, c: &Commo
         "tier_index": d.tier,
         "tiers": d.route.map(|r| table.routes[r].tiers.len()),
         "score": d.score,
+        // The cut points the score was compared with (a scorer decided).
+        "thresholds": d.score.and(d.route).map(|r| thresholds(&table.routes[r].thresholds)),
         "matched": d.matched,
         "similarity": d.similarity,
         "model": name(target),
@@ -124,9 +126,14 @@ pub fn log_request(w: &Worker, table: &switchyard_routing::RouteTable, c: &Commo
     log.send(v.to_string());
 }
 
+/// Cut points as the config spells them (0.6, not the f32's 0.6000000238418579).
+fn thresholds(cuts: &[f32]) -> Vec<f64> {
+    cuts.iter().map(|x| x.to_string().parse().unwrap_or(f64::from(*x))).collect()
+}
+
 /// Logs a request answered from the cache (no upstream call, no cost).
 pub fn log_hit(w: &Worker, c: &Common<'_>, hit: &switchyard_wire::render::RenderedAnswer, similarity: Option<f32>) {
-    let Some(log) = &w.shared.decisions else { return };
+    let Some(log) = w.shared.decision_log() else { return };
     let mut v = common_fields(c);
     let more = serde_json::json!({
         "cache": "hit",

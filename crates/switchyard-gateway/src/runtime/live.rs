@@ -90,7 +90,7 @@ impl Live {
             counts,
             config_hash,
             keys: KeySet::compile(cfg, keys),
-            admin_key: cfg.admin.as_ref().and_then(|a| parse_key_hash(&a.key_hash).ok()),
+            admin_key: cfg.admin.as_ref().and_then(|a| a.key_hash.as_deref()).and_then(|h| parse_key_hash(h).ok()),
             metrics_public: cfg.metrics.public || cfg.keys.is_empty(),
             cache_shared: cfg.cache.share_across_keys,
         })
@@ -204,6 +204,8 @@ pub struct Shared {
     pub strategies: crate::observe::meters::StrategyStats,
     /// The decision log, when configured.
     pub decisions: Option<crate::observe::decision_log::DecisionLog>,
+    /// What the web console reads besides the meters.
+    pub console: Arc<crate::observe::console::ConsoleState>,
     /// Request counters, gauges and latency histograms.
     pub stats: Arc<crate::observe::meters::Stats>,
     /// Fleet mode (`[fleet]`), when on.
@@ -211,6 +213,11 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The decision log, when records are wanted now: with `[log]`, or while a console is open.
+    pub fn decision_log(&self) -> Option<&crate::observe::decision_log::DecisionLog> {
+        self.decisions.as_ref().filter(|d| d.wants())
+    }
+
     /// Milliseconds since start (monotonic), the clock of target cooldowns.
     pub fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64

@@ -38,6 +38,42 @@ impl Rule {
         }
     }
 
+    /// The rule's conditions in words (`has_code, min_tokens 8000`).
+    pub fn conditions(&self) -> String {
+        let c = &self.cfg;
+        let mut out: Vec<String> = Vec::new();
+        let mut num = |name: &str, v: Option<usize>| {
+            if let Some(v) = v {
+                out.push(format!("{name} {v}"));
+            }
+        };
+        num("min_tokens", c.min_tokens);
+        num("max_tokens", c.max_tokens);
+        num("min_messages", c.min_messages);
+        num("max_messages", c.max_messages);
+        for (name, v) in [("has_code", c.has_code), ("has_tools", c.has_tools)] {
+            if let Some(v) = v {
+                out.push(format!("{name} = {v}"));
+            }
+        }
+        if !c.keywords.is_empty() {
+            out.push(format!("keywords {}", c.keywords.join(", ")));
+        }
+        for (name, v) in [("regex", &c.regex), ("system_regex", &c.system_regex)] {
+            if let Some(v) = v {
+                out.push(format!("{name} /{v}/"));
+            }
+        }
+        if let Some(h) = &c.header {
+            out.push(match &c.header_value {
+                Some(v) => format!("header {h} = {v}"),
+                None => format!("header {h}"),
+            });
+        }
+        out.extend(c.metadata.iter().map(|(k, v)| format!("metadata {k} = {v}")));
+        if out.is_empty() { "always".into() } else { out.join(", ") }
+    }
+
     /// Whether every condition holds; cheap checks run first.
     pub fn matches(&self, v: &RequestView, s: &Signals, header: &dyn Fn(&str) -> Option<String>) -> bool {
         let c = &self.cfg;

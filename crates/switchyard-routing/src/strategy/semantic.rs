@@ -127,6 +127,22 @@ fn normalised(mut v: Vec<f32>) -> Vec<f32> {
 }
 
 impl Semantic {
+    /// Each intent as (name, what it compares and its floor, where it sends a request).
+    pub fn describe(&self) -> Vec<(String, String, Pick)> {
+        let space = match &self.space {
+            Space::Grams(_) => "character n-grams",
+            Space::Embedded { .. } => "sentence embedding",
+        };
+        self.intents
+            .iter()
+            .map(|i| {
+                let vectors =
+                    if i.vectors.len() == 1 { "1 vector".to_string() } else { format!("{} examples", i.vectors.len()) };
+                (i.name.clone(), format!("{space}, {vectors}, floor {:.2}", self.floor), i.pick)
+            })
+            .collect()
+    }
+
     /// Compiles the intents: embedded with `model` when one is configured, else as n-grams.
     pub fn compile(cfg: &SemanticConfig, picks: Vec<Pick>, model: Option<&Arc<StaticModel>>) -> Semantic {
         match model {

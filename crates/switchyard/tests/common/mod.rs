@@ -211,7 +211,7 @@ impl Client {
 
     /// A POST with extra header lines (`name: value`).
     pub fn post_with(&mut self, path: &str, body: &str, headers: &[(&str, &str)]) -> Response {
-        let mut req = format!("POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n");
+        let mut req = format!("POST {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n");
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -222,7 +222,7 @@ impl Client {
 
     /// A GET with extra header lines.
     pub fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Response {
-        let mut req = format!("GET {path} HTTP/1.1\r\nhost: x\r\n");
+        let mut req = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n");
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -232,7 +232,7 @@ impl Client {
     }
 
     pub fn get(&mut self, path: &str) -> Response {
-        self.send_raw(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes());
+        self.send_raw(format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n\r\n").as_bytes());
         self.read_response().expect("response")
     }
 
@@ -258,7 +258,7 @@ impl Client {
 
     /// A HEAD request; its response has no body whatever its content-length says.
     pub fn head(&mut self, path: &str) -> Response {
-        self.send_raw(format!("HEAD {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes());
+        self.send_raw(format!("HEAD {path} HTTP/1.1\r\nhost: localhost\r\n\r\n").as_bytes());
         self.read_response_to(true).expect("response")
     }
 
@@ -335,7 +335,7 @@ impl Client {
 
 pub fn post_bytes(path: &str, body: &str) -> Vec<u8> {
     format!(
-        "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
