@@ -22,16 +22,25 @@ const fill = (tbody, rows) => tbody.replaceChildren(...rows);
 const num = (v, d = 0) => (v === null || v === undefined || Number.isNaN(v) ? "–" : Number(v).toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d }));
 const usd = (v) => (v === null || v === undefined ? "–" : "$" + (Math.abs(v) < 0.01 ? Number(v).toFixed(6) : Number(v).toFixed(4)));
 const time = (ms) => new Date(ms).toLocaleTimeString("en-GB", { hour12: false });
-const us = (v) => (v === null || v === undefined ? "–" : (v === Infinity ? "> 10 ms" : num(v, v < 10 ? 1 : 0) + " µs"));
 
-async function api(path, body) {
-  const opts = body === undefined ? {} : {
+// The fields of a decision shown as the API spells them (JSON.parse's source text, where the
+// browser has it): 0.5 stays "0.5", as `switchyard route` prints it.
+const RAW = new Set(["score", "similarity"]);
+const rawReviver = (k, v, ctx) => (RAW.has(k) && typeof v === "number" && ctx && typeof ctx.source === "string" ? ctx.source : v);
+
+// GETs (polls) throw unless 2xx; POSTs throw only when refused (401/403) and otherwise give
+// the status and JSON for the page to show.
+async function api(path, body, reviver) {
+  const opts = body === undefined ? { cache: "no-store" } : {
     method: "POST", body: JSON.stringify(body),
     headers: { "content-type": "application/json", "x-switchyard-console": "1" },
   };
   const r = await fetch("/ui/api/" + path, opts);
-  const json = await r.json().catch(() => ({ error: { message: "not JSON (status " + r.status + ")" } }));
-  if (r.status === 401 || r.status === 403) throw new Error(json.error ? json.error.message : "refused");
+  const text = await r.text();
+  let json;
+  try { json = JSON.parse(text, reviver); } catch (_) { json = { error: { message: "not JSON (HTTP " + r.status + ")" } }; }
+  const message = () => "HTTP " + r.status + (json && json.error && json.error.message ? ": " + json.error.message : "");
+  if (r.status === 401 || r.status === 403 || (body === undefined && !r.ok)) throw new Error(message());
   return { status: r.status, json };
 }
 
@@ -40,11 +49,19 @@ function apiFailed(e) { const b = $("api-error"); b.textContent = "The gateway's
 
 // ---- overview ------------------------------------------------------------------------------
 
+// Axis labels with as many decimals as the step between them needs (0.0005, 0.001, 0.0015).
+const ticks = (u, splits) => {
+  const step = splits.length > 1 ? Math.abs(splits[1] - splits[0]) : 1;
+  let d = 0;
+  while (d < 8 && Math.abs(step * 10 ** d - Math.round(step * 10 ** d)) > 1e-6 * step * 10 ** d) d++;
+  return splits.map((v) => (v === null ? "" : num(v, d)));
+};
+
 function chart(id, series, data) {
   const target = $(id);
   const width = Math.max(300, target.clientWidth || 400);
   if (!state.charts[id]) {
-    const opts = { width, height: 200, series: [{}].concat(series), axes: [{}, { size: 60 }], legend: { live: false } };
+    const opts = { width, height: 200, series: [{}].concat(series), axes: [{}, { size: 60, values: ticks }], legend: { live: false } };
     state.charts[id] = new uPlot(opts, data, target);
   } else {
     state.charts[id].setData(data);
@@ -57,7 +74,8 @@ function renderOverview(o) {
   const req10 = last.reduce((a, x) => a + x.requests, 0), err10 = last.reduce((a, x) => a + x.errors, 0);
   $("card-rps").textContent = last.length ? num(req10 / last.length, 1) : "–";
   $("card-errors").textContent = req10 ? num((100 * err10) / req10, 1) + " %" : "–";
-  $("card-own").textContent = us(o.totals.own_p50_us) + " / " + us(o.totals.own_p99_us);
+  const own = (v) => (v === null || v === undefined ? "–" : v === Infinity ? "> 10 ms" : num(v, v < 10 ? 1 : 0));
+  $("card-own").textContent = own(o.totals.own_p50_us) + " / " + own(o.totals.own_p99_us) + " µs";
   $("card-tokens").textContent = num(o.totals.prompt_tokens) + " / " + num(o.totals.completion_tokens);
   $("card-cost").textContent = usd(o.totals.cost_usd);
   $("card-savings").textContent = usd(o.totals.savings_usd);
@@ -75,10 +93,13 @@ function renderOverview(o) {
 
 // ---- decisions -----------------------------------------------------------------------------
 
+// The score's cut points: `threshold` in docs/console.md, `thresholds` in the decision log.
+const cuts = (d) => (Array.isArray(d.thresholds) ? d.thresholds : Array.isArray(d.threshold) ? d.threshold : null);
+
 function why(d) {
   const parts = [d.strategy || (d.cache === "hit" ? "cache" : "refused")];
   if (d.matched) parts.push(d.matched + (d.similarity !== null && d.similarity !== undefined ? " (similarity " + num(d.similarity, 3) + ")" : ""));
-  if (d.score !== null && d.score !== undefined) parts.push("score " + num(d.score, 3) + (d.thresholds ? " vs " + d.thresholds.join(", ") : ""));
+  if (d.score !== null && d.score !== undefined) parts.push("score " + num(d.score, 3) + (cuts(d) ? " vs " + cuts(d).join(", ") : ""));
   if (d.cache_similarity) parts.push("near-duplicate " + num(d.cache_similarity, 3));
   if (d.error && !d.model) parts.push(d.error);
   return parts.join(": ");
@@ -135,13 +156,14 @@ function renderProviders(p) {
 }
 
 function budgetCell(spent, budget) {
-  const cell = el("td", {}, usd(spent) + (budget === null ? "" : " / " + usd(budget)));
+  const cell = el("td", { class: budget !== null && spent >= budget ? "over" : null }, usd(spent) + (budget === null ? "" : " / " + usd(budget)));
   if (budget) cell.append(" ", el("progress", { max: String(budget), value: String(Math.min(spent, budget)), "aria-label": "share of the budget spent" }));
   return cell;
 }
 
 function renderKeys(k) {
-  $("keys-note").textContent = k.open ? "No client keys are configured: the API is open." : k.fleet ? "Fleet mode: spend and counts are fleet-wide (this replica's view of the shared counters)." : "";
+  $("keys-note").textContent = [k.open ? "No client keys are configured: the API is open to anyone who reaches it." : "",
+    k.fleet ? "Fleet mode: spend and counts are fleet-wide (this replica's view of the shared counters)." : ""].filter(Boolean).join(" ");
   const minute = (used, limit) => (limit === null ? num(used) + " (no limit)" : num(used) + " / " + num(limit) + " (" + num(limit - used) + " left)");
   fill($("table-keys").tBodies[0], k.keys.map((x) => el("tr", { "data-key": x.name }, td("col-key", x.name), budgetCell(x.spend_day_usd, x.budget_day_usd),
     budgetCell(x.spend_month_usd, x.budget_month_usd), td("", minute(x.rpm_used, x.rpm)), td("", minute(x.tpm_used, x.tpm)),
@@ -182,16 +204,18 @@ async function reload() {
 // ---- try it --------------------------------------------------------------------------------
 
 const raw = (v) => (v === null || v === undefined ? "–" : String(v));
+// A score or similarity as the API wrote it (a string from rawReviver), else rounded as it rounds.
+const shown = (v, digits) => (v === null || v === undefined ? "–" : typeof v === "string" ? v : Number(v).toFixed(digits));
 async function decide(ev) {
   ev.preventDefault();
   const body = { prompt: $("try-prompt").value, route: $("try-route").value || null };
-  const { status, json } = await api("route", body);
+  const { status, json } = await api("route", body, rawReviver);
   if (status !== 200) { $("try-answer").className = "bad"; $("try-answer").textContent = json.error.message; return; }
   fill($("try-results").tBodies[0], json.decisions.map((d) => d.error
     ? el("tr", { "data-route": d.route }, td("col-route", d.route), el("td", { colspan: "7", class: "col-error" }, d.error))
     : el("tr", { "data-route": d.route }, td("col-route", d.route), td("col-model", d.model), td("col-provider", d.provider), td("col-strategy", d.strategy),
       td("col-tier", raw(d.tier)), td("col-matched", raw(d.matched)),
-      td("col-score", d.score === null ? "–" : d.score.toFixed(6)), td("col-similarity", d.similarity === null ? "–" : d.similarity.toFixed(4)))));
+      td("col-score", shown(d.score, 6)), td("col-similarity", shown(d.similarity, 4)))));
 }
 
 async function send() {
@@ -230,15 +254,23 @@ function show() {
   refresh(page);
 }
 
+// One poll a second: the decision stream, then the visible page (the banner shows the first
+// failure of the round, and goes once a whole round succeeds).
 async function tick() {
   if (!document.hidden) {
-    try { await pollDecisions(); apiOk(); } catch (e) { apiFailed(e); }
-    if (state.page !== "decisions" && state.page !== "try") await refresh(state.page);
+    try {
+      await pollDecisions();
+      if (state.page !== "decisions" && state.page !== "try") await loaders[state.page]();
+      apiOk();
+    } catch (e) { apiFailed(e); }
   }
   setTimeout(tick, 1000);
 }
 
 window.addEventListener("hashchange", show);
+window.addEventListener("resize", () => {
+  for (const [id, c] of Object.entries(state.charts)) c.setSize({ width: Math.max(300, $(id).clientWidth || 400), height: 200 });
+});
 document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(state.page); });
 $("decision-filters").addEventListener("input", renderDecisions);
 $("decision-filters").addEventListener("submit", (e) => e.preventDefault());

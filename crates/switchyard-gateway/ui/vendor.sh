@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Vendors the console's charting library (uPlot) from the npm registry into vendor/.
-#   ./vendor.sh          fetch the pinned version and (re)write vendor/ and vendor/SHA256SUMS
+#   ./vendor.sh          fetch the pinned version and (re)write vendor/ (the files, VERSION, SHA256SUMS)
 #   ./vendor.sh --check  fetch it again and fail if the files in vendor/ differ
 # Needs npm, tar and sha256sum. Nothing is fetched at run time: the gateway compiles these
 # files into its binary.
@@ -22,10 +22,11 @@ tar -xzf "$tmp/uplot-$VERSION.tgz" -C "$tmp"
 mkdir -p "$tmp/out"
 cp "$tmp/package/dist/uPlot.iife.min.js" "$tmp/package/dist/uPlot.min.css" "$tmp/package/LICENSE" "$tmp/out/"
 (cd "$tmp/out" && sha256sum "${FILES[@]}" > SHA256SUMS)
+echo "uplot $VERSION" > "$tmp/out/VERSION"
 
 if [ "$mode" = "--check" ]; then
   status=0
-  for f in "${FILES[@]}" SHA256SUMS; do
+  for f in "${FILES[@]}" SHA256SUMS VERSION; do
     if ! cmp -s "$tmp/out/$f" "$vendor/$f"; then
       echo "vendor/$f differs from uplot@$VERSION (run ./vendor.sh)" >&2
       status=1
@@ -36,6 +37,6 @@ if [ "$mode" = "--check" ]; then
 fi
 
 mkdir -p "$vendor"
-for f in "${FILES[@]}" SHA256SUMS; do cp "$tmp/out/$f" "$vendor/$f"; done
+for f in "${FILES[@]}" SHA256SUMS VERSION; do cp "$tmp/out/$f" "$vendor/$f"; done
 echo "vendored uplot@$VERSION into $vendor"
 cat "$vendor/SHA256SUMS"
