@@ -2,15 +2,16 @@
 # Records the gateway under load with perf and renders flamegraphs with inferno:
 #   flamegraphs/nonstreaming.svg  5,000 req/s of 1 KB chat completions (oha, fixed rate)
 #   flamegraphs/streaming.svg     1,000 concurrent streams of 200 tokens (sseload)
+#   flamegraphs/burst.svg         ONLY=burst: 5,000 streams started over one second (loadtest/burst.sh)
 # Needs perf (linux-perf) and installs inferno as a tool (it is CDDL-licensed: never linked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-cargo build --release --bins -q
+[ -n "${BIN:-}" ] || cargo build --release --bins -q
 command -v perf >/dev/null || apt-get install -y -q linux-perf >/dev/null
 command -v inferno-flamegraph >/dev/null || cargo install inferno --locked -q
 command -v oha >/dev/null || cargo install oha --locked -q
-bin=$root/target/release
+bin=${BIN:-$root/target/release}
 tmp=$(mktemp -d)
 source loadtest/lib.sh
 mport=$(free_port); gport=$(free_port)
@@ -34,6 +35,12 @@ record() { # name, then the load command
     inferno-flamegraph --title "switchyard: $name" <"$tmp/$name.folded" >"flamegraphs/$name.svg"
     echo "flamegraphs/$name.svg"
 }
+if [ "${ONLY:-}" = burst ]; then
+    # 5,000 streams of 100 tokens, 50 ms apart, started over one second (loadtest/burst.sh).
+    record burst taskset -c 1 "$bin/sseload" --addr "127.0.0.1:$gport" --model bench --concurrency 5000 \
+        --requests-per-conn 1 --ramp-ms 1000 --tokens 100 --pace-ms 50 --expect-tokens 100
+    exit 0
+fi
 record nonstreaming taskset -c 1 oha --no-tui -z 7s -q 5000 -c 64 -m POST -H 'content-type: application/json' \
     -D "$tmp/body.json" "http://127.0.0.1:$gport/v1/chat/completions"
 record streaming taskset -c 1 "$bin/sseload" --addr "127.0.0.1:$gport" --model bench --concurrency 1000 \

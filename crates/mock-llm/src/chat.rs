@@ -29,6 +29,9 @@ pub struct ChatRequest {
     /// The request's own pace between streamed tokens (`"mock_token_interval_ms"` in the
     /// body), so one mock can serve load tests at several paces.
     pub token_interval_ms: Option<u64>,
+    /// The request's own answer length (`"mock_tokens"` in the body), overriding `--tokens`:
+    /// load tests mix one-token and long streams on one mock.
+    pub tokens: Option<usize>,
     /// Arguments of the tool call (JSON text).
     pub tool_args: String,
 }
@@ -61,6 +64,7 @@ impl ChatRequest {
         let mut r = ChatRequest::parse_dialect(dialect, &v, url_model)?;
         r.prompt_tokens = prompt_tokens;
         r.token_interval_ms = token_interval_ms;
+        r.tokens = v["mock_tokens"].as_u64().map(|n| n as usize);
         let (params, schema) = match dialect {
             Dialect::OpenAi => ("/tools/0/function/parameters", "/response_format/json_schema/schema"),
             Dialect::Anthropic => ("/tools/0/input_schema", "/output_format/schema"),
@@ -96,6 +100,7 @@ impl ChatRequest {
                     answer: None,
                     logprob: 0.0,
                     token_interval_ms,
+                    tokens: None,
                     tool_args,
                 })
             }
@@ -126,6 +131,7 @@ impl ChatRequest {
                     answer: None,
                     logprob: 0.0,
                     token_interval_ms,
+                    tokens: None,
                     tool_args,
                 })
             }
@@ -152,6 +158,7 @@ impl ChatRequest {
                     answer: None,
                     logprob: 0.0,
                     token_interval_ms,
+                    tokens: None,
                     tool_args,
                 })
             }
@@ -182,6 +189,7 @@ impl ChatRequest {
                     answer: None,
                     logprob: 0.0,
                     token_interval_ms,
+                    tokens: None,
                     tool_args,
                 })
             }

@@ -359,7 +359,7 @@ async fn respond<S: AsyncWriteRent>(
     ctx.next_id.set(id + 1);
     let id = format!("mock{id}");
     if !req.stream {
-        let mut b = chat::completion(&req, &id, cfg.tokens);
+        let mut b = chat::completion(&req, &id, req.tokens.unwrap_or(cfg.tokens));
         if cfg.malformed_json {
             b.truncate(b.len() / 2);
         }
@@ -390,7 +390,7 @@ async fn respond<S: AsyncWriteRent>(
     let first_event = std::time::Instant::now();
     let pace_ms = req.token_interval_ms.unwrap_or(cfg.token_interval_ms);
     let interval = Duration::from_millis(pace_ms);
-    for (i, ev) in chat::stream_events(&req, &id, cfg.tokens).iter().enumerate() {
+    for (i, ev) in chat::stream_events(&req, &id, req.tokens.unwrap_or(cfg.tokens)).iter().enumerate() {
         if cfg.drop_after == Some(i) {
             if !out.is_empty() {
                 let _ = send(s, out).await;

@@ -30,11 +30,12 @@ struct Opts {
     ramp_ms: u64,
     /// Asks `mock-llm` for this pace between tokens (`mock_token_interval_ms` in the body).
     pace_ms: Option<u64>,
+    tokens: Option<usize>,
 }
 
 const USAGE: &str = "usage: sseload --addr IP:PORT [--path /v1/chat/completions] [--model NAME]
                [--concurrency N] [--requests-per-conn N] [--no-stream] [--expect-tokens N]
-               [--threads N] [--prompt-bytes N] [--ramp-ms N] [--pace-ms N]";
+               [--threads N] [--prompt-bytes N] [--ramp-ms N] [--pace-ms N] [--tokens N]";
 
 fn parse() -> Result<Opts, String> {
     let mut o = Opts {
@@ -49,6 +50,7 @@ fn parse() -> Result<Opts, String> {
         prompt_bytes: 64,
         ramp_ms: 0,
         pace_ms: None,
+        tokens: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
@@ -69,6 +71,7 @@ fn parse() -> Result<Opts, String> {
             "--prompt-bytes" => o.prompt_bytes = n(v()?)?,
             "--ramp-ms" => o.ramp_ms = n(v()?)?,
             "--pace-ms" => o.pace_ms = Some(n(v()?)?),
+            "--tokens" => o.tokens = Some(n(v()?)?),
             _ => return Err(USAGE.into()),
         }
     }
@@ -111,7 +114,11 @@ impl Stats {
 
 fn request_bytes(o: &Opts) -> Vec<u8> {
     let prompt = "x".repeat(o.prompt_bytes);
-    let pace = o.pace_ms.map(|ms| format!(r#","mock_token_interval_ms":{ms}"#)).unwrap_or_default();
+    let mut pace = o.pace_ms.map(|ms| format!(r#","mock_token_interval_ms":{ms}"#)).unwrap_or_default();
+    // The answer's length asked of mock-llm (one-token streams measure a stream's start alone).
+    if let Some(n) = o.tokens {
+        pace.push_str(&format!(r#","mock_tokens":{n}"#));
+    }
     let body = format!(
         r#"{{"model":"{}","stream":{},"messages":[{{"role":"user","content":"{prompt}"}}]{pace}}}"#,
         o.model, o.stream
