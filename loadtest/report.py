@@ -9,6 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import paired  # noqa: E402
+from histogram import delta_quantiles  # noqa: E402
 
 raw, out = sys.argv[1], sys.argv[2]
 os.makedirs(out, exist_ok=True)
@@ -164,33 +165,6 @@ try:
         stream["gateway_relay_time"] = relay
 except OSError:
     pass
-
-def buckets(path):
-    out = {}
-    for line in open(path):
-        m = re.match(r'switchyard_overhead_seconds_bucket\{le="([^"]+)"\} (\d+)', line)
-        if m:
-            out[float("inf") if m.group(1) == "+Inf" else float(m.group(1))] = int(m.group(2))
-    return out
-
-
-def delta_quantiles(pairs):
-    """Quantiles (bucket upper bounds, µs) of the requests between pairs of scrapes."""
-    delta = {}
-    for before, after in pairs:
-        try:
-            b, a = buckets(before), buckets(after)
-        except OSError:
-            continue
-        for le in a:
-            delta[le] = delta.get(le, 0) + a[le] - b.get(le, 0)
-    d = sorted(delta.items())
-    n = d[-1][1] if d else 0
-    q = {"requests": n}
-    for name, p in (("p50_us", 0.5), ("p90_us", 0.9), ("p99_us", 0.99), ("p99.9_us", 0.999)):
-        q[name] = next((round(le * 1e6, 1) if le != float("inf") else None for le, c in d if c >= p * n), None)
-    return q
-
 
 overhead = {}
 for path in sorted(glob.glob(f"{raw}/metrics-before-*.txt")):

@@ -1,51 +1,13 @@
 """Starts mock-llm and the gateway as processes on free ports for SDK tests."""
 
 import os
-import re
-import subprocess
-import threading
-import time
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from procs import Proc  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("SWITCHYARD_BIN_DIR", os.path.join(ROOT, "target", "debug"))
-
-
-class Proc:
-    """A child process whose stderr is collected; `wait_for` finds a line by regex."""
-
-    def __init__(self, args, env=None):
-        self.lines = []
-        self.cond = threading.Condition()
-        self.p = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                                  env={**os.environ, **(env or {})})
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        for line in self.p.stderr:
-            with self.cond:
-                self.lines.append(line.rstrip("\n"))
-                self.cond.notify_all()
-
-    def wait_for(self, pattern, timeout=20):
-        deadline = time.time() + timeout
-        rx = re.compile(pattern)
-        with self.cond:
-            while True:
-                for line in self.lines:
-                    m = rx.search(line)
-                    if m:
-                        return m
-                left = deadline - time.time()
-                if left <= 0 or self.p.poll() is not None:
-                    raise RuntimeError(f"{pattern!r} not seen; log: {self.lines}")
-                self.cond.wait(left)
-
-    def stop(self):
-        self.p.terminate()
-        try:
-            self.p.wait(10)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
 
 
 def start_stack(mock_args=()):

@@ -30,12 +30,7 @@ fn api(gw: &Gateway, path: &str) -> serde_json::Value {
 fn pages_and_api_answer_loopback_without_a_key_while_admin_endpoints_do_not() {
     let m = mock(MockConfig::default());
     let gw = Gateway::start(&console_config(&m.base_url(), ""));
-    assert!(
-        gw.log_text().contains("console on http://") || {
-            std::thread::sleep(Duration::from_millis(300));
-            gw.log_text().contains("console on http://")
-        }
-    );
+    gw.wait_log("console on http://");
     let admin = gw.admin_addr();
     let page = Client::connect(admin).get("/ui");
     assert_eq!(page.status, 200);
@@ -215,4 +210,27 @@ fn keys_show_budgets_and_minute_usage() {
     assert_eq!(team["admitted"], 3);
     assert_eq!(team["budget_day_usd"], 5.0);
     assert!(!k.to_string().contains("sk-team-a"), "no secret in the answer");
+}
+
+#[test]
+fn the_login_form_takes_a_percent_encoded_admin_key_and_refuses_a_wrong_one() {
+    let m = mock(MockConfig::default());
+    let key = "sk-admin+key/with=odd&chars";
+    let hash = switchyard_guard::keys::format_key_hash(&switchyard_guard::keys::hash_key(key.as_bytes()));
+    let gw = Gateway::start(&console_config(&m.base_url(), &format!("key_hash = \"{hash}\"\n")));
+    let admin = gw.admin_addr();
+    let form = "content-type";
+    let ok = Client::connect(admin).post_with(
+        "/ui/login",
+        "other=1&token=sk-admin%2Bkey%2Fwith%3Dodd%26chars",
+        &[(form, "application/x-www-form-urlencoded")],
+    );
+    assert_eq!(ok.status, 303, "{}", ok.text());
+    assert_eq!(ok.header("location"), Some("/ui"));
+    let cookie = ok.header("set-cookie").expect("a cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    for wrong in ["token=sk-admin+key/with=odd", "token=", "nothing=here", "token=%ff%fe"] {
+        let r = Client::connect(admin).post_with("/ui/login", wrong, &[(form, "application/x-www-form-urlencoded")]);
+        assert_eq!(r.status, 401, "{wrong}: {}", r.text());
+    }
 }

@@ -100,17 +100,23 @@ impl Gateway {
         Client::connect(self.addr)
     }
 
-    /// The admin listener's address, from the start-up log line.
-    pub fn admin_addr(&self) -> SocketAddr {
+    /// The first log line containing `needle`, waited for up to 5 s.
+    pub fn wait_log(&self, needle: &str) -> String {
         let t = std::time::Instant::now();
         loop {
             let log = self.log_text();
-            if let Some(line) = log.lines().find(|l| l.contains("admin listening on http://")) {
-                return line.split("http://").nth(1).unwrap().trim().parse().unwrap();
+            if let Some(line) = log.lines().find(|l| l.contains(needle)) {
+                return line.to_string();
             }
-            assert!(t.elapsed() < Duration::from_secs(5), "admin address never logged:\n{log}");
+            assert!(t.elapsed() < Duration::from_secs(5), "{needle:?} never logged:\n{log}");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The admin listener's address, from the start-up log line.
+    pub fn admin_addr(&self) -> SocketAddr {
+        let line = self.wait_log("admin listening on http://");
+        line.split("http://").nth(1).unwrap().trim().parse().unwrap()
     }
 
     /// `GET /metrics` on the client port with the admin key (`admin_section` must be in the config).

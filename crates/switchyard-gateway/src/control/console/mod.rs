@@ -144,11 +144,7 @@ fn api_call(s: &mut TcpStream, control: &Control, r: &ConsoleRequest<'_>, endpoi
 
 /// `POST /ui/login` (form `token=KEY`): sets the cookie and goes to `/ui`, or shows the form again.
 fn login(s: &mut TcpStream, live: &crate::runtime::live::Live, body: &[u8]) -> std::io::Result<()> {
-    let token = body
-        .split(|&b| b == b'&')
-        .find_map(|kv| kv.strip_prefix(b"token="))
-        .map(|t| String::from_utf8_lossy(t).replace('+', " "))
-        .map(|t| percent_decode(&t));
+    let token = form_urlencoded::parse(body).find_map(|(k, v)| (k == "token").then_some(v));
     match token {
         Some(t) if live.is_admin(Some(t.as_bytes())) => {
             // The cookie holds the admin key itself: HttpOnly so page scripts cannot read it,
@@ -158,27 +154,6 @@ fn login(s: &mut TcpStream, live: &crate::runtime::live::Live, body: &[u8]) -> s
         }
         _ => reply(s, 401, "text/html; charset=utf-8", &[], assets::LOGIN_PAGE),
     }
-}
-
-/// `%XX` escapes of a form value (keys are ASCII; anything else is kept as sent).
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = if b[i] == b'%' { s.get(i + 1..i + 3) } else { None };
-        match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-            Some(v) => {
-                out.push(v);
-                i += 3;
-            }
-            None => {
-                out.push(b[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn json_error(s: &mut TcpStream, status: u16, kind: &str, message: &str) -> std::io::Result<()> {
@@ -241,11 +216,5 @@ mod tests {
         assert_eq!(cookie_token(Some(b"a=1; switchyard_admin=sk-x; b=2")), Some(&b"sk-x"[..]));
         assert_eq!(cookie_token(Some(b"switchyard_admin_other=1")), None);
         assert_eq!(cookie_token(None), None);
-    }
-
-    #[test]
-    fn form_values_are_percent_decoded() {
-        assert_eq!(percent_decode("sk-sy-ab%2Bc%3D"), "sk-sy-ab+c=");
-        assert_eq!(percent_decode("100%"), "100%");
     }
 }

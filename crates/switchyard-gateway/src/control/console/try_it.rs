@@ -53,6 +53,9 @@ pub fn route(shared: &Shared, body: &[u8]) -> Result<Value, ApiError> {
 
 /// How long "send" waits for the gateway's answer.
 const SEND_TIMEOUT: Duration = Duration::from_secs(120);
+/// The most of the gateway's answer the page is shown: a chat answer is a few KiB; beyond this
+/// the admin thread (64 at most) stops reading instead of holding an unbounded buffer.
+const MAX_ANSWER_BYTES: u64 = 4 << 20;
 
 /// `POST /ui/api/send`: the prompt as a chat request to the route through the client listener.
 pub fn send(shared: &Shared, body: &[u8]) -> Result<Value, ApiError> {
@@ -66,7 +69,7 @@ pub fn send(shared: &Shared, body: &[u8]) -> Result<Value, ApiError> {
     }
     let chat = json!({"model": route, "messages": [{"role": "user", "content": a.prompt}]}).to_string();
     let (status, headers, answer) = post(addr, &chat, a.key.as_deref())
-        .map_err(|e| ApiError::status(502, format!("cannot reach the client listener at {addr}: {e}")))?;
+        .map_err(|e| ApiError::status(502, format!("no usable answer from the client listener at {addr}: {e}")))?;
     let header = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
     let v: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
     let text = v["choices"][0]["message"]["content"]
@@ -93,7 +96,10 @@ fn post(addr: std::net::SocketAddr, body: &str, key: Option<&str>) -> std::io::R
     s.write_all(head.as_bytes())?;
     s.write_all(body.as_bytes())?;
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
+    (&mut s).take(MAX_ANSWER_BYTES + 1).read_to_end(&mut raw)?;
+    if raw.len() as u64 > MAX_ANSWER_BYTES {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "answer larger than 4 MiB"));
+    }
     let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed answer");
     let split = memchr::memmem::find(&raw, b"\r\n\r\n").ok_or_else(bad)?;
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
