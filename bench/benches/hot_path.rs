@@ -89,6 +89,11 @@ fn stream(c: &mut Criterion) {
             d.feed(black_box(&ev), |data| write::chunk(&mut out, data)).unwrap();
         })
     });
+    // Every pass-through event's text is measured for the charge of a stream cut short.
+    let chunk = br#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":" token"},"finish_reason":null}]}"#;
+    c.bench_function("sse_pump/text_value_bytes_one_chunk", |b| {
+        b.iter(|| switchyard_wire::pump::text_value_bytes(black_box(chunk)))
+    });
     let framed = event(7);
     let raw = &framed[framed.iter().position(|&b| b == b'\n').unwrap() + 1..framed.len() - 2];
     let mut dec = SseDecoder::new();

@@ -36,6 +36,11 @@ pub async fn serve(stream: TcpStream, peer: std::net::IpAddr, w: Rc<Worker>) {
     let accepted = std::time::Instant::now();
     let Some(mut client) = open(stream, &w, accepted).await else { return };
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
+    if let ClientConn::Plain(s) = &client
+        && crate::io::recv_ready(s, &mut buf) == Some(0)
+    {
+        return;
+    }
     let mut headers: Vec<HeaderRef> = Vec::new();
     let mut b = Buffers::default();
     let mut view = RequestView::default();

@@ -21,6 +21,24 @@ pub async fn read_append<S: AsyncReadRent>(s: &mut S, buf: &mut Vec<u8>) -> io::
     r
 }
 
+/// Reads what `s` already holds without waiting: a non-blocking `recv` into `buf`'s spare room.
+/// `Some(n)`: `n` bytes appended (0: the peer closed); `None`: nothing yet, or an error the
+/// runtime's next read reports. A new connection's request has usually arrived by the time it
+/// is accepted under load; reading it here starts the request in the accept's turn of the
+/// event loop instead of one turn later (docs/benchmarks.md, stream starts under a burst).
+pub fn recv_ready(s: &TcpStream, buf: &mut Vec<u8>) -> Option<usize> {
+    if buf.capacity() - buf.len() < 4096 {
+        buf.reserve(16 * 1024);
+    }
+    let room = buf.spare_capacity_mut();
+    // SAFETY: the fd is the stream's open socket; `room` is writable for `room.len()` bytes.
+    let n = unsafe { libc::recv(s.as_raw_fd(), room.as_mut_ptr().cast(), room.len(), libc::MSG_DONTWAIT) };
+    let n = usize::try_from(n).ok()?;
+    // SAFETY: the kernel wrote `n` bytes into the spare room.
+    unsafe { buf.set_len(buf.len() + n) };
+    Some(n)
+}
+
 /// Writes all of `data`, giving the buffer back for reuse.
 pub async fn write_all<S: AsyncWriteRent>(s: &mut S, data: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
     let (r, b) = s.write_all(data).await;

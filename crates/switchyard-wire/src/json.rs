@@ -44,8 +44,11 @@ pub fn quote(s: &str) -> String {
 /// is the answer's model: a chunk's, `message_start`'s message's, a Response object's (its
 /// `model` comes before its `output` and `tools`).
 pub fn replace_model_string(event: &[u8], model_json: &[u8], out: &mut Vec<u8>) -> bool {
+    // Built once: this runs on every relayed event of a route that reports its own model.
+    static MODEL: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"model\""));
     let mut at = 0;
-    while let Some(i) = memchr::memmem::find(&event[at..], b"\"model\"") {
+    while let Some(i) = MODEL.find(&event[at..]) {
         let key_end = at + i + 7;
         at = key_end;
         let rest = &event[key_end..];

@@ -55,7 +55,7 @@ fn worker_main(w: Rc<Worker>, listener: TcpListener, io: IoDriver, tx: Sender<&'
             Ok(mut rt) => {
                 let _ = tx.send("epoll");
                 drop(tx);
-                rt.block_on(crate::boot::accept::run(listener, w));
+                rt.block_on(crate::boot::accept::run(listener, w, 1));
             }
             Err(e) => fail(e),
         }
@@ -77,13 +77,13 @@ fn worker_main(w: Rc<Worker>, listener: TcpListener, io: IoDriver, tx: Sender<&'
     let plain = || monoio::RuntimeBuilder::<monoio::FusionDriver>::new().enable_timer().with_entries(4096).build();
     match tuned().or_else(|_| plain()) {
         Ok(mut rt) => {
-            let driver = match &rt {
-                monoio::FusionRuntime::Uring(_) => "io_uring",
-                monoio::FusionRuntime::Legacy(_) => "epoll",
+            let (driver, accepts) = match &rt {
+                monoio::FusionRuntime::Uring(_) => ("io_uring", crate::boot::accept::URING_ACCEPTS_IN_FLIGHT),
+                monoio::FusionRuntime::Legacy(_) => ("epoll", 1),
             };
             let _ = tx.send(driver);
             drop(tx);
-            rt.block_on(crate::boot::accept::run(listener, w));
+            rt.block_on(crate::boot::accept::run(listener, w, accepts));
         }
         Err(e) => fail(e),
     }
