@@ -16,6 +16,7 @@ pub mod embeddings;
 pub mod error;
 pub mod json;
 pub mod pump;
+pub mod ratelimit;
 pub mod redact;
 pub mod render;
 pub mod replay;
