@@ -51,6 +51,10 @@ impl ChatRequest {
     }
 }
 
+/// The longest answer a request may ask for with `mock_tokens`: a stream's events are built
+/// before it starts, so an unbounded count would be the mock's memory.
+pub const MAX_MOCK_TOKENS: u64 = 100_000;
+
 fn bad(msg: &str) -> Result<ChatRequest, String> {
     Err(msg.to_string())
 }
@@ -64,7 +68,11 @@ impl ChatRequest {
         let mut r = ChatRequest::parse_dialect(dialect, &v, url_model)?;
         r.prompt_tokens = prompt_tokens;
         r.token_interval_ms = token_interval_ms;
-        r.tokens = v["mock_tokens"].as_u64().map(|n| n as usize);
+        r.tokens = match v.get("mock_tokens").map(Value::as_u64) {
+            None => None,
+            Some(Some(n)) if n <= MAX_MOCK_TOKENS => Some(n as usize),
+            Some(_) => return bad(&format!("mock_tokens: a whole number up to {MAX_MOCK_TOKENS}")),
+        };
         let (params, schema) = match dialect {
             Dialect::OpenAi => ("/tools/0/function/parameters", "/response_format/json_schema/schema"),
             Dialect::Anthropic => ("/tools/0/input_schema", "/output_format/schema"),
@@ -499,4 +507,23 @@ fn responses_events(req: &ChatRequest, id: &str, tokens: usize, ev: &mut Vec<Str
     let usage = json!({"input_tokens":p,"output_tokens":c,"total_tokens":p+c,
         "input_tokens_details":{"cached_tokens":0},"output_tokens_details":{"reasoning_tokens":0}});
     push("response.completed", json!({"response": responses_object(req, id, "completed", json!([item]), usage)}));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mock_tokens_is_bounded() {
+        let body =
+            |n: &str| format!(r#"{{"model":"m","messages":[{{"role":"user","content":"hi"}}],"mock_tokens":{n}}}"#);
+        let parse = |n: &str| ChatRequest::parse(Dialect::OpenAi, body(n).as_bytes(), None);
+        assert_eq!(parse("3").unwrap().tokens, Some(3));
+        assert_eq!(parse("100000").unwrap().tokens, Some(100_000));
+        for bad in ["100001", "-1", "1.5", "\"9\"", "1e12"] {
+            assert!(parse(bad).err().is_some_and(|e| e.contains("mock_tokens")), "{bad}");
+        }
+        let plain = br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+        assert_eq!(ChatRequest::parse(Dialect::OpenAi, plain, None).unwrap().tokens, None);
+    }
 }

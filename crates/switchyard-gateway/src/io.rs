@@ -12,13 +12,18 @@ use monoio::net::TcpStream;
 
 /// Reads once, appending to `buf` (monoio's `read` would overwrite from offset 0).
 pub async fn read_append<S: AsyncReadRent>(s: &mut S, buf: &mut Vec<u8>) -> io::Result<usize> {
-    if buf.capacity() - buf.len() < 4096 {
-        buf.reserve(16 * 1024);
-    }
+    make_room(buf);
     let len = buf.len();
     let (r, b) = s.read(std::mem::take(buf).slice_mut(len..)).await;
     *buf = b.into_inner();
     r
+}
+
+/// At least 4 KiB of spare room for the next read, growing by 16 KiB when there is less.
+fn make_room(buf: &mut Vec<u8>) {
+    if buf.capacity() - buf.len() < 4096 {
+        buf.reserve(16 * 1024);
+    }
 }
 
 /// Reads what `s` already holds without waiting: a non-blocking `recv` into `buf`'s spare room.
@@ -27,9 +32,7 @@ pub async fn read_append<S: AsyncReadRent>(s: &mut S, buf: &mut Vec<u8>) -> io::
 /// is accepted under load; reading it here starts the request in the accept's turn of the
 /// event loop instead of one turn later (docs/benchmarks.md, stream starts under a burst).
 pub fn recv_ready(s: &TcpStream, buf: &mut Vec<u8>) -> Option<usize> {
-    if buf.capacity() - buf.len() < 4096 {
-        buf.reserve(16 * 1024);
-    }
+    make_room(buf);
     let room = buf.spare_capacity_mut();
     // SAFETY: the fd is the stream's open socket; `room` is writable for `room.len()` bytes.
     let n = unsafe { libc::recv(s.as_raw_fd(), room.as_mut_ptr().cast(), room.len(), libc::MSG_DONTWAIT) };

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub fn write(level: &str, msg: std::fmt::Arguments<'_>) {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = now.as_secs();
-    let (y, m, d) = switchyard_guard::limits::civil_from_days((secs / 86_400) as i64);
+    let (y, m, d) = switchyard_wire::time::civil_from_days((secs / 86_400) as i64);
     let t = secs % 86_400;
     eprintln!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z {level} {msg}",
@@ -39,8 +39,8 @@ macro_rules! error {
 mod tests {
     #[test]
     fn dates() {
-        assert_eq!(switchyard_guard::limits::civil_from_days(0), (1970, 1, 1));
-        assert_eq!(switchyard_guard::limits::civil_from_days(20_420), (2025, 11, 28));
-        assert_eq!(switchyard_guard::limits::civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(switchyard_wire::time::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(switchyard_wire::time::civil_from_days(20_420), (2025, 11, 28));
+        assert_eq!(switchyard_wire::time::civil_from_days(11_016), (2000, 2, 29));
     }
 }

@@ -125,34 +125,13 @@ pub fn until_period_end(unix_ms: u64) -> (u64, u64) {
     let to_day = (day + 1) * 86_400 - secs;
     let (y, m, d) = civil_from_days(day as i64);
     let days_in_month =
-        days_from_civil(if m == 12 { y + 1 } else { y }, if m == 12 { 1 } else { m + 1 }) - days_from_civil(y, m);
+        days_from_civil(if m == 12 { y + 1 } else { y }, if m == 12 { 1 } else { m + 1 }, 1) - days_from_civil(y, m, 1);
     let to_month = to_day + (days_in_month - d as i64) as u64 * 86_400;
     (to_day, to_month)
 }
 
-/// Year, month, day of a count of days since 1970-01-01 (Howard Hinnant's algorithm).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// Days since 1970-01-01 of the first day of month `m` of year `y`.
-fn days_from_civil(y: i64, m: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+pub use switchyard_wire::time::civil_from_days;
+use switchyard_wire::time::days_from_civil;
 
 #[cfg(test)]
 mod tests {
@@ -224,15 +203,8 @@ mod tests {
         let (to_day, to_month) = until_period_end(ms);
         assert_eq!(to_day, 12 * 3600);
         assert_eq!(to_month, 12 * 3600 + 2 * 86_400, "Nov 29 and 30 remain after today");
-        assert_eq!(days_from_civil(1970, 1), 0);
-        assert_eq!(days_from_civil(2000, 3), civil_days(2000, 3, 1));
-        for d in [0i64, 59, 60, 365, 10_957, 20_000] {
-            let (y, m, day) = civil_from_days(d);
-            assert_eq!(days_from_civil(y, m) + day as i64 - 1, d);
-        }
-    }
-
-    fn civil_days(y: i64, m: u32, d: u32) -> i64 {
-        days_from_civil(y, m) + d as i64 - 1
+        // The last day of a month: one day to its end, then the next month's length.
+        let (_, to_month) = until_period_end(1_796_083_200_000); // 2026-12-01T00:00:00Z
+        assert_eq!(to_month, 31 * 86_400);
     }
 }

@@ -25,6 +25,7 @@ pub mod responses;
 pub mod stream;
 pub mod tape;
 pub mod text;
+pub mod time;
 pub mod usage;
 pub mod view;
 

@@ -7,6 +7,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::time::{httpdate_unix_ms, rfc3339_unix_ms};
+
 /// One limit's state as the provider last reported it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Window {
@@ -51,62 +53,92 @@ impl Headroom {
 }
 
 /// Reads the rate-limit headers among `headers` (names in any case); `now` turns Anthropic's
-/// RFC 3339 reset times into ms from now.
+/// RFC 3339 reset times and an HTTP-date `retry-after` into ms from now.
 pub fn parse<'a>(headers: impl IntoIterator<Item = (&'a [u8], &'a [u8])>, now: SystemTime) -> Headroom {
     let mut h = Headroom::default();
-    let mut retry_after = None;
+    let (mut after_ms, mut after) = (None, None);
     for (name, value) in headers {
         let Ok(value) = std::str::from_utf8(value) else { continue };
-        let value = value.trim();
-        let name = name.to_ascii_lowercase();
-        let Ok(name) = std::str::from_utf8(&name) else { continue };
-        if name == "retry-after-ms" {
-            h.retry_after_ms = number(value).map(|ms| ms.round() as u64);
-        } else if name == "retry-after" {
-            retry_after = retry_after_value(value, now);
-        } else if let Some(rest) = name.strip_prefix("x-ratelimit-") {
-            openai_field(&mut h, rest, value);
-        } else if let Some(rest) = name.strip_prefix("anthropic-ratelimit-") {
-            anthropic_field(&mut h, rest, value, now);
+        if name.eq_ignore_ascii_case(b"retry-after-ms") {
+            after_ms = Some(value);
+        } else if name.eq_ignore_ascii_case(b"retry-after") {
+            after = Some(value);
+        } else if let Some(rest) = strip_prefix_ignore_case(name, b"x-ratelimit-") {
+            openai_field(&mut h, rest, value.trim());
+        } else if let Some(rest) = strip_prefix_ignore_case(name, b"anthropic-ratelimit-") {
+            anthropic_field(&mut h, rest, value.trim(), now);
         }
     }
-    // `retry-after-ms` is the more precise of the two where both are sent.
-    h.retry_after_ms = h.retry_after_ms.or(retry_after);
+    h.retry_after_ms = retry_after_ms(after_ms.map(str::as_bytes), after.map(str::as_bytes), now);
     h
 }
 
+/// `retry-after-ms` (the more precise, where both are sent), else `retry-after`: delay seconds
+/// (fractions accepted) or an HTTP date; in ms from `now`.
+pub fn retry_after_ms(ms_header: Option<&[u8]>, header: Option<&[u8]>, now: SystemTime) -> Option<u64> {
+    fn text(v: Option<&[u8]>) -> Option<&str> {
+        v.and_then(|v| std::str::from_utf8(v).ok()).map(str::trim)
+    }
+    if let Some(ms) = text(ms_header).and_then(number) {
+        return Some(ms.round() as u64);
+    }
+    let value = text(header)?;
+    if let Some(s) = number(value) {
+        return Some((s * 1000.0).round() as u64);
+    }
+    Some(httpdate_unix_ms(value)?.saturating_sub(unix_ms(now)))
+}
+
+fn strip_prefix_ignore_case<'a>(name: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    (name.len() >= prefix.len() && name[..prefix.len()].eq_ignore_ascii_case(prefix)).then(|| &name[prefix.len()..])
+}
+
+/// Sets the `what` (`limit`, `remaining` or `reset`) of `w`; `reset` reads the value with the
+/// dialect's own form.
+fn set(w: &mut Window, what: &[u8], value: &str, reset: impl FnOnce(&str) -> Option<u64>) {
+    if what.eq_ignore_ascii_case(b"limit") {
+        w.limit = count(value);
+    } else if what.eq_ignore_ascii_case(b"remaining") {
+        w.remaining = count(value);
+    } else if what.eq_ignore_ascii_case(b"reset") {
+        w.reset_in_ms = reset(value);
+    }
+}
+
+/// The window a kind names (`requests`, `tokens`, `input-tokens`, `output-tokens`).
+fn window<'h>(h: &'h mut Headroom, kind: &[u8]) -> Option<&'h mut Window> {
+    let is = |k: &[u8]| kind.eq_ignore_ascii_case(k);
+    Some(if is(b"requests") {
+        &mut h.requests
+    } else if is(b"tokens") {
+        &mut h.tokens
+    } else if is(b"input-tokens") {
+        &mut h.input_tokens
+    } else if is(b"output-tokens") {
+        &mut h.output_tokens
+    } else {
+        return None;
+    })
+}
+
 /// `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`; resets are Go durations (`6m0s`).
-fn openai_field(h: &mut Headroom, rest: &str, value: &str) {
-    let Some((what, kind)) = rest.split_once('-') else { return };
-    let w = match kind {
-        "requests" => &mut h.requests,
-        "tokens" => &mut h.tokens,
-        _ => return,
-    };
-    match what {
-        "limit" => w.limit = count(value),
-        "remaining" => w.remaining = count(value),
-        "reset" => w.reset_in_ms = duration_ms(value),
-        _ => {}
+fn openai_field(h: &mut Headroom, rest: &[u8], value: &str) {
+    let Some(dash) = rest.iter().position(|&c| c == b'-') else { return };
+    let (what, kind) = (&rest[..dash], &rest[dash + 1..]);
+    // OpenAI has no separate input and output limits.
+    let split = kind.eq_ignore_ascii_case(b"input-tokens") || kind.eq_ignore_ascii_case(b"output-tokens");
+    if !split && let Some(w) = window(h, kind) {
+        set(w, what, value, duration_ms);
     }
 }
 
 /// `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}`;
 /// resets are RFC 3339 times.
-fn anthropic_field(h: &mut Headroom, rest: &str, value: &str, now: SystemTime) {
-    let Some((kind, what)) = rest.rsplit_once('-') else { return };
-    let w = match kind {
-        "requests" => &mut h.requests,
-        "tokens" => &mut h.tokens,
-        "input-tokens" => &mut h.input_tokens,
-        "output-tokens" => &mut h.output_tokens,
-        _ => return,
-    };
-    match what {
-        "limit" => w.limit = count(value),
-        "remaining" => w.remaining = count(value),
-        "reset" => w.reset_in_ms = rfc3339_unix_ms(value).map(|at| at.saturating_sub(unix_ms(now))),
-        _ => {}
+fn anthropic_field(h: &mut Headroom, rest: &[u8], value: &str, now: SystemTime) {
+    let Some(dash) = rest.iter().rposition(|&c| c == b'-') else { return };
+    let (kind, what) = (&rest[..dash], &rest[dash + 1..]);
+    if let Some(w) = window(h, kind) {
+        set(w, what, value, |v| rfc3339_unix_ms(v).map(|at| at.saturating_sub(unix_ms(now))));
     }
 }
 
@@ -120,15 +152,6 @@ fn number(s: &str) -> Option<f64> {
 
 fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
-/// `retry-after`: delay seconds (fractions accepted) or an HTTP date.
-fn retry_after_value(value: &str, now: SystemTime) -> Option<u64> {
-    if let Some(s) = number(value) {
-        return Some((s * 1000.0).round() as u64);
-    }
-    let at = httpdate_unix_ms(value)?;
-    Some(at.saturating_sub(unix_ms(now)))
 }
 
 /// A Go duration as OpenAI sends its resets: `6m0s`, `1.5s`, `20ms`, `1h2m3.5s`, `250us`;
@@ -172,84 +195,6 @@ pub fn gemini_retry_delay_ms(body: &[u8]) -> Option<u64> {
     })
 }
 
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (i64::from(m) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// ms since the epoch of a UTC date and time of day, less `offset_s` (the zone's offset).
-fn unix_ms_of((y, mo, d): (i64, u32, u32), (h, mi, s): (u32, u32, u32), frac_ms: f64, offset_s: i64) -> Option<u64> {
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    let secs = days_from_civil(y, mo, d) * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s) - offset_s;
-    let ms = secs.checked_mul(1000)? as f64 + frac_ms;
-    (ms >= 0.0).then_some(ms as u64)
-}
-
-/// An RFC 3339 time (`2026-12-04T10:00:30Z`, `…30.5+01:00`) as ms since the Unix epoch.
-pub fn rfc3339_unix_ms(s: &str) -> Option<u64> {
-    let b = s.trim().as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        let t = b.get(r)?;
-        if !t.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(t).ok()?.parse().ok()
-    };
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut i = 19;
-    let mut frac_ms = 0.0;
-    if b[i] == b'.' {
-        let start = i;
-        i += 1;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        frac_ms = std::str::from_utf8(&b[start..i]).ok()?.parse::<f64>().ok()? * 1000.0;
-    }
-    let offset_s = match b.get(i..)? {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let digits = [*h1, *h2, *m1, *m2];
-            if !digits.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            let v = |a: u8, b: u8| i64::from((a - b'0') * 10 + (b - b'0'));
-            let off = v(*h1, *h2) * 3600 + v(*m1, *m2) * 60;
-            if *sign == b'+' { off } else { -off }
-        }
-        _ => return None,
-    };
-    unix_ms_of((i64::from(y), mo, d), (h, mi, sec), frac_ms, offset_s)
-}
-
-/// An IMF-fixdate (`Wed, 21 Oct 2026 07:28:00 GMT`), the form `retry-after` dates take.
-fn httpdate_unix_ms(s: &str) -> Option<u64> {
-    let parts: Vec<&str> = s.split_ascii_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = parts.as_slice() else { return None };
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let mo = MONTHS.iter().position(|m| m == month)? as u32 + 1;
-    let mut hms = time.split(':').map(|p| p.parse::<u32>().ok());
-    let (h, mi, sec) = (hms.next()??, hms.next()??, hms.next()??);
-    unix_ms_of((year.parse().ok()?, mo, day.parse().ok()?), (h, mi, sec), 0.0, 0)
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -274,30 +219,6 @@ mod tests {
         assert_eq!(duration_ms("1500us"), Some(2));
         for bad in ["", "s", "6", "6x", "-1s", "1..5s", "1.5", "ms20", "1e3s", "NaNs"] {
             assert_eq!(duration_ms(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn rfc3339_times_with_zone_fraction_and_offset() {
-        // 2026-12-04T00:00:00Z
-        let midnight = 1_796_342_400_000;
-        assert_eq!(rfc3339_unix_ms("2026-12-04T00:00:00Z"), Some(midnight));
-        assert_eq!(rfc3339_unix_ms("2026-12-04T00:00:30.5Z"), Some(midnight + 30_500));
-        assert_eq!(rfc3339_unix_ms("2026-12-04T01:00:00+01:00"), Some(midnight));
-        assert_eq!(rfc3339_unix_ms("2026-12-03T23:00:00-01:00"), Some(midnight));
-        assert_eq!(rfc3339_unix_ms("1970-01-01T00:00:00Z"), Some(0));
-        for bad in [
-            "",
-            "2026-12-04",
-            "2026-13-04T00:00:00Z",
-            "2026-12-04T24:00:00Z",
-            "2026-12-04T00:00:00",
-            "yyyy-12-04T00:00:00Z",
-            "2026-12-04T00:00:00+1:00",
-            "1969-12-31T23:59:59Z",
-            "2026-12-04T00:00:00Zjunk",
-        ] {
-            assert_eq!(rfc3339_unix_ms(bad), None, "{bad:?}");
         }
     }
 
@@ -366,6 +287,7 @@ mod tests {
                 ("x-ratelimit-remaining-tokens", "lots"),
                 ("x-ratelimit-reset-tokens", "soon"),
                 ("x-ratelimit-limit-widgets", "5"),
+                ("x-ratelimit-remaining-input-tokens", "5"),
                 ("x-ratelimit-", "5"),
                 ("anthropic-ratelimit-requests-reset", "tomorrow"),
                 ("anthropic-ratelimit-tokens", "5"),

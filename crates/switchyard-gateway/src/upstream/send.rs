@@ -1,7 +1,7 @@
 //! One upstream exchange: send the request on a pooled (or new) connection and read the
 //! response head.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use switchyard_http::head::{HeaderRef, Limits, ResponseHead};
 use switchyard_http::parse_response;
@@ -16,15 +16,10 @@ use crate::upstream::connect::{UpError, connect};
 /// Largest upstream response head accepted.
 const MAX_UPSTREAM_HEAD: usize = 64 * 1024;
 
-/// `retry-after-ms` or `retry-after` (seconds) of an upstream response, in ms.
+/// `retry-after-ms` or `retry-after` (seconds or an HTTP date) of an upstream response, in ms.
 pub fn retry_after_ms(buf: &[u8], headers: &[HeaderRef]) -> Option<u64> {
-    let num = |name: &str| {
-        switchyard_http::header_value(buf, headers, name)
-            .and_then(|v| std::str::from_utf8(v).ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|v| v.is_finite() && *v >= 0.0)
-    };
-    num("retry-after-ms").map(|ms| ms as u64).or_else(|| num("retry-after").map(|s| (s * 1000.0) as u64))
+    let header = |name: &str| switchyard_http::header_value(buf, headers, name);
+    switchyard_wire::ratelimit::retry_after_ms(header("retry-after-ms"), header("retry-after"), SystemTime::now())
 }
 
 /// Sends the request and reads the response head, retrying once on a fresh connection when a
